@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gmem_track workbench. This Makefile is the project's, never the kernel's:
+# the kernel is built in build/src/work from Debian's linux-source-7.3 plus
+# patches/ and the overlay directories (see workbench/config.sh).
+#
+#   make check        build, boot and run every test   (DEBUG=1: debug kernel)
+#   make lint         checkpatch --strict and kernel-doc on patches and new files
+#   make shell        boot the same kernel with a shell on the console
+#   make clean        remove build/ except the unpacked source and ccache
+#   make distclean    remove build/ entirely
+
+.PHONY: check lint shell clean distclean
+
+check:
+	@bash workbench/check.sh check
+
+shell:
+	@bash workbench/check.sh shell
+
+lint:
+	@bash workbench/lint.sh
+
+clean:
+	rm -rf build/obj build/obj-debug build/src/work build/src/touched \
+		build/selftests build/initramfs build/*.log build/*.tap \
+		build/*.cpio.gz build/summary.txt build/harness
+
+distclean:
+	rm -rf build

@@ -1,0 +1,121 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check / make shell: build the patched kernel and run every test.
+# Usage: check.sh check|shell
+# Environment: DEBUG=1 (debug kernel), ONLY=NAME (run only matching tests),
+#              WB_TIMEOUT (seconds before a guest counts as hung).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/workbench/config.sh"
+cd "$top"
+mode=${1:-check}
+b=$top/build
+mkdir -p "$b"
+log=$b/check.log
+: > "$log"
+
+if [ "${DEBUG:-0}" = 1 ]; then
+	obj=$b/obj-debug
+	frags=("$top/workbench/kconfig/base.config" "$top/workbench/kconfig/debug.config")
+	: "${WB_TIMEOUT:=3600}"
+	flavour=" (debug)"
+else
+	obj=$b/obj
+	frags=("$top/workbench/kconfig/base.config")
+	: "${WB_TIMEOUT:=1200}"
+	flavour=""
+fi
+export WB_TIMEOUT
+
+harness=()
+if [ -f "$top/tools/testing/gmem_track/Makefile" ]; then
+	harness=(1)
+fi
+
+if [ "$mode" = shell ]; then
+	total=5
+else
+	total=$((7 + ${#harness[@]}))
+fi
+i=0
+t0=$(date +%s)
+
+elapsed() {
+	local s=$1
+	if [ "$s" -ge 60 ]; then
+		printf '%dm%02ds' $((s / 60)) $((s % 60))
+	else
+		printf '%ds' "$s"
+	fi
+}
+
+# stage NAME CMD...: run one stage, output to the log, one progress line.
+stage() {
+	local name=$1 s rc
+	shift
+	i=$((i + 1))
+	printf '[%d/%d] %s … ' "$i" "$total" "$name"
+	echo "=== [$i/$total] $name" >> "$log"
+	s=$(date +%s)
+	set +e
+	"$@" >> "$log" 2>&1
+	rc=$?
+	set -e
+	echo "$(elapsed $(($(date +%s) - s)))"
+	if [ $rc -ne 0 ]; then
+		echo "FAILED: $name (exit $rc); last lines of build/check.log:"
+		tail -n 40 "$log" | sed 's/^/  | /'
+		exit 1
+	fi
+}
+
+stage "packages" bash workbench/deps.sh
+if [ "$mode" = check ]; then
+	stage "result aggregator self-test" bash workbench/tests/run.sh
+	if [ ${#harness[@]} -gt 0 ]; then
+		stage "userspace harness" bash workbench/harness.sh "$b/harness.tap"
+	fi
+fi
+stage "kernel source ($SRC_PKG)" bash workbench/source.sh
+stage "work tree (patches + overlay)" bash workbench/tree.sh
+stage "kernel build$flavour (ccache)" bash workbench/kbuild.sh "$obj" "${frags[@]}"
+stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
+
+extra=()
+if [ -n "${ONLY:-}" ]; then
+	extra+=("wb.only=$ONLY")
+fi
+if [ "$mode" = shell ]; then
+	echo "booting $obj/arch/x86/boot/bzImage; 'poweroff -f' to leave"
+	exec bash workbench/qemu.sh shell "$obj/arch/x86/boot/bzImage" \
+		"$b/initramfs.cpio.gz" "${extra[@]}"
+fi
+
+i=$((i + 1))
+printf '[%d/%d] boot + tests in QEMU … ' "$i" "$total"
+s=$(date +%s)
+set +e
+bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+	"$b/console.log" "$b/results.tap" "${extra[@]}" >> "$log" 2>&1
+qrc=$?
+set -e
+echo "$(elapsed $(($(date +%s) - s)))"
+if [ $qrc -ne 0 ]; then
+	echo "QEMU exited with $qrc:"
+	tail -n 45 "$log" | sed 's/^/  | /'
+fi
+
+i=$((i + 1))
+echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: build/check.log, build/console.log, build/results.tap)"
+args=(--guest "$b/results.tap" --console "$b/console.log" --summary "$b/summary.txt")
+if [ ${#harness[@]} -gt 0 ]; then
+	args+=(--tap "harness=$b/harness.tap")
+fi
+set +e
+python3 workbench/tap-summary.py "${args[@]}" 2>&1 | tee -a "$log"
+rc=${PIPESTATUS[0]}
+set -e
+[ $qrc -eq 0 ] || rc=1
+exit $rc

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the selftests named in config.sh from the work tree and pack the
+# guest's initramfs: busybox, init, the test list and every binary it names.
+# Usage: initramfs.sh OBJDIR OUT.cpio.gz
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/workbench/config.sh"
+work=$top/build/src/work
+obj=$1
+out=$2
+st=$top/build/selftests
+root=$top/build/initramfs
+
+for d in $SELFTEST_DIRS; do
+	mkdir -p "$st/$d"
+	make -s -C "$work/tools/testing/selftests/$d" -j"$(nproc)" \
+		OUTPUT="$st/$d" KHDR_INCLUDES="-isystem $obj/usr-hdr/include" \
+		EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" >/dev/null
+done
+
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,tests}
+cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$top/workbench/initramfs/init" "$root/init"
+grep -v '^[[:space:]]*#' "$top/workbench/tests.list" | grep -v '^[[:space:]]*$' \
+	> "$root/tests/list" || true
+
+while read -r name tmo cmd; do
+	bin=${cmd%% *}
+	case "$bin" in
+	/tests/*) ;;
+	*) continue ;;
+	esac
+	rel=${bin#/tests/}
+	if [ ! -x "$st/$rel" ]; then
+		echo "initramfs: $name needs $rel, which was not built in build/selftests" >&2
+		exit 1
+	fi
+	mkdir -p "$root/tests/$(dirname "$rel")"
+	cp "$st/$rel" "$root/tests/$rel"
+done < "$root/tests/list"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$out"
+echo "initramfs: $(wc -l < "$root/tests/list") tests, $(du -h "$out" | cut -f1)"

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make lint: checkpatch --strict on every patch and every new kernel file of
+# the overlay, kernel-doc -Wall on our C sources and headers.
+# Usage: lint.sh [file ...]   (default: patches/*.patch and the overlay)
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/workbench/config.sh"
+bash "$top/workbench/deps.sh" >/dev/null || exit 1
+bash "$top/workbench/source.sh" >/dev/null || exit 1
+src=$top/build/src/pristine
+cd "$top"
+
+# upstream files carried whole in the overlay are linted as the diff against
+# upstream, not file by file: their upstream lines are not ours to restyle.
+whole="virt/kvm/guest_memfd.c"
+
+files=("$@")
+if [ ${#files[@]} -eq 0 ]; then
+	# A lint that cannot fail is no lint: it must reject a known-bad file.
+	if "$src/scripts/checkpatch.pl" --strict --terse --no-tree -q \
+			-f workbench/tests/data/lint-bad.c >/dev/null 2>&1; then
+		echo "lint: checkpatch accepted workbench/tests/data/lint-bad.c"
+		exit 1
+	fi
+	for p in patches/*.patch; do
+		[ -e "$p" ] && files+=("$p")
+	done
+	for d in $OVERLAY_DIRS; do
+		[ -d "$d" ] || continue
+		while IFS= read -r f; do
+			files+=("$f")
+		done < <(find "$d" -type f \( -name '*.[ch]' -o -name 'Kconfig*' \
+			-o -name Makefile -o -name '*.rst' \) | LC_ALL=C sort)
+	done
+fi
+
+fail=0
+n=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for f in "${files[@]}"; do
+	n=$((n + 1))
+	case " $whole " in
+	*" $f "*)
+		if [ -f "$src/$f" ]; then
+			(diff -u --label "a/$f" --label "b/$f" "$src/$f" "$f" || true) > "$tmp/whole.patch"
+			set -- "$tmp/whole.patch"
+		else
+			set -- -f "$f"
+		fi
+		;;
+	*.patch)
+		set -- "$f"
+		;;
+	*)
+		set -- -f "$f"
+		;;
+	esac
+	if ! out=$("$src/scripts/checkpatch.pl" --strict --terse --no-tree \
+			--ignore FILE_PATH_CHANGES "$@" 2>&1); then
+		echo "$out" | sed "s#^$tmp/whole.patch#$f#"
+		fail=1
+	fi
+	case "$f" in
+	*.c|*.h)
+		case "$f" in tools/*) continue ;; esac
+		if ! out=$(cd "$src" && scripts/kernel-doc -none -Wall "$top/$f" 2>&1) ||
+		   [ -n "$out" ]; then
+			echo "$out"
+			fail=1
+		fi
+		;;
+	esac
+done
+if [ $fail -ne 0 ]; then
+	echo "lint: problems found in the files above ($n checked)"
+	exit 1
+fi
+echo "lint: $n files clean"

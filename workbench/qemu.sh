@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the workbench kernel under QEMU.
+# Usage: qemu.sh check BZIMAGE INITRD CONSOLE_LOG TAP_OUT [cmdline...]
+#        qemu.sh shell BZIMAGE INITRD [cmdline...]
+#
+# TCG only: the host's /dev/kvm cannot boot a normal kernel, and
+# multi-threaded TCG has produced spurious oopses, so thread=single. The
+# guest runs KVM itself on nested SVM with NPT.
+set -euo pipefail
+
+mode=$1
+kernel=$2
+initrd=$3
+shift 3
+
+: "${WB_MEM:=6G}"
+: "${WB_SMP:=2}"
+: "${WB_TIMEOUT:=1200}"
+
+qemu=(qemu-system-x86_64 -M q35 -m "$WB_MEM" -smp "$WB_SMP"
+      -cpu EPYC,+svm,+npt -accel tcg,thread=single
+      -no-reboot -nic none -kernel "$kernel" -initrd "$initrd")
+base="console=ttyS0 panic=-1 loglevel=6"
+
+if [ "$mode" = shell ]; then
+	exec "${qemu[@]}" -nographic -serial mon:stdio -serial null \
+		-append "$base wb.mode=shell $*"
+fi
+
+console=$1
+tap=$2
+shift 2
+rm -f "$console" "$tap"
+set +e
+timeout -k 10 "$WB_TIMEOUT" "${qemu[@]}" -display none -monitor none \
+	-serial "file:$console" -serial "file:$tap" \
+	-append "$base wb.mode=check $*" < /dev/null
+rc=$?
+set -e
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "qemu: guest hung: killed after ${WB_TIMEOUT}s (WB_TIMEOUT); console tail:" >&2
+	tail -n 40 "$console" >&2
+	exit 3
+fi
+exit $rc

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarise the workbench's test results and decide pass or fail.
+
+Reads one or more TAP streams (the guest's results, the userspace harness's
+output) and, optionally, the kernel console log. Nested TAP (KTAP subtests,
+indented four spaces) is counted leaf by leaf, so a kselftest-harness binary
+with 30 cases counts 30. Prints a table per top-level test and ends with
+exactly 'N passed, N failed[, N skipped]'.
+
+The run fails (exit 1) when any test failed, when a stream's plan is not
+met or its end marker is missing (a guest that died or hung), or when the
+console shows a kernel report: an oops, BUG, WARNING, KASAN, UBSAN, lockdep
+or kmemleak report, or any Call Trace. Each problem is printed with a reason.
+"""
+
+import argparse
+import re
+import sys
+
+RESULT = re.compile(r'^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(.*))?$')
+PLAN = re.compile(r'^1\.\.(\d+)')
+DONE = '# wb: done'
+
+# Kernel reports that fail the run, with the name printed for each.
+REPORTS = [
+    (re.compile(r'\bBUG: KASAN\b|\bKASAN: '), 'KASAN report'),
+    (re.compile(r'\bUBSAN: '), 'UBSAN report'),
+    (re.compile(r'\bBUG: KFENCE\b'), 'KFENCE report'),
+    (re.compile(r'possible circular locking dependency|inconsistent lock state|'
+                r'possible recursive locking|suspicious RCU usage|'
+                r'BUG: sleeping function called|lock held when returning'),
+     'lockdep report'),
+    (re.compile(r'unreferenced object 0x|new suspected memory leaks'), 'kmemleak report'),
+    (re.compile(r'\bBUG: '), 'BUG'),
+    (re.compile(r'\bOops\b'), 'Oops'),
+    (re.compile(r'\bWARNING: '), 'WARNING'),
+    (re.compile(r'Kernel panic'), 'kernel panic'),
+    (re.compile(r'Call Trace:'), 'Call Trace'),
+]
+
+
+class Node:
+    def __init__(self, ok, name, directive, depth):
+        self.ok = ok
+        self.name = name
+        self.directive = directive or ''
+        self.depth = depth
+        self.children = []
+
+    @property
+    def skipped(self):
+        return self.directive.upper().startswith('SKIP')
+
+    @property
+    def todo(self):
+        return self.directive.upper().startswith(('TODO', 'XFAIL'))
+
+    def count(self):
+        """Return (passed, failed, skipped) over the leaves under this node."""
+        if not self.children:
+            if self.skipped:
+                return 0, 0, 1
+            if self.ok or self.todo:
+                return 1, 0, 0
+            return 0, 1, 0
+        p = f = s = 0
+        for c in self.children:
+            cp, cf, cs = c.count()
+            p, f, s = p + cp, f + cf, s + cs
+        if not self.ok and not self.todo and f == 0:
+            # The program failed although no case did (crash, bad exit code).
+            f += 1
+        return p, f, s
+
+
+def parse_tap(lines):
+    """Parse a TAP stream; return (top-level nodes, plan or None, done seen)."""
+    pending = {}
+    plan = None
+    done = False
+    for raw in lines:
+        line = raw.rstrip('\n').rstrip('\r').replace('\t', '    ')
+        stripped = line.lstrip(' ')
+        depth = (len(line) - len(stripped)) // 4
+        if depth == 0 and stripped.startswith(DONE):
+            done = True
+            continue
+        m = PLAN.match(stripped)
+        if m and depth == 0 and plan is None:
+            plan = int(m.group(1))
+            continue
+        m = RESULT.match(stripped)
+        if not m:
+            continue
+        node = Node(m.group(1) == 'ok', m.group(3).strip(), m.group(4), depth)
+        deeper = [d for d in pending if d > depth]
+        if depth + 1 in pending:
+            node.children = pending[depth + 1]
+        for d in deeper:
+            del pending[d]
+        pending.setdefault(depth, []).append(node)
+    return pending.get(0, []), plan, done
+
+
+def scan_console(text):
+    """Return a list of (kind, excerpt) for every kernel report in text."""
+    found = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        for pat, kind in REPORTS:
+            if pat.search(lines[i]):
+                excerpt = '\n'.join(lines[max(0, i - 2):i + 30])
+                found.append((kind, excerpt))
+                i += 30  # one report, not one per line of its trace
+                break
+        else:
+            i += 1
+    return found
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--tap', action='append', default=[], metavar='NAME=FILE',
+                    help='a TAP stream; NAME prefixes its tests')
+    ap.add_argument('--guest', metavar='FILE',
+                    help="the guest's TAP stream (must end with the done marker)")
+    ap.add_argument('--console', metavar='FILE', help='kernel console log to scan')
+    ap.add_argument('--summary', metavar='FILE', help='also write the table here')
+    args = ap.parse_args()
+
+    rows = []
+    problems = []
+    streams = [(n, f, False) for n, f in (t.split('=', 1) for t in args.tap)]
+    if args.guest:
+        streams.append(('', args.guest, True))
+    for prefix, path, is_guest in streams:
+        try:
+            with open(path, errors='replace') as fh:
+                nodes, plan, done = parse_tap(fh)
+        except OSError as e:
+            problems.append(f'{path}: cannot read: {e.strerror}')
+            continue
+        if plan is None:
+            problems.append(f'{path}: no TAP plan: the run did not start')
+        elif len(nodes) < plan:
+            last = nodes[-1].name if nodes else '(none)'
+            problems.append(f'{path}: {len(nodes)} of {plan} tests reported; '
+                            f'the last was {last}: the run died or hung after it')
+        if is_guest and not done:
+            problems.append(f'{path}: no end marker: the guest did not finish its run')
+        for n in nodes:
+            name = f'{prefix}/{n.name}' if prefix else n.name
+            rows.append((name, *n.count(), n.directive))
+
+    reports = []
+    if args.console:
+        try:
+            with open(args.console, errors='replace') as fh:
+                reports = scan_console(fh.read())
+        except OSError as e:
+            problems.append(f'{args.console}: cannot read: {e.strerror}')
+
+    out = []
+    width = max([len(r[0]) for r in rows] + [20])
+    out.append(f'{"test":<{width}}  pass  fail  skip  note')
+    for name, p, f, s, d in rows:
+        mark = 'FAIL' if f else ''
+        out.append(f'{name:<{width}}  {p:>4}  {f:>4}  {s:>4}  {mark} {d}'.rstrip())
+    text = '\n'.join(out)
+    print(text)
+    if args.summary:
+        with open(args.summary, 'w') as fh:
+            fh.write(text + '\n')
+
+    for kind, excerpt in reports:
+        print(f'\nconsole: kernel {kind}:\n{excerpt}', file=sys.stderr)
+    for p in problems:
+        print(f'error: {p}', file=sys.stderr)
+    failed_names = [r[0] for r in rows if r[2]]
+    for n in failed_names:
+        print(f'failed: {n}', file=sys.stderr)
+
+    passed = sum(r[1] for r in rows)
+    failed = sum(r[2] for r in rows)
+    skipped = sum(r[3] for r in rows)
+    # Kernel reports and broken runs are failures too, counted once each.
+    failed += len(reports) + len(problems)
+    sys.stdout.flush()
+    line = f'{passed} passed, {failed} failed'
+    if skipped:
+        line += f', {skipped} skipped'
+    print(line)
+    return 1 if failed or not rows else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

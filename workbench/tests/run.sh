@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of the result aggregator, run by 'make check' before anything is
+# built: a run must pass only when every test passed, the guest finished and
+# the console is free of kernel reports.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+agg="python3 $here/../tap-summary.py"
+d=$here/data
+fails=0
+cases=0
+
+# expect NAME EXIT LAST-LINE-REGEX STDERR-REGEX -- aggregator args
+expect() {
+	local name=$1 want_rc=$2 want_last=$3 want_err=$4
+	shift 5
+	local out err rc
+	err=$(mktemp)
+	out=$($agg "$@" 2>"$err")
+	rc=$?
+	cases=$((cases + 1))
+	local last
+	last=$(printf '%s\n' "$out" | tail -n 1)
+	if [ "$rc" -ne "$want_rc" ] || ! [[ "$last" =~ $want_last ]] ||
+	   { [ -n "$want_err" ] && ! grep -Eq -- "$want_err" "$err"; }; then
+		echo "aggregator: FAIL $name: exit $rc (want $want_rc), last line '$last'" >&2
+		sed 's/^/  | /' "$err" >&2
+		fails=$((fails + 1))
+	fi
+	rm -f "$err"
+}
+
+expect "all pass, leaves counted" 0 '^6 passed, 0 failed, 1 skipped$' '' -- \
+	--guest "$d/pass.tap" --console "$d/clean.console"
+expect "failing subtest" 1 '^6 passed, 1 failed$' 'failed: kvm/guest_memfd_test' -- \
+	--guest "$d/fail.tap" --console "$d/clean.console"
+expect "program crashed after passing cases" 1 '^5 passed, 1 failed, 1 skipped$' \
+	'failed: kvm/pre_fault_memory_test' -- --guest "$d/crash.tap"
+expect "kernel WARNING in console" 1 'passed, 1 failed' 'kernel WARNING' -- \
+	--guest "$d/pass.tap" --console "$d/warn.console"
+expect "kmemleak report" 1 'passed, 1 failed' 'kmemleak report' -- \
+	--guest "$d/pass.tap" --console "$d/kmemleak.console"
+expect "lockdep report" 1 'passed, 1 failed' 'lockdep report' -- \
+	--guest "$d/pass.tap" --console "$d/lockdep.console"
+expect "KASAN report" 1 'passed, 1 failed' 'KASAN report' -- \
+	--guest "$d/pass.tap" --console "$d/kasan.console"
+expect "guest hung mid-run" 1 'failed' 'died or hung.*guest_memfd_test|did not finish' -- \
+	--guest "$d/hung.tap"
+expect "no end marker" 1 'failed' 'did not finish' -- --guest "$d/nodone.tap"
+expect "missing results file" 1 'failed' 'cannot read' -- --guest "$d/absent.tap"
+expect "harness stream with a failure" 1 '^7 passed, 1 failed, 1 skipped$' \
+	'failed: harness/ranges: -ENOMEM' -- \
+	--tap "harness=$d/harness.tap" --guest "$d/pass.tap"
+
+if [ $fails -ne 0 ]; then
+	echo "aggregator: $fails of $cases cases failed" >&2
+	exit 1
+fi
+echo "aggregator: $cases cases ok"
