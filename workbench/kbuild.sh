@@ -22,6 +22,13 @@ jobs=$(nproc)
 mk=(make -s -C "$work" O="$obj" CC="ccache gcc" -j"$jobs")
 mkdir -p "$obj"
 
+# One kernel build at a time: two makes in one tree corrupt each other.
+exec 9> "$obj/.wb-lock"
+if ! flock -n 9; then
+	echo "kbuild: another build of $obj is running" >&2
+	exit 1
+fi
+
 # Generate the config aside and install it only when it changed, so an
 # unchanged config does not disturb the incremental build.
 cfg=$obj/.config.wb

@@ -43,24 +43,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in "${files[@]}"; do
 	n=$((n + 1))
-	case " $whole " in
-	*" $f "*)
-		if [ -f "$src/$f" ]; then
-			(diff -u --label "a/$f" --label "b/$f" "$src/$f" "$f" || true) > "$tmp/whole.patch"
-			set -- "$tmp/whole.patch"
-		else
-			set -- -f "$f"
-		fi
-		;;
-	*.patch)
+	if [[ " $whole " == *" $f "* ]] && [ -f "$src/$f" ]; then
+		(diff -u --label "a/$f" --label "b/$f" "$src/$f" "$f" || true) \
+			> "$tmp/whole.patch"
+		set -- "$tmp/whole.patch"
+	elif [[ "$f" == *.patch ]]; then
 		set -- "$f"
-		;;
-	*)
+	else
 		set -- -f "$f"
-		;;
-	esac
-	if ! out=$("$src/scripts/checkpatch.pl" --strict --terse --no-tree \
-			--ignore FILE_PATH_CHANGES "$@" 2>&1); then
+	fi
+	if ! out=$(PATH=/usr/bin:$PATH "$src/scripts/checkpatch.pl" --strict --terse --root="$src" \
+			--ignore FILE_PATH_CHANGES,CAMELCASE "$@" 2>&1); then
 		echo "$out" | sed "s#^$tmp/whole.patch#$f#"
 		fail=1
 	fi
