@@ -1,0 +1,871 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem_track core: the memory of one owner (a guest_memfd inode).
+ *
+ * An owner holds whole chunks, described by its range descriptor
+ * (ranges.c): file index -> {pfn, private | shared | poisoned}. In the
+ * tracked design the vmemmap behind a 256 KiB granule is populated exactly
+ * when the granule holds a shared page; the struct pages of its private
+ * pages then look like the sentinel's (reserved, refcount zero). Shared
+ * pages have a struct page with a reference count of one, held here, in
+ * both designs; private pages of the struct-page design too.
+ *
+ * Every operation either succeeds or leaves the owner as it was: vmemmap is
+ * rebuilt before the descriptor changes and removed again if the descriptor
+ * cannot change; references are frozen before anything else and thawed on
+ * failure.
+ *
+ * Locking: @owner->lock serializes all changes of an owner. Lookups run
+ * under RCU only (the descriptor is an RCU maple tree).
+ */
+
+#define pr_fmt(fmt) "gmem_track: " fmt
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/page_ref.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "internal.h"
+
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "gmem_track."
+
+atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
+
+static LIST_HEAD(gmem_owners);
+static DEFINE_MUTEX(gmem_owners_lock);
+
+static enum gmem_track_design gmem_default_design = GMEM_TRACK_TRACKED;
+
+static const char * const gmem_design_names[] = {
+	[GMEM_TRACK_TRACKED]	 = "tracked",
+	[GMEM_TRACK_STRUCT_PAGE] = "struct_page",
+};
+
+static int gmem_design_set(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(gmem_design_names, val);
+
+	if (i < 0)
+		return -EINVAL;
+	WRITE_ONCE(gmem_default_design, i);
+	return 0;
+}
+
+static int gmem_design_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  gmem_design_names[READ_ONCE(gmem_default_design)]);
+}
+
+static const struct kernel_param_ops gmem_design_ops = {
+	.set = gmem_design_set,
+	.get = gmem_design_get,
+};
+module_param_cb(design, &gmem_design_ops, NULL, 0644);
+MODULE_PARM_DESC(design, "Default design of new owners: tracked or struct_page");
+
+/**
+ * gmem_track_default_design - the design new owners get unless told
+ *
+ * Set with gmem_track.design= on the command line or in
+ * /sys/module/gmem_track/parameters/design.
+ *
+ * Return: the default design.
+ */
+enum gmem_track_design gmem_track_default_design(void)
+{
+	return READ_ONCE(gmem_default_design);
+}
+EXPORT_SYMBOL_GPL(gmem_track_default_design);
+
+static unsigned long gmem_chunk_pages(struct gmem_track_owner *owner)
+{
+	return 1UL << owner->chunk_order;
+}
+
+static enum gmem_stat_item gmem_chunk_stat(struct gmem_track_owner *owner)
+{
+	return owner->chunk_order == PUD_ORDER ? GMEM_STAT_CHUNKS_1G :
+						 GMEM_STAT_CHUNKS_2M;
+}
+
+static bool gmem_span_valid(pgoff_t index, unsigned long nr)
+{
+	pgoff_t last;
+
+	return nr && !check_add_overflow(index, nr - 1, &last) &&
+	       last < ULONG_MAX;
+}
+
+/*
+ * Is every index of [index, index + nr) present, and none poisoned?
+ * Returns 0, -ENOENT for a hole, -EHWPOISON for poisoned memory.
+ */
+static int gmem_span_check(struct gmem_track_owner *owner, pgoff_t index,
+			   unsigned long nr)
+{
+	pgoff_t last = index + nr - 1, next = index, pos = index;
+	struct gmem_range rg;
+
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		if (rg.index > pos)
+			return -ENOENT;
+		if (rg.state == GMEM_RANGE_POISONED)
+			return -EHWPOISON;
+		pos = rg.index + rg.nr;
+		if (pos > last)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Does the granule starting at @gindex hold a shared page? */
+static bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex)
+{
+	pgoff_t next = gindex, last = gindex + GMEM_GRANULE_PAGES - 1;
+	struct gmem_range rg;
+
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		if (rg.state == GMEM_RANGE_SHARED)
+			return true;
+	}
+	return false;
+}
+
+static unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
+				       pgoff_t index)
+{
+	struct gmem_range rg;
+
+	if (WARN_ON_ONCE(!gmem_ranges_lookup(&owner->ranges, index, &rg)))
+		return 0;
+	return rg.pfn + (index - rg.index);
+}
+
+/*
+ * Remove the vmemmap of every granule of [first, last] (granule indices)
+ * that holds no shared page; stop at the first failure. Returns the number
+ * of vmemmap pages freed or the error.
+ */
+static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
+				     pgoff_t first, pgoff_t last)
+{
+	pgoff_t g;
+	long freed = 0;
+	int ret;
+
+	for (g = first; g <= last; g += GMEM_GRANULE_PAGES) {
+		if (gmem_granule_shared(owner, g))
+			continue;
+		ret = gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
+					      GMEM_GRANULE_PAGES);
+		if (ret < 0)
+			return ret;
+		freed += ret;
+	}
+	return freed;
+}
+
+/*
+ * Rebuild the vmemmap of every granule of [first, last] that holds no
+ * shared page (so has none). All or nothing: on failure the granules
+ * rebuilt so far are removed again. Returns the pages allocated or -ENOMEM.
+ */
+static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
+				     pgoff_t first, pgoff_t last)
+{
+	pgoff_t g;
+	long added = 0;
+	int ret = 0;
+
+	for (g = first; g <= last; g += GMEM_GRANULE_PAGES) {
+		if (gmem_granule_shared(owner, g))
+			continue;
+		ret = gmem_vmemmap_repopulate(gmem_index_to_pfn(owner, g),
+					      GMEM_GRANULE_PAGES);
+		if (ret < 0)
+			break;
+		added += ret;
+	}
+	if (ret >= 0)
+		return added;
+
+	/* The granules done are PTE-mapped: removing them cannot fail. */
+	while (g > first) {
+		g -= GMEM_GRANULE_PAGES;
+		if (gmem_granule_shared(owner, g))
+			continue;
+		WARN_ON_ONCE(gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
+						     GMEM_GRANULE_PAGES) < 0);
+	}
+	return ret;
+}
+
+/**
+ * gmem_track_owner_create - create the memory descriptor of a guest_memfd
+ * @chunk_order: PMD_ORDER for 2 MiB chunks, PUD_ORDER for 1 GiB chunks.
+ * @design: %GMEM_TRACK_TRACKED or %GMEM_TRACK_STRUCT_PAGE.
+ * @nid: node to take chunks from, or NUMA_NO_NODE.
+ *
+ * Return: the owner, ERR_PTR(-EINVAL) for a bad order, design or node,
+ * ERR_PTR(-ENOMEM).
+ */
+struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
+						 enum gmem_track_design design,
+						 int nid)
+{
+	struct gmem_track_owner *owner;
+
+	if (chunk_order != PMD_ORDER && chunk_order != PUD_ORDER)
+		return ERR_PTR(-EINVAL);
+	if (design >= GMEM_TRACK_NR_DESIGNS)
+		return ERR_PTR(-EINVAL);
+	if (nid != NUMA_NO_NODE && (nid < 0 || nid >= MAX_NUMNODES ||
+				    !node_online(nid)))
+		return ERR_PTR(-EINVAL);
+
+	owner = kzalloc_obj(*owner, GFP_KERNEL);
+	if (!owner)
+		return ERR_PTR(-ENOMEM);
+	gmem_ranges_init(&owner->ranges);
+	mutex_init(&owner->lock);
+	owner->chunk_order = chunk_order;
+	owner->design = design;
+	owner->nid = nid;
+
+	mutex_lock(&gmem_owners_lock);
+	list_add(&owner->list, &gmem_owners);
+	mutex_unlock(&gmem_owners_lock);
+	return owner;
+}
+EXPORT_SYMBOL_GPL(gmem_track_owner_create);
+
+/*
+ * Give the chunk at @cindex back. Pages that have a struct page must hold
+ * only gmem_track's reference. Poisoned pages are freed with PG_hwpoison,
+ * which keeps them out of the free lists. Returns 0, -EBUSY (a reference,
+ * or more than GMEM_MAX_POISONED poisoned pages) or -ENOMEM; on error
+ * nothing changed. When @destroying, the descriptor is left for
+ * gmem_ranges_destroy(), a tracked chunk whose vmemmap cannot be rebuilt is
+ * parked in the pool, without struct pages, instead of freed, and a chunk
+ * with too many poisoned pages is quarantined there.
+ */
+static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
+			      bool destroying)
+{
+	unsigned long nr = gmem_chunk_pages(owner);
+	unsigned long pfn = gmem_index_to_pfn(owner, cindex);
+	unsigned long granules = nr / GMEM_GRANULE_PAGES;
+	pgoff_t next = cindex, last = cindex + nr - 1, g;
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	long shared = 0, populated = granules, added = 0;
+	unsigned long poisoned[GMEM_MAX_POISONED];
+	unsigned int poisoned_nr = 0;
+	bool quarantine = false;
+	struct gmem_range rg;
+	unsigned long i;
+	int ret;
+
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t a = max(rg.index, cindex);
+		pgoff_t b = min(rg.index + rg.nr - 1, last);
+
+		if (rg.state == GMEM_RANGE_SHARED)
+			shared += b - a + 1;
+		for (i = a; i <= b && rg.state == GMEM_RANGE_POISONED; i++) {
+			if (poisoned_nr == ARRAY_SIZE(poisoned)) {
+				if (!destroying)
+					return -EBUSY;
+				quarantine = true;
+				break;
+			}
+			poisoned[poisoned_nr++] = pfn + i - cindex;
+		}
+		if (tracked && rg.state != GMEM_RANGE_SHARED)
+			continue;
+		for (i = a; i <= b; i++) {
+			if (page_count(pfn_to_page(pfn + i - cindex)) != 1)
+				return -EBUSY;
+		}
+	}
+
+	if (tracked) {
+		populated = 0;
+		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES)
+			populated += gmem_granule_shared(owner, g);
+		added = quarantine ? -ENOMEM :
+				     gmem_repopulate_unshared(owner, cindex, last);
+		if (added < 0 && !destroying)
+			return added;
+	}
+
+	if (!destroying) {
+		ret = gmem_ranges_remove(&owner->ranges, cindex, nr, GFP_KERNEL);
+		if (ret) {
+			if (added > 0)
+				gmem_depopulate_unshared(owner, cindex, last);
+			return ret;
+		}
+	}
+
+	gmem_stat_add(owner->design, gmem_chunk_stat(owner), -1);
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -(long)(nr - shared));
+	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -shared);
+	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
+	if (tracked)
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
+			      -(long)(granules - populated));
+
+	if (quarantine && !tracked) {
+		gmem_pool_park(pfn, owner->chunk_order, true);
+		return 0;
+	}
+	if (added < 0) {
+		/* The descriptor is intact: it still says which are shared. */
+		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES) {
+			unsigned long gpfn = pfn + g - cindex;
+
+			if (!gmem_granule_shared(owner, g))
+				continue;
+			for (i = 0; i < GMEM_GRANULE_PAGES; i++) {
+				struct page *page = pfn_to_page(gpfn + i);
+
+				if (page_count(page))
+					page_ref_freeze(page, 1);
+			}
+			ret = gmem_vmemmap_depopulate(gpfn, GMEM_GRANULE_PAGES);
+			WARN_ON_ONCE(ret < 0);
+		}
+		gmem_pool_park(pfn, owner->chunk_order, poisoned_nr > 0);
+		return 0;
+	}
+
+	for (i = 0; i < nr; i++)
+		gmem_page_init_shared(pfn_to_page(pfn + i), pfn + i);
+	/* Freed with PG_hwpoison, a page never reaches the free lists. */
+	for (i = 0; i < poisoned_nr; i++)
+		SetPageHWPoison(pfn_to_page(poisoned[i]));
+	gmem_pool_free(pfn, owner->chunk_order);
+	return 0;
+}
+
+/**
+ * gmem_track_owner_destroy - free an owner and every chunk it holds
+ * @owner: the owner; nothing may reference its memory any more.
+ *
+ * Chunks of the tracked design whose vmemmap cannot be rebuilt for lack of
+ * memory are kept by the pool for later owners rather than leaked.
+ */
+void gmem_track_owner_destroy(struct gmem_track_owner *owner)
+{
+	unsigned long nr;
+	struct gmem_range rg;
+	pgoff_t pos = 0, next = 0;
+
+	if (IS_ERR_OR_NULL(owner))
+		return;
+
+	nr = gmem_chunk_pages(owner);
+	mutex_lock(&owner->lock);
+	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
+		pgoff_t cindex = ALIGN_DOWN(max(rg.index, pos), nr);
+
+		/* Only a page still referenced by someone else stops this. */
+		if (WARN_ON_ONCE(gmem_chunk_release(owner, cindex, true)))
+			break;
+		pos = cindex + nr;
+		next = pos;
+	}
+	mutex_unlock(&owner->lock);
+
+	mutex_lock(&gmem_owners_lock);
+	list_del(&owner->list);
+	mutex_unlock(&gmem_owners_lock);
+	gmem_ranges_destroy(&owner->ranges);
+	kfree(owner);
+}
+EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
+
+/**
+ * gmem_track_populate - back the chunk containing an index with memory
+ * @owner: the owner.
+ * @index: any file index (4 KiB units) of the chunk.
+ *
+ * The new memory is private. In the tracked design its vmemmap is removed
+ * before this returns.
+ *
+ * Return: 0; -EEXIST if the chunk is already backed; -EINVAL if the chunk
+ * lies beyond the largest index; -ENOMEM without contiguous memory or
+ * memory for the descriptor; -EBUSY if a page of the new chunk is
+ * transiently referenced. On error nothing changed.
+ */
+int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
+{
+	unsigned long nr = gmem_chunk_pages(owner);
+	pgoff_t cindex = ALIGN_DOWN(index, nr);
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	struct gmem_range rg;
+	unsigned long pfn, i;
+	bool depopulated;
+	int ret;
+
+	if (!gmem_span_valid(cindex, nr))
+		return -EINVAL;
+
+	mutex_lock(&owner->lock);
+	ret = -EEXIST;
+	if (gmem_ranges_lookup(&owner->ranges, cindex, &rg))
+		goto out;
+
+	ret = gmem_pool_alloc(owner, owner->chunk_order, &pfn, &depopulated);
+	if (ret)
+		goto out;
+
+	if (tracked && !depopulated) {
+		for (i = 0; i < nr; i++) {
+			if (!page_ref_freeze(pfn_to_page(pfn + i), 1))
+				break;
+		}
+		if (i < nr) {
+			while (i--)
+				page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+			gmem_pool_free(pfn, owner->chunk_order);
+			ret = -EBUSY;
+			goto out;
+		}
+		ret = gmem_vmemmap_depopulate(pfn, nr);
+		if (ret < 0) {
+			for (i = 0; i < nr; i++)
+				page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+			gmem_pool_free(pfn, owner->chunk_order);
+			goto out;
+		}
+	}
+
+	ret = gmem_ranges_insert(&owner->ranges, cindex, nr, pfn,
+				 GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
+	if (ret) {
+		if (tracked)
+			gmem_pool_park(pfn, owner->chunk_order, false);
+		else
+			gmem_pool_free(pfn, owner->chunk_order);
+		goto out;
+	}
+
+	gmem_stat_add(owner->design, gmem_chunk_stat(owner), 1);
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, nr);
+	if (tracked)
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
+			      nr / GMEM_GRANULE_PAGES);
+	else
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP,
+			      nr / GMEM_GRANULE_PAGES);
+out:
+	mutex_unlock(&owner->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gmem_track_populate);
+
+/**
+ * gmem_track_release - free the chunks of a span
+ * @owner: the owner.
+ * @index: first index, aligned to the chunk size.
+ * @nr: number of indices, a multiple of the chunk size.
+ *
+ * Holes in the span are skipped. Chunks are freed in order; the first that
+ * cannot be freed stops the walk, leaving it and those after it in place.
+ *
+ * Return: 0; -EINVAL for a span that is empty, unaligned or overflows;
+ * -EBUSY if a shared page is still referenced; -ENOMEM if the descriptor
+ * or (struct-page design excepted) the vmemmap of a chunk cannot be
+ * rebuilt.
+ */
+int gmem_track_release(struct gmem_track_owner *owner, pgoff_t index,
+		       unsigned long nr)
+{
+	unsigned long cnr = gmem_chunk_pages(owner);
+	pgoff_t pos = index, next = index, last;
+	struct gmem_range rg;
+	int ret = 0;
+
+	if (!gmem_span_valid(index, nr) || !IS_ALIGNED(index | nr, cnr))
+		return -EINVAL;
+	last = index + nr - 1;
+
+	mutex_lock(&owner->lock);
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t cindex = ALIGN_DOWN(max(rg.index, pos), cnr);
+
+		ret = gmem_chunk_release(owner, cindex, false);
+		if (ret || cindex + cnr - 1 >= last)
+			break;
+		pos = cindex + cnr;
+		next = pos;
+	}
+	mutex_unlock(&owner->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gmem_track_release);
+
+/**
+ * gmem_track_set_shared - convert a span to shared
+ * @owner: the owner.
+ * @index: first index.
+ * @nr: number of indices.
+ *
+ * Indices already shared stay as they are. In the tracked design the
+ * vmemmap of every granule that gains its first shared page is rebuilt;
+ * each newly shared page then has a struct page with a reference count of
+ * one. Content is not touched.
+ *
+ * Return: 0; -EINVAL for an empty or overflowing span; -ENOENT if part of
+ * the span has no memory; -EHWPOISON if part of it is poisoned; -ENOMEM
+ * if vmemmap or descriptor memory is short. On error nothing changed.
+ */
+int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
+			  unsigned long nr)
+{
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	pgoff_t gfirst, glast, last, next;
+	struct gmem_range rg;
+	long added = 0, converted = 0;
+	int ret;
+
+	if (!gmem_span_valid(index, nr))
+		return -EINVAL;
+	last = index + nr - 1;
+	gfirst = ALIGN_DOWN(index, GMEM_GRANULE_PAGES);
+	glast = ALIGN_DOWN(last, GMEM_GRANULE_PAGES);
+
+	mutex_lock(&owner->lock);
+	ret = gmem_span_check(owner, index, nr);
+	if (ret)
+		goto out;
+
+	next = index;
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		if (rg.state == GMEM_RANGE_PRIVATE)
+			converted += min(rg.index + rg.nr - 1, last) -
+				     max(rg.index, index) + 1;
+	}
+
+	if (tracked) {
+		added = gmem_repopulate_unshared(owner, gfirst, glast);
+		if (added < 0) {
+			ret = added;
+			goto out;
+		}
+	}
+
+	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
+				    GMEM_RANGE_SHARED, 0, GFP_KERNEL);
+	if (ret) {
+		if (added)
+			gmem_depopulate_unshared(owner, gfirst, glast);
+		goto out;
+	}
+
+	if (tracked) {
+		unsigned long pfn;
+		pgoff_t i;
+
+		/* Private pages read as the sentinel: reserved, refcount 0. */
+		for (i = index; i <= last; i++) {
+			struct page *page;
+
+			pfn = gmem_index_to_pfn(owner, i);
+			page = pfn_to_page(pfn);
+			if (PageReserved(page) && !page_count(page))
+				gmem_page_init_shared(page, pfn);
+		}
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, added);
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, -added);
+	}
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -converted);
+	gmem_stat_add(owner->design, GMEM_STAT_SHARED, converted);
+out:
+	mutex_unlock(&owner->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gmem_track_set_shared);
+
+/*
+ * Remove the vmemmap of a run of granules that all lost their last shared
+ * page. They are PTE-mapped already, so this cannot fail.
+ */
+static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
+{
+	int ret;
+
+	if (!nr)
+		return 0;
+	ret = gmem_vmemmap_depopulate(pfn, nr);
+	if (WARN_ON_ONCE(ret < 0))
+		return 0;
+	return ret;
+}
+
+/**
+ * gmem_track_set_private - convert a span to private
+ * @owner: the owner.
+ * @index: first index.
+ * @nr: number of indices.
+ * @error_index: on -EAGAIN, the first index whose page is still referenced
+ *	(may be NULL).
+ *
+ * The reference gmem_track holds on each shared page must be the only one:
+ * the caller unmaps the span from userspace and drops its page-cache
+ * references first. In the tracked design the vmemmap of every granule
+ * left without a shared page is removed. Content is not touched.
+ *
+ * Return: 0; -EINVAL for an empty or overflowing span; -ENOENT if part of
+ * the span has no memory; -EHWPOISON if part of it is poisoned; -EAGAIN if
+ * a page is still referenced; -ENOMEM if the descriptor cannot be split.
+ * On error nothing changed.
+ */
+int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
+			   unsigned long nr, pgoff_t *error_index)
+{
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	unsigned long run, run_nr;
+	pgoff_t last, next, i, frozen_to, prev_g;
+	struct gmem_range rg;
+	long converted = 0, freed = 0;
+	int ret;
+
+	if (!gmem_span_valid(index, nr))
+		return -EINVAL;
+	last = index + nr - 1;
+
+	mutex_lock(&owner->lock);
+	ret = gmem_span_check(owner, index, nr);
+	if (ret)
+		goto out;
+
+	/* Freeze the shared pages at zero: nobody may take a reference. */
+	next = index;
+	frozen_to = index;
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t a = max(rg.index, index);
+		pgoff_t b = min(rg.index + rg.nr - 1, last);
+
+		if (rg.state != GMEM_RANGE_SHARED)
+			continue;
+		for (i = a; i <= b; i++) {
+			if (!page_ref_freeze(pfn_to_page(rg.pfn + i - rg.index), 1)) {
+				if (error_index)
+					*error_index = i;
+				frozen_to = i;
+				ret = -EAGAIN;
+				goto thaw;
+			}
+			converted++;
+		}
+	}
+	frozen_to = last + 1;
+
+	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
+				    GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
+	if (ret)
+		goto thaw;
+
+	/*
+	 * The frozen pages are the ones that were shared. A granule that held
+	 * one had its vmemmap; if it holds no shared page now, remove it.
+	 * Consecutive such granules are removed together, one TLB flush each
+	 * run. Pages of a granule already removed read as the sentinel
+	 * (reserved) and are skipped.
+	 */
+	run = 0;
+	run_nr = 0;
+	prev_g = ULONG_MAX;
+	for (i = index; i <= last && converted; i++) {
+		unsigned long pfn = gmem_index_to_pfn(owner, i);
+		struct page *page = pfn_to_page(pfn);
+		pgoff_t g = ALIGN_DOWN(i, GMEM_GRANULE_PAGES);
+
+		if (tracked ? PageReserved(page) : page_count(page))
+			continue;
+		if (!tracked) {
+			page_ref_unfreeze(page, 1);
+			continue;
+		}
+		gmem_page_init_private(page);
+		if (g == prev_g)
+			continue;
+		prev_g = g;
+		if (gmem_granule_shared(owner, g))
+			continue;
+		pfn = ALIGN_DOWN(pfn, GMEM_GRANULE_PAGES);
+		if (run_nr && run + run_nr == pfn) {
+			run_nr += GMEM_GRANULE_PAGES;
+			continue;
+		}
+		freed += gmem_depopulate_run(run, run_nr);
+		run = pfn;
+		run_nr = GMEM_GRANULE_PAGES;
+	}
+	freed += gmem_depopulate_run(run, run_nr);
+	if (tracked) {
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -freed);
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, freed);
+	}
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, converted);
+	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -converted);
+	goto out;
+
+thaw:
+	next = index;
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t a = max(rg.index, index);
+		pgoff_t b = min(rg.index + rg.nr - 1, last);
+
+		if (rg.state != GMEM_RANGE_SHARED)
+			continue;
+		for (i = a; i <= b && i < frozen_to; i++)
+			page_ref_unfreeze(pfn_to_page(rg.pfn + i - rg.index), 1);
+	}
+out:
+	mutex_unlock(&owner->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gmem_track_set_private);
+
+/**
+ * gmem_track_memory_failure - take a private page hit by memory_failure()
+ * @pfn: the PFN with the error.
+ * @flags: memory_failure()'s MF_* flags.
+ *
+ * Called by memory_failure() before it touches the struct page: a private
+ * PFN's struct page is the read-only sentinel. The page's index becomes
+ * poisoned, so it is never converted, looked up for mapping or handed out
+ * again; when its chunk is freed the page stays out of the allocator. A
+ * shared page has a real struct page and is left to memory_failure().
+ *
+ * Return: 0 when handled; -EHWPOISON if the page was poisoned already (or
+ * lies in a chunk gmem_track keeps without owner); -ENOENT if gmem_track
+ * does not hold it as private memory; -ENOMEM if the descriptor cannot be
+ * split (the page is then not isolated).
+ */
+int gmem_track_memory_failure(unsigned long pfn, int flags)
+{
+	struct gmem_track_owner *owner;
+	pgoff_t next = 0;
+	struct gmem_range rg;
+	int ret = -ENOENT;
+
+	/* Holding the list keeps the owner from being freed under us. */
+	mutex_lock(&gmem_owners_lock);
+	owner = gmem_pool_owner_of(pfn);
+	if (IS_ERR_OR_NULL(owner)) {
+		ret = owner ? PTR_ERR(owner) : -ENOENT;
+		goto unlock_list;
+	}
+
+	mutex_lock(&owner->lock);
+	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
+		pgoff_t index = rg.index + (pfn - rg.pfn);
+
+		if (pfn < rg.pfn || pfn - rg.pfn >= rg.nr)
+			continue;
+		if (rg.state == GMEM_RANGE_POISONED) {
+			ret = -EHWPOISON;
+		} else if (rg.state == GMEM_RANGE_PRIVATE) {
+			ret = gmem_ranges_set_state(&owner->ranges, index, 1,
+						    GMEM_RANGE_POISONED, 0,
+						    GFP_KERNEL);
+			if (!ret) {
+				if (owner->design == GMEM_TRACK_STRUCT_PAGE)
+					SetPageHWPoison(pfn_to_page(pfn));
+				num_poisoned_pages_inc(pfn);
+				pr_err("%#lx: private memory of a guest_memfd poisoned (index %#lx)\n",
+				       pfn, index);
+			}
+		}
+		break;
+	}
+	mutex_unlock(&owner->lock);
+unlock_list:
+	mutex_unlock(&gmem_owners_lock);
+	return ret;
+}
+
+/**
+ * gmem_track_lookup - the memory behind an index
+ * @owner: the owner.
+ * @index: file index.
+ * @pfn: the PFN backing @index.
+ * @max_order: the largest order over which the PFNs are contiguous,
+ *	naturally aligned and in one state (for huge stage-2 mappings).
+ * @shared: whether @index is shared.
+ *
+ * Runs under RCU and takes no lock; the caller keeps the answer valid with
+ * its own lock (guest_memfd's invalidate lock).
+ *
+ * Return: 0, -ENOENT for a hole, -EHWPOISON for poisoned memory.
+ */
+int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
+		      unsigned long *pfn, int *max_order, bool *shared)
+{
+	struct gmem_range rg;
+
+	if (!gmem_ranges_lookup(&owner->ranges, index, &rg))
+		return -ENOENT;
+	if (rg.state == GMEM_RANGE_POISONED)
+		return -EHWPOISON;
+	if (pfn)
+		*pfn = rg.pfn + (index - rg.index);
+	if (max_order)
+		*max_order = gmem_ranges_max_order(&rg, index, PUD_ORDER);
+	if (shared)
+		*shared = rg.state == GMEM_RANGE_SHARED;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(gmem_track_lookup);
+
+/**
+ * gmem_read_ranges - count the descriptor entries of a design's owners
+ * @design: the design.
+ * @ranges: the number of entries.
+ */
+void gmem_read_ranges(enum gmem_track_design design, long *ranges)
+{
+	struct gmem_track_owner *owner;
+
+	*ranges = 0;
+	mutex_lock(&gmem_owners_lock);
+	list_for_each_entry(owner, &gmem_owners, list) {
+		if (owner->design == design)
+			*ranges += gmem_ranges_count(&owner->ranges);
+	}
+	mutex_unlock(&gmem_owners_lock);
+}
+
+/**
+ * gmem_track_read_stats - read the counters of one design
+ * @design: the design.
+ * @stats: filled with the counters.
+ */
+void gmem_track_read_stats(enum gmem_track_design design,
+			   struct gmem_track_stats *stats)
+{
+	atomic_long_t *s = gmem_stats[design];
+
+	memset(stats, 0, sizeof(*stats));
+	if (design >= GMEM_TRACK_NR_DESIGNS)
+		return;
+	stats->chunks_2m = atomic_long_read(&s[GMEM_STAT_CHUNKS_2M]);
+	stats->chunks_1g = atomic_long_read(&s[GMEM_STAT_CHUNKS_1G]);
+	stats->private_pages = atomic_long_read(&s[GMEM_STAT_PRIVATE]);
+	stats->shared_pages = atomic_long_read(&s[GMEM_STAT_SHARED]);
+	stats->vmemmap_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP]);
+	stats->vmemmap_freed_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP_FREED]);
+	gmem_read_ranges(design, &stats->ranges);
+}
+EXPORT_SYMBOL_GPL(gmem_track_read_stats);
+
+#include "tests/core-kunit.h"

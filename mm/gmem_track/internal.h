@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interfaces between the layers of mm/gmem_track.
+ */
+#ifndef _MM_GMEM_TRACK_INTERNAL_H
+#define _MM_GMEM_TRACK_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/gmem_track.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+
+#include "ranges.h"
+
+/*
+ * One vmemmap page holds 64 struct pages of 64 bytes: the granule in which
+ * struct pages are removed and rebuilt, 256 KiB of memory on x86-64.
+ */
+#define GMEM_GRANULE_PAGES	(PAGE_SIZE / sizeof(struct page))
+
+/* Poisoned pages a chunk may hold and still be freed (the rest stays). */
+#define GMEM_MAX_POISONED	8
+
+/**
+ * struct gmem_track_owner - memory of one guest_memfd inode
+ * @ranges: file index -> {pfn, state} descriptor; read under RCU.
+ * @lock: serializes every change of @ranges and of the memory behind it.
+ * @chunk_order: order of the chunks backing the owner (PMD or PUD order).
+ * @design: whether private memory keeps its struct pages.
+ * @nid: node chunks are taken from, or NUMA_NO_NODE.
+ * @list: entry in the list of all owners, for statistics.
+ */
+struct gmem_track_owner {
+	struct gmem_ranges ranges;
+	struct mutex lock;	/* see above */
+	unsigned int chunk_order;
+	enum gmem_track_design design;
+	int nid;
+	struct list_head list;
+};
+
+enum gmem_stat_item {
+	GMEM_STAT_CHUNKS_2M,
+	GMEM_STAT_CHUNKS_1G,
+	GMEM_STAT_PRIVATE,
+	GMEM_STAT_SHARED,
+	GMEM_STAT_VMEMMAP,
+	GMEM_STAT_VMEMMAP_FREED,
+	GMEM_NR_STAT_ITEMS,
+};
+
+extern atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
+
+static inline void gmem_stat_add(enum gmem_track_design design,
+				 enum gmem_stat_item item, long delta)
+{
+	atomic_long_add(delta, &gmem_stats[design][item]);
+}
+
+/* pool.c */
+int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
+		    unsigned long *pfn, bool *depopulated);
+void gmem_pool_free(unsigned long pfn, unsigned int order);
+void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned);
+long gmem_pool_parked(unsigned int order);
+struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn);
+
+/* vmemmap.c */
+int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr);
+int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr);
+void gmem_page_init_private(struct page *page);
+void gmem_page_init_shared(struct page *page, unsigned long pfn);
+long gmem_sentinel_pages(void);
+
+/* core.c */
+void gmem_read_ranges(enum gmem_track_design design, long *ranges);
+
+#endif /* _MM_GMEM_TRACK_INTERNAL_H */

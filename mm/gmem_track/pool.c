@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem_track pool: physically contiguous chunks and who owns them.
+ *
+ * Chunks of 2 MiB come from the buddy allocator, chunks of 1 GiB from
+ * alloc_contig_pages(). Either way each 4 KiB page is handed out with a
+ * reference count of one, so a chunk is freed the same way whatever its
+ * size. A global maple tree keyed by PFN records the owner of every chunk
+ * gmem_track holds, the way ZONE_DEVICE's pgmap_array records the owner of
+ * device memory; memory_failure() and the PFN walkers ask it.
+ *
+ * A tracked chunk whose struct pages cannot be rebuilt when it is freed
+ * (there is no memory for its vmemmap) is parked: it stays in the tree,
+ * owned by the pool, with its vmemmap still removed, and the next tracked
+ * allocation of its size takes it.
+ */
+
+#define pr_fmt(fmt) "gmem_track: " fmt
+
+#include <linux/gfp.h>
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+
+#include "internal.h"
+
+/* Owners of parked chunks in gmem_pfn_tree: usable, and hit by an error. */
+static struct gmem_track_owner gmem_pool_owner;
+static struct gmem_track_owner gmem_pool_quarantine;
+
+static struct maple_tree gmem_pfn_tree =
+	MTREE_INIT(gmem_pfn_tree, MT_FLAGS_USE_RCU);
+static atomic_long_t gmem_parked[2];
+
+static int gmem_order_slot(unsigned int order)
+{
+	return order == PUD_ORDER;
+}
+
+static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
+				  unsigned int order, unsigned long *pfn)
+{
+	MA_STATE(mas, &gmem_pfn_tree, 0, 0);
+	unsigned long nr = 1UL << order;
+	void *entry;
+	bool found = false;
+
+	if (!atomic_long_read(&gmem_parked[gmem_order_slot(order)]))
+		return false;
+
+	mtree_lock(&gmem_pfn_tree);
+	mas_for_each(&mas, entry, ULONG_MAX) {
+		if (entry != &gmem_pool_owner ||
+		    mas.last - mas.index + 1 != nr)
+			continue;
+		/* Same span, new owner: an exact-fit store, no allocation. */
+		mas_store(&mas, owner);
+		*pfn = mas.index;
+		found = true;
+		break;
+	}
+	mtree_unlock(&gmem_pfn_tree);
+	if (found)
+		atomic_long_dec(&gmem_parked[gmem_order_slot(order)]);
+	return found;
+}
+
+/**
+ * gmem_pool_alloc - take a chunk for an owner
+ * @owner: the new owner.
+ * @order: PMD_ORDER (2 MiB) or PUD_ORDER (1 GiB).
+ * @pfn: the first PFN of the chunk, on success.
+ * @depopulated: set when the chunk's vmemmap is already removed (a parked
+ *	chunk, for tracked owners only); otherwise every page has a struct
+ *	page with a reference count of one.
+ *
+ * Return: 0, -EINVAL for an unsupported order, -ENOMEM when no contiguous
+ * memory (or no memory for the tree) is available.
+ */
+int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
+		    unsigned long *pfn, bool *depopulated)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	unsigned long nr = 1UL << order;
+	struct page *page;
+	int ret;
+
+	if (order != PMD_ORDER && order != PUD_ORDER)
+		return -EINVAL;
+
+	*depopulated = false;
+	if (owner->design == GMEM_TRACK_TRACKED &&
+	    gmem_pool_take_parked(owner, order, pfn)) {
+		*depopulated = true;
+		return 0;
+	}
+
+	if (order > MAX_PAGE_ORDER) {
+		/* Its zonelist falls back to other nodes; it needs a real one. */
+		int nid = owner->nid == NUMA_NO_NODE ? numa_mem_id() : owner->nid;
+
+		page = alloc_contig_pages(nr, gfp, nid, NULL);
+	} else {
+		page = alloc_pages_node(owner->nid, gfp, order);
+		if (page)
+			split_page(page, order);
+	}
+	if (!page)
+		return -ENOMEM;
+
+	*pfn = page_to_pfn(page);
+	ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1, owner,
+				GFP_KERNEL);
+	if (ret) {
+		free_contig_range(*pfn, nr);
+		return ret;
+	}
+	return 0;
+}
+
+/**
+ * gmem_pool_free - give a chunk back to the buddy allocator
+ * @pfn: first PFN of the chunk.
+ * @order: its order.
+ *
+ * Every page of the chunk must have a struct page with a reference count
+ * of one and no other state.
+ */
+void gmem_pool_free(unsigned long pfn, unsigned int order)
+{
+	mtree_erase(&gmem_pfn_tree, pfn);
+	free_contig_range(pfn, 1UL << order);
+}
+
+/**
+ * gmem_pool_park - keep a chunk gmem_track cannot free
+ * @pfn: first PFN of the chunk.
+ * @order: its order.
+ * @poisoned: the chunk holds poisoned memory: never hand it out again.
+ *
+ * The chunk stays in the PFN tree, owned by the pool: parked, for the next
+ * tracked owner (its vmemmap must already be removed), or quarantined. Its
+ * span is unchanged, so this never allocates.
+ */
+void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned)
+{
+	MA_STATE(mas, &gmem_pfn_tree, pfn, pfn + (1UL << order) - 1);
+
+	mtree_lock(&gmem_pfn_tree);
+	mas_store(&mas, poisoned ? &gmem_pool_quarantine : &gmem_pool_owner);
+	mtree_unlock(&gmem_pfn_tree);
+	if (!poisoned)
+		atomic_long_inc(&gmem_parked[gmem_order_slot(order)]);
+}
+
+/**
+ * gmem_pool_parked - number of parked chunks of an order
+ * @order: PMD_ORDER or PUD_ORDER.
+ *
+ * Return: the number of chunks of @order the pool keeps.
+ */
+long gmem_pool_parked(unsigned int order)
+{
+	return atomic_long_read(&gmem_parked[gmem_order_slot(order)]);
+}
+
+/**
+ * gmem_pool_owner_of - the owner of the chunk holding a PFN
+ * @pfn: the PFN.
+ *
+ * A parked chunk is moved to quarantine, so that it is never handed out
+ * again, and reported as owned by nobody.
+ *
+ * Return: the owner, ERR_PTR(-EHWPOISON) for a parked chunk, or NULL if
+ * gmem_track does not hold @pfn.
+ */
+struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
+{
+	MA_STATE(mas, &gmem_pfn_tree, pfn, pfn);
+	struct gmem_track_owner *owner;
+
+	mtree_lock(&gmem_pfn_tree);
+	owner = mas_walk(&mas);
+	if (owner == &gmem_pool_owner) {
+		/* Same span, other value: an exact-fit store. */
+		mas_store(&mas, &gmem_pool_quarantine);
+		atomic_long_dec(&gmem_parked[gmem_order_slot(ilog2(mas.last -
+							mas.index + 1))]);
+	}
+	if (owner == &gmem_pool_owner || owner == &gmem_pool_quarantine)
+		owner = ERR_PTR(-EHWPOISON);
+	mtree_unlock(&gmem_pfn_tree);
+	return owner;
+}
+
+/**
+ * gmem_track_pfn_owned - is a PFN part of a gmem_track chunk?
+ * @pfn: the PFN.
+ *
+ * Safe from any context that may take rcu_read_lock().
+ *
+ * Return: true if gmem_track holds the chunk containing @pfn.
+ */
+bool gmem_track_pfn_owned(unsigned long pfn)
+{
+	return !!mtree_load(&gmem_pfn_tree, pfn);
+}
+EXPORT_SYMBOL_GPL(gmem_track_pfn_owned);

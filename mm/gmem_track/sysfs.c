@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem_track statistics in /sys/kernel/mm/gmem_track/.
+ *
+ *   sentinel_pages, parked_2M, parked_1G
+ *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
+ *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
+ *
+ * See Documentation/ABI/testing/sysfs-kernel-mm-gmem_track.
+ */
+
+#define pr_fmt(fmt) "gmem_track: " fmt
+
+#include <linux/init.h>
+#include <linux/kobject.h>
+#include <linux/mm.h>
+#include <linux/sysfs.h>
+
+#include "internal.h"
+
+struct gmem_design_kobj {
+	struct kobject kobj;
+	enum gmem_track_design design;
+};
+
+static struct gmem_design_kobj gmem_design_kobjs[GMEM_TRACK_NR_DESIGNS];
+
+static void gmem_read(struct kobject *kobj, struct gmem_track_stats *st)
+{
+	struct gmem_design_kobj *dk =
+		container_of(kobj, struct gmem_design_kobj, kobj);
+
+	gmem_track_read_stats(dk->design, st);
+}
+
+#define GMEM_STAT_ATTR(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	struct gmem_track_stats st;					\
+									\
+	gmem_read(kobj, &st);						\
+	return sysfs_emit(buf, "%ld\n", (long)(_expr));			\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+
+GMEM_STAT_ATTR(chunks_2M, st.chunks_2m);
+GMEM_STAT_ATTR(chunks_1G, st.chunks_1g);
+GMEM_STAT_ATTR(private_bytes, st.private_pages * PAGE_SIZE);
+GMEM_STAT_ATTR(shared_bytes, st.shared_pages * PAGE_SIZE);
+GMEM_STAT_ATTR(vmemmap_bytes, st.vmemmap_pages * PAGE_SIZE);
+GMEM_STAT_ATTR(vmemmap_freed_bytes, st.vmemmap_freed_pages * PAGE_SIZE);
+GMEM_STAT_ATTR(ranges, st.ranges);
+
+static struct attribute *gmem_design_attrs[] = {
+	&chunks_2M_attr.attr,
+	&chunks_1G_attr.attr,
+	&private_bytes_attr.attr,
+	&shared_bytes_attr.attr,
+	&vmemmap_bytes_attr.attr,
+	&vmemmap_freed_bytes_attr.attr,
+	&ranges_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(gmem_design);
+
+static void gmem_design_release(struct kobject *kobj)
+{
+}
+
+static const struct kobj_type gmem_design_ktype = {
+	.release	= gmem_design_release,
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.default_groups	= gmem_design_groups,
+};
+
+static ssize_t sentinel_pages_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", gmem_sentinel_pages());
+}
+
+static struct kobj_attribute sentinel_pages_attr = __ATTR_RO(sentinel_pages);
+
+static ssize_t parked_2M_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", gmem_pool_parked(PMD_ORDER));
+}
+
+static struct kobj_attribute parked_2M_attr = __ATTR_RO(parked_2M);
+
+static ssize_t parked_1G_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", gmem_pool_parked(PUD_ORDER));
+}
+
+static struct kobj_attribute parked_1G_attr = __ATTR_RO(parked_1G);
+
+static struct attribute *gmem_top_attrs[] = {
+	&sentinel_pages_attr.attr,
+	&parked_2M_attr.attr,
+	&parked_1G_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group gmem_top_group = {
+	.attrs = gmem_top_attrs,
+};
+
+static const char * const gmem_dir_names[] = {
+	[GMEM_TRACK_TRACKED]	 = "tracked",
+	[GMEM_TRACK_STRUCT_PAGE] = "struct_page",
+};
+
+static int __init gmem_sysfs_init(void)
+{
+	struct kobject *top;
+	int i, ret;
+
+	top = kobject_create_and_add("gmem_track", mm_kobj);
+	if (!top)
+		return -ENOMEM;
+	ret = sysfs_create_group(top, &gmem_top_group);
+	if (ret)
+		goto out_put;
+
+	for (i = 0; i < GMEM_TRACK_NR_DESIGNS; i++) {
+		gmem_design_kobjs[i].design = i;
+		ret = kobject_init_and_add(&gmem_design_kobjs[i].kobj,
+					   &gmem_design_ktype, top, "%s",
+					   gmem_dir_names[i]);
+		if (ret)
+			goto out_dirs;
+	}
+	return 0;
+
+out_dirs:
+	kobject_put(&gmem_design_kobjs[i].kobj);
+	while (i--)
+		kobject_put(&gmem_design_kobjs[i].kobj);
+out_put:
+	kobject_put(top);
+	pr_err("cannot create /sys/kernel/mm/gmem_track: %d\n", ret);
+	return ret;
+}
+subsys_initcall(gmem_sysfs_init);

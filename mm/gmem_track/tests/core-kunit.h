@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of gmem_track on real chunks, included at the end of core.c.
+ *
+ * The vmemmap counters of /proc/vmstat (nr_memmap_pages and
+ * nr_memmap_boot_pages) are the witness: removing the struct pages of a
+ * private 2 MiB chunk must lower their sum by exactly 8 pages, of a 1 GiB
+ * chunk by exactly 4096, and rebuilding them must bring it back.
+ */
+
+#ifdef CONFIG_GMEM_TRACK_KUNIT_TEST
+
+#include <kunit/static_stub.h>
+#include <kunit/test.h>
+#include <linux/vmstat.h>
+
+/* vmemmap pages behind one chunk: 64-byte struct pages, 4 KiB pages */
+#define GMEM_TEST_VMEMMAP_2M	(512 * sizeof(struct page) / PAGE_SIZE)
+#define GMEM_TEST_VMEMMAP_1G	(262144 * sizeof(struct page) / PAGE_SIZE)
+
+static long gmem_test_memmap(void)
+{
+	long boot, runtime = memmap_pages_read(&boot);
+
+	return boot + runtime;
+}
+
+static struct gmem_track_owner *gmem_test_owner(struct kunit *test,
+						unsigned int order,
+						enum gmem_track_design design)
+{
+	struct gmem_track_owner *owner;
+	int ret;
+
+	owner = gmem_track_owner_create(order, design, NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	ret = gmem_track_populate(owner, 0);
+	if (ret == -ENOMEM) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no contiguous memory for an order-%u chunk", order);
+	}
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	return owner;
+}
+
+static unsigned long gmem_test_pfn(struct kunit *test,
+				   struct gmem_track_owner *owner, pgoff_t index)
+{
+	unsigned long pfn = 0;
+
+	KUNIT_ASSERT_EQ(test, gmem_track_lookup(owner, index, &pfn, NULL, NULL), 0);
+	return pfn;
+}
+
+static bool gmem_test_sentinel_like(struct page *page)
+{
+	return PageReserved(page) && !page_count(page) &&
+	       atomic_read(&page->_mapcount) == -1;
+}
+
+/* Private pages of the tracked design read as "reserved, refcount 0". */
+static void gmem_test_expect_private(struct kunit *test, unsigned long pfn,
+				     unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		if (!gmem_test_sentinel_like(pfn_to_page(pfn + i))) {
+			KUNIT_FAIL(test, "pfn %#lx: flags %#lx count %d", pfn + i,
+				   pfn_to_page(pfn + i)->flags.f,
+				   page_count(pfn_to_page(pfn + i)));
+			return;
+		}
+	}
+}
+
+static void gmem_test_expect_shared(struct kunit *test, unsigned long pfn,
+				    unsigned long nr, int nid, struct zone *zone)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(pfn + i);
+
+		if (PageReserved(page) || page_count(page) != 1 ||
+		    page_to_nid(page) != nid || page_zone(page) != zone ||
+		    page_to_pfn(page) != pfn + i) {
+			KUNIT_FAIL(test, "pfn %#lx: not an initialised page", pfn + i);
+			return;
+		}
+	}
+}
+
+static void gmem_test_depopulate(struct kunit *test, unsigned int order,
+				 long vmemmap_pages)
+{
+	unsigned long nr = 1UL << order;
+	long before = gmem_test_memmap();
+	struct gmem_track_stats st0, st;
+	struct gmem_track_owner *owner;
+	struct zone *zone;
+	unsigned long pfn;
+	int max_order, nid;
+
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st0);
+	owner = gmem_test_owner(test, order, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	nid = pfn_to_nid(pfn);
+	zone = &NODE_DATA(nid)->node_zones[page_zonenum(pfn_to_page(pfn))];
+	KUNIT_EXPECT_TRUE(test, zone_spans_pfn(zone, pfn));
+
+	/* All of its vmemmap is gone, and nothing else. */
+	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), vmemmap_pages);
+	gmem_test_expect_private(test, pfn, nr);
+	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn));
+	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn + nr - 1));
+
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_freed_pages - st0.vmemmap_freed_pages,
+			vmemmap_pages);
+	KUNIT_EXPECT_EQ(test, st.private_pages - st0.private_pages, (long)nr);
+
+	/* A fully private chunk is one range, mapped at its full order. */
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, nr / 2, NULL, &max_order,
+						NULL), 0);
+	KUNIT_EXPECT_EQ(test, max_order, (int)order);
+
+	/* One shared 4 KiB page brings back one vmemmap page: 64 structs. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 1, 1), 0);
+	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), vmemmap_pages - 1);
+	gmem_test_expect_shared(test, pfn + 1, 1, nid, zone);
+	gmem_test_expect_private(test, pfn, 1);
+	gmem_test_expect_private(test, pfn + 2, nr - 2);
+
+	/* Everything shared: the whole vmemmap is back. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, nr), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	gmem_test_expect_shared(test, pfn, nr, nid, zone);
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_pages - st0.vmemmap_pages, vmemmap_pages);
+	KUNIT_EXPECT_EQ(test, st.shared_pages - st0.shared_pages, (long)nr);
+
+	/* And private again: gone again, one range again. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 0, nr, NULL), 0);
+	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), vmemmap_pages);
+	gmem_test_expect_private(test, pfn, nr);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
+
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_freed_pages, st0.vmemmap_freed_pages);
+	KUNIT_EXPECT_EQ(test, st.private_pages, st0.private_pages);
+	KUNIT_EXPECT_EQ(test, st.chunks_2m + st.chunks_1g,
+			st0.chunks_2m + st0.chunks_1g);
+}
+
+static void gmem_test_depopulate_2m(struct kunit *test)
+{
+	gmem_test_depopulate(test, PMD_ORDER, GMEM_TEST_VMEMMAP_2M);
+}
+
+static void gmem_test_depopulate_1g(struct kunit *test)
+{
+	gmem_test_depopulate(test, PUD_ORDER, GMEM_TEST_VMEMMAP_1G);
+}
+
+static void gmem_test_struct_page_design(struct kunit *test)
+{
+	long before = gmem_test_memmap();
+	struct gmem_track_owner *owner;
+	unsigned long pfn, i;
+	pgoff_t err = 0;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_STRUCT_PAGE);
+	pfn = gmem_test_pfn(test, owner, 0);
+
+	/* The plan of record: every 4 KiB page keeps its struct page. */
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	for (i = 0; i < 512; i++)
+		KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + i)), 1);
+
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 512), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+
+	get_page(pfn_to_page(pfn + 300));
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 512, &err), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, err, 300);
+	put_page(pfn_to_page(pfn + 300));
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 512, NULL), 0);
+	for (i = 0; i < 512; i++)
+		KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + i)), 1);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+}
+
+static int gmem_test_repopulate_enomem(unsigned long pfn, unsigned long nr)
+{
+	return -ENOMEM;
+}
+
+static void gmem_test_repopulate_failure(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	long before;
+	bool shared = true;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64), 0);
+	before = gmem_test_memmap();
+
+	/* The second granule cannot get its vmemmap: nothing may change. */
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_repopulate_enomem);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 32, 128), -ENOMEM);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 100, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_FALSE(test, shared);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 40, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_TRUE(test, shared);
+	gmem_test_expect_private(test, pfn + 64, 448);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 2UL);
+
+	/* With memory it works. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 32, 128), 0);
+	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), -2L);
+	gmem_track_owner_destroy(owner);
+}
+
+static void gmem_test_set_private_busy(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	unsigned long pfn, i;
+	pgoff_t err = 0;
+	bool shared = false;
+	long before;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 128), 0);
+	before = gmem_test_memmap();
+
+	/* A pin on one page: -EAGAIN, where, and nothing converted. */
+	get_page(pfn_to_page(pfn + 70));
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 128, &err), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, err, 70);
+	for (i = 0; i < 128; i++) {
+		if (i != 70)
+			KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + i)), 1);
+	}
+	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 70)), 2);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_TRUE(test, shared);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+
+	/* Nor may the chunk be released under the pin. */
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 512), -EBUSY);
+	put_page(pfn_to_page(pfn + 70));
+
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 128, &err), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap() - before, -2L);
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 512), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, NULL, NULL, NULL), -ENOENT);
+	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
+	gmem_track_owner_destroy(owner);
+}
+
+static void gmem_test_lookup_orders(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	int order = -1;
+	bool shared;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 5, 1), 0);
+
+	/* [0, 4] private, [5] shared, [6, 511] private */
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, NULL, &order, &shared), 0);
+	KUNIT_EXPECT_EQ(test, order, 2);
+	KUNIT_EXPECT_FALSE(test, shared);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 4, NULL, &order, NULL), 0);
+	KUNIT_EXPECT_EQ(test, order, 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 5, NULL, &order, &shared), 0);
+	KUNIT_EXPECT_EQ(test, order, 0);
+	KUNIT_EXPECT_TRUE(test, shared);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 6, NULL, &order, NULL), 0);
+	KUNIT_EXPECT_EQ(test, order, 1);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 300, NULL, &order, NULL), 0);
+	KUNIT_EXPECT_EQ(test, order, 8);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 512, NULL, &order, NULL),
+			-ENOENT);
+	gmem_track_owner_destroy(owner);
+}
+
+static void gmem_test_bad_input(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	long before;
+
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_track_owner_create(10, GMEM_TRACK_TRACKED,
+							      NUMA_NO_NODE)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_track_owner_create(PMD_ORDER,
+							      GMEM_TRACK_NR_DESIGNS,
+							      NUMA_NO_NODE)), -EINVAL);
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	before = gmem_test_memmap();
+	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 100), -EEXIST);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, ULONG_MAX - 1, 5), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 500, 100), -ENOENT);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 1000, 1, NULL), -ENOENT);
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 1, 512), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 100), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
+	gmem_test_expect_private(test, gmem_test_pfn(test, owner, 0), 512);
+	gmem_track_owner_destroy(owner);
+}
+
+static void gmem_test_memory_failure(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	bool shared;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 64), 0);
+
+	/* Private: taken by gmem_track before the sentinel is written. */
+	KUNIT_EXPECT_EQ(test, memory_failure(pfn + 3, MF_SW_SIMULATED), 0);
+	gmem_test_expect_private(test, pfn, 64);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 3, NULL, NULL, NULL),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 2, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 8), -EHWPOISON);
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 3, 0), -EHWPOISON);
+
+	/* Shared pages are not gmem_track's to handle. */
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, 0), -ENOENT);
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 512, 0), -ENOENT);
+
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 64, 64, NULL), 0);
+	gmem_track_owner_destroy(owner);
+	/* The chunk is freed, the poisoned page stays out of the allocator. */
+	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn + 3)));
+	KUNIT_EXPECT_FALSE(test, PageHWPoison(pfn_to_page(pfn + 2)));
+}
+
+static struct kunit_case gmem_track_test_cases[] = {
+	KUNIT_CASE(gmem_test_depopulate_2m),
+	KUNIT_CASE(gmem_test_depopulate_1g),
+	KUNIT_CASE(gmem_test_struct_page_design),
+	KUNIT_CASE(gmem_test_repopulate_failure),
+	KUNIT_CASE(gmem_test_set_private_busy),
+	KUNIT_CASE(gmem_test_lookup_orders),
+	KUNIT_CASE(gmem_test_bad_input),
+	KUNIT_CASE(gmem_test_memory_failure),
+	{}
+};
+
+static struct kunit_suite gmem_track_test_suite = {
+	.name = "gmem_track",
+	.test_cases = gmem_track_test_cases,
+};
+
+kunit_test_suite(gmem_track_test_suite);
+
+#endif /* CONFIG_GMEM_TRACK_KUNIT_TEST */
