@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vmemmap behind gmem_track memory, seen from userspace.
+ *
+ * One test body runs over both designs and both chunk sizes: the
+ * struct-page design must keep every struct page, the tracked design must
+ * give back 8 vmemmap pages per private 2 MiB chunk and 4096 per 1 GiB
+ * chunk (nr_memmap_pages + nr_memmap_boot_pages), report the same in
+ * /sys/kernel/mm/gmem_track/, show its private PFNs as reserved in
+ * /proc/kpageflags, and survive the PFN walkers with private memory
+ * present. Memory is driven through /sys/kernel/debug/gmem_track/owner.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#define OWNER		"/sys/kernel/debug/gmem_track/owner"
+#define SYSFS		"/sys/kernel/mm/gmem_track"
+#define KPF_RESERVED	32	/* include/uapi/linux/kernel-page-flags.h */
+
+static long read_vmstat(const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+static long memmap_pages(void)
+{
+	return read_vmstat("nr_memmap_pages") +
+	       read_vmstat("nr_memmap_boot_pages");
+}
+
+static long sysfs_long(const char *design, const char *file)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), SYSFS "/%s/%s", design, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* Returns 0 or -errno of the command. */
+static int owner_cmd(const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int fd, len, ret = 0;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open(OWNER, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* PFN backing index 0 of the owner, or 0. */
+static unsigned long owner_pfn(void)
+{
+	unsigned long index, nr, pfn = 0;
+	char state[16];
+	FILE *f = fopen(OWNER, "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lx %lx %lx %15s", &index, &nr, &pfn, state) != 4 ||
+	    index != 0)
+		pfn = 0;
+	fclose(f);
+	return pfn;
+}
+
+/* How many of [pfn, pfn + nr) /proc/kpageflags reports as reserved. */
+static long count_reserved(unsigned long pfn, unsigned long nr)
+{
+	uint64_t *flags = calloc(nr, sizeof(*flags));
+	long reserved = 0;
+	unsigned long i;
+	int fd;
+
+	if (!flags)
+		return -1;
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0 || pread(fd, flags, nr * 8, pfn * 8) != (ssize_t)(nr * 8)) {
+		reserved = -1;
+		goto out;
+	}
+	for (i = 0; i < nr; i++)
+		reserved += !!(flags[i] & (1ULL << KPF_RESERVED));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return reserved;
+}
+
+/* Read a whole /proc file in large blocks; returns the bytes read. */
+static long read_all(const char *path)
+{
+	static char buf[1 << 20];
+	long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	close(fd);
+	return n < 0 ? -1 : total;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+FIXTURE(vmemmap) {
+	long before;
+	long freed_before;
+	unsigned long pfn;
+};
+
+FIXTURE_VARIANT(vmemmap) {
+	const char *design;
+	const char *size;
+	unsigned long nr;
+	long vmemmap_pages;	/* what one private chunk gives back */
+};
+
+FIXTURE_VARIANT_ADD(vmemmap, tracked_2m) {
+	.design = "tracked", .size = "2M", .nr = 512, .vmemmap_pages = 8,
+};
+
+FIXTURE_VARIANT_ADD(vmemmap, tracked_1g) {
+	.design = "tracked", .size = "1G", .nr = 262144, .vmemmap_pages = 4096,
+};
+
+FIXTURE_VARIANT_ADD(vmemmap, struct_page_2m) {
+	.design = "struct_page", .size = "2M", .nr = 512, .vmemmap_pages = 0,
+};
+
+FIXTURE_VARIANT_ADD(vmemmap, struct_page_1g) {
+	.design = "struct_page", .size = "1G", .nr = 262144, .vmemmap_pages = 0,
+};
+
+FIXTURE_SETUP(vmemmap)
+{
+	int ret;
+
+	if (access(OWNER, W_OK))
+		SKIP(return, OWNER " is missing (CONFIG_GMEM_TRACK, debugfs)");
+	owner_cmd("destroy");
+	self->before = memmap_pages();
+	self->freed_before = sysfs_long(variant->design, "vmemmap_freed_bytes");
+	ASSERT_EQ(0, owner_cmd("create %s %s", variant->design, variant->size));
+	ret = owner_cmd("populate 0");
+	if (ret == -ENOMEM) {
+		owner_cmd("destroy");
+		SKIP(return, "no contiguous memory for a %s chunk", variant->size);
+	}
+	ASSERT_EQ(0, ret);
+	self->pfn = owner_pfn();
+	ASSERT_NE(0, self->pfn);
+}
+
+FIXTURE_TEARDOWN(vmemmap)
+{
+	owner_cmd("destroy");
+}
+
+TEST_F(vmemmap, private_chunk)
+{
+	long gone = self->before - memmap_pages();
+	long freed = sysfs_long(variant->design, "vmemmap_freed_bytes") -
+		     self->freed_before;
+	long reserved = count_reserved(self->pfn, variant->nr);
+
+	ksft_print_msg("%s %s private: vmemmap %ld pages given back (%ld KiB)\n",
+		       variant->design, variant->size, gone, gone * 4);
+	ksft_print_msg("sysfs vmemmap_freed_bytes +%ld, %ld of %lu PFNs reserved\n",
+		       freed, reserved, variant->nr);
+	EXPECT_EQ(variant->vmemmap_pages, gone);
+	EXPECT_EQ(variant->vmemmap_pages * 4096, freed);
+	/* Private PFNs without struct pages read as the reserved sentinel. */
+	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0, reserved);
+
+	/* All shared: every struct page is back. */
+	ASSERT_EQ(0, owner_cmd("shared 0 %lu", variant->nr));
+	ksft_print_msg("%s %s shared: vmemmap %+ld pages against before\n",
+		       variant->design, variant->size,
+		       memmap_pages() - self->before);
+	EXPECT_EQ(self->before, memmap_pages());
+	EXPECT_EQ(0, count_reserved(self->pfn, variant->nr));
+
+	/* And private again. */
+	ASSERT_EQ(0, owner_cmd("private 0 %lu", variant->nr));
+	EXPECT_EQ(variant->vmemmap_pages, self->before - memmap_pages());
+
+	ASSERT_EQ(0, owner_cmd("destroy"));
+	EXPECT_EQ(self->before, memmap_pages());
+}
+
+TEST_F(vmemmap, one_shared_page_per_granule)
+{
+	unsigned long granules = variant->nr / 64, g, n = 0;
+
+	if (granules > 256)
+		granules = 256;
+	for (g = 0; g < granules; g++, n++)
+		ASSERT_EQ(0, owner_cmd("shared %lu 1", g * 64 + 17));
+	/* One vmemmap page (64 struct pages) back per granule touched. */
+	if (variant->vmemmap_pages) {
+		EXPECT_EQ(variant->vmemmap_pages - (long)n,
+			  self->before - memmap_pages());
+	} else {
+		EXPECT_EQ(self->before, memmap_pages());
+	}
+	ksft_print_msg("%s %s: %lu granules shared, vmemmap %+ld pages\n",
+		       variant->design, variant->size, n,
+		       memmap_pages() - self->before);
+
+	ASSERT_EQ(0, owner_cmd("private 0 %lu", variant->nr));
+	EXPECT_EQ(variant->vmemmap_pages, self->before - memmap_pages());
+}
+
+TEST_F(vmemmap, pfn_walkers)
+{
+	long gone = self->before - memmap_pages();
+
+	/* Every walker that may read a private PFN's struct page. */
+	EXPECT_LT(0, read_all("/proc/kpageflags"));
+	EXPECT_LT(0, read_all("/proc/kpagecount"));
+	EXPECT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
+	EXPECT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
+
+	/* Nothing moved, nothing was rebuilt. */
+	EXPECT_EQ(self->pfn, owner_pfn());
+	EXPECT_EQ(gone, self->before - memmap_pages());
+	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0,
+		  count_reserved(self->pfn, variant->nr));
+}
+
+TEST_HARNESS_MAIN
