@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(make gcc flex bison bc libelf-dev libssl-dev cpio xz-utils zstd
       qemu-system-x86 busybox-static ccache rsync kmod gnuplot-nox
-      python3 perl patch git dwarves pkg-config liburcu-dev python3-ply "$@")
+      python3 perl patch git dwarves pkg-config liburcu-dev python3-ply python3-git "$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -15,7 +15,7 @@ kernel=$2
 initrd=$3
 shift 3
 
-: "${WB_MEM:=6G}"
+: "${WB_MEM:=8G}"
 : "${WB_SMP:=2}"
 : "${WB_TIMEOUT:=1200}"
 
