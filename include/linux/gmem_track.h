@@ -70,7 +70,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 		      unsigned long *pfn, int *max_order, bool *shared);
 bool gmem_track_pfn_owned(unsigned long pfn);
-int gmem_track_memory_failure(unsigned long pfn, int flags);
+int gmem_track_memory_failure(unsigned long pfn, int *flags);
 void gmem_track_read_stats(enum gmem_track_design design,
 			   struct gmem_track_stats *stats);
 #else
@@ -127,7 +127,7 @@ static inline bool gmem_track_pfn_owned(unsigned long pfn)
 	return false;
 }
 
-static inline int gmem_track_memory_failure(unsigned long pfn, int flags)
+static inline int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {
 	return -ENOENT;
 }

@@ -30,6 +30,9 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/gmem_track.h>
+
 #undef MODULE_PARAM_PREFIX
 #define MODULE_PARAM_PREFIX "gmem_track."
 
@@ -172,36 +175,46 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 
 /*
  * Rebuild the vmemmap of every granule of [first, last] that holds no
- * shared page (so has none). All or nothing: on failure the granules
+ * shared page (so has none). Physically consecutive granules are rebuilt
+ * together, one TLB flush per run. All or nothing: on failure the granules
  * rebuilt so far are removed again. Returns the pages allocated or -ENOMEM.
  */
 static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 				     pgoff_t first, pgoff_t last)
 {
-	pgoff_t g;
+	unsigned long run = 0, run_nr = 0, pfn = 0;
+	pgoff_t g, run_g = first;
 	long added = 0;
-	int ret = 0;
+	int ret;
 
-	for (g = first; g <= last; g += GMEM_GRANULE_PAGES) {
-		if (gmem_granule_shared(owner, g))
-			continue;
-		ret = gmem_vmemmap_repopulate(gmem_index_to_pfn(owner, g),
-					      GMEM_GRANULE_PAGES);
-		if (ret < 0)
+	for (g = first; ; g += GMEM_GRANULE_PAGES) {
+		bool need = g <= last && !gmem_granule_shared(owner, g);
+
+		if (need) {
+			pfn = gmem_index_to_pfn(owner, g);
+			if (run_nr && run + run_nr == pfn) {
+				run_nr += GMEM_GRANULE_PAGES;
+				continue;
+			}
+		}
+		if (run_nr) {
+			ret = gmem_vmemmap_repopulate(run, run_nr);
+			if (ret < 0)
+				goto undo;
+			added += ret;
+		}
+		if (g > last)
 			break;
-		added += ret;
+		run = pfn;
+		run_g = g;
+		run_nr = need ? GMEM_GRANULE_PAGES : 0;
 	}
-	if (ret >= 0)
-		return added;
+	return added;
 
-	/* The granules done are PTE-mapped: removing them cannot fail. */
-	while (g > first) {
-		g -= GMEM_GRANULE_PAGES;
-		if (gmem_granule_shared(owner, g))
-			continue;
-		WARN_ON_ONCE(gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
-						     GMEM_GRANULE_PAGES) < 0);
-	}
+undo:
+	/* The granules before the failed run are PTE-mapped: cannot fail. */
+	if (run_g > first)
+		gmem_depopulate_unshared(owner, first, run_g - GMEM_GRANULE_PAGES);
 	return ret;
 }
 
@@ -245,6 +258,29 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 EXPORT_SYMBOL_GPL(gmem_track_owner_create);
 
 /*
+ * Undo the freezing of [first, frozen_to): every page that has a struct
+ * page (shared, or any page of the struct-page design) goes back to the
+ * single reference gmem_track holds.
+ */
+static void gmem_thaw(struct gmem_track_owner *owner, pgoff_t first,
+		      pgoff_t last, pgoff_t frozen_to)
+{
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	pgoff_t next = first, i;
+	struct gmem_range rg;
+
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t a = max(rg.index, first);
+		pgoff_t b = min(rg.index + rg.nr - 1, last);
+
+		if (tracked && rg.state != GMEM_RANGE_SHARED)
+			continue;
+		for (i = a; i <= b && i < frozen_to; i++)
+			page_ref_unfreeze(pfn_to_page(rg.pfn + i - rg.index), 1);
+	}
+}
+
+/*
  * Give the chunk at @cindex back. Pages that have a struct page must hold
  * only gmem_track's reference. Poisoned pages are freed with PG_hwpoison,
  * which keeps them out of the free lists. Returns 0, -EBUSY (a reference,
@@ -260,7 +296,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	unsigned long nr = gmem_chunk_pages(owner);
 	unsigned long pfn = gmem_index_to_pfn(owner, cindex);
 	unsigned long granules = nr / GMEM_GRANULE_PAGES;
-	pgoff_t next = cindex, last = cindex + nr - 1, g;
+	pgoff_t next = cindex, last = cindex + nr - 1, g, frozen_to;
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
 	long shared = 0, populated = granules, added = 0;
 	unsigned long poisoned[GMEM_MAX_POISONED];
@@ -268,29 +304,44 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	bool quarantine = false;
 	struct gmem_range rg;
 	unsigned long i;
-	int ret;
+	int ret = 0;
 
+	/*
+	 * Freeze every page that has a struct page at zero: a speculative
+	 * reference taken now fails instead of being overwritten below.
+	 */
+	frozen_to = cindex;
 	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
 		pgoff_t a = max(rg.index, cindex);
 		pgoff_t b = min(rg.index + rg.nr - 1, last);
+		bool has_page = !tracked || rg.state == GMEM_RANGE_SHARED;
 
 		if (rg.state == GMEM_RANGE_SHARED)
 			shared += b - a + 1;
-		for (i = a; i <= b && rg.state == GMEM_RANGE_POISONED; i++) {
-			if (poisoned_nr == ARRAY_SIZE(poisoned)) {
-				if (!destroying)
-					return -EBUSY;
-				quarantine = true;
-				break;
-			}
-			poisoned[poisoned_nr++] = pfn + i - cindex;
-		}
-		if (tracked && rg.state != GMEM_RANGE_SHARED)
-			continue;
 		for (i = a; i <= b; i++) {
-			if (page_count(pfn_to_page(pfn + i - cindex)) != 1)
-				return -EBUSY;
+			struct page *page = pfn_to_page(pfn + i - cindex);
+
+			if (rg.state == GMEM_RANGE_POISONED ||
+			    (has_page && PageHWPoison(page))) {
+				if (poisoned_nr < ARRAY_SIZE(poisoned))
+					poisoned[poisoned_nr++] = pfn + i - cindex;
+				else
+					quarantine = true;
+			}
+			if (!has_page)
+				continue;
+			if (!page_ref_freeze(page, 1)) {
+				frozen_to = i;
+				ret = -EBUSY;
+				goto thaw;
+			}
 		}
+		cond_resched();
+	}
+	frozen_to = last + 1;
+	if (quarantine && !destroying) {
+		ret = -EBUSY;
+		goto thaw;
 	}
 
 	if (tracked) {
@@ -299,8 +350,10 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 			populated += gmem_granule_shared(owner, g);
 		added = quarantine ? -ENOMEM :
 				     gmem_repopulate_unshared(owner, cindex, last);
-		if (added < 0 && !destroying)
-			return added;
+		if (added < 0 && !destroying) {
+			ret = added;
+			goto thaw;
+		}
 	}
 
 	if (!destroying) {
@@ -308,7 +361,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		if (ret) {
 			if (added > 0)
 				gmem_depopulate_unshared(owner, cindex, last);
-			return ret;
+			goto thaw;
 		}
 	}
 
@@ -322,35 +375,74 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 
 	if (quarantine && !tracked) {
 		gmem_pool_park(pfn, owner->chunk_order, true);
+		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
+					    owner->design, true);
 		return 0;
 	}
 	if (added < 0) {
-		/* The descriptor is intact: it still says which are shared. */
+		/*
+		 * No memory for the vmemmap: remove what is left of it (the
+		 * descriptor still says which granules have some; their pages
+		 * are frozen) and keep the chunk in the pool.
+		 */
 		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES) {
-			unsigned long gpfn = pfn + g - cindex;
-
 			if (!gmem_granule_shared(owner, g))
 				continue;
-			for (i = 0; i < GMEM_GRANULE_PAGES; i++) {
-				struct page *page = pfn_to_page(gpfn + i);
-
-				if (page_count(page))
-					page_ref_freeze(page, 1);
-			}
-			ret = gmem_vmemmap_depopulate(gpfn, GMEM_GRANULE_PAGES);
+			ret = gmem_vmemmap_depopulate(pfn + g - cindex,
+						      GMEM_GRANULE_PAGES);
 			WARN_ON_ONCE(ret < 0);
 		}
 		gmem_pool_park(pfn, owner->chunk_order, poisoned_nr > 0);
+		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
+					    owner->design, true);
 		return 0;
 	}
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		gmem_page_init_shared(pfn_to_page(pfn + i), pfn + i);
+		if (!(i % GMEM_GRANULE_PAGES))
+			cond_resched();
+	}
 	/* Freed with PG_hwpoison, a page never reaches the free lists. */
 	for (i = 0; i < poisoned_nr; i++)
 		SetPageHWPoison(pfn_to_page(poisoned[i]));
 	gmem_pool_free(pfn, owner->chunk_order);
+	trace_gmem_track_chunk_free(pfn, owner->chunk_order, owner->design,
+				    false);
 	return 0;
+
+thaw:
+	gmem_thaw(owner, cindex, last, frozen_to);
+	return ret;
+}
+
+/* Take a chunk that cannot be freed from its owner, into quarantine. */
+static void gmem_chunk_forget(struct gmem_track_owner *owner, pgoff_t cindex)
+{
+	unsigned long nr = gmem_chunk_pages(owner);
+	pgoff_t next = cindex, last = cindex + nr - 1, g;
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	long shared = 0, populated = nr / GMEM_GRANULE_PAGES;
+	struct gmem_range rg;
+
+	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		if (rg.state == GMEM_RANGE_SHARED)
+			shared += min(rg.index + rg.nr - 1, last) -
+				  max(rg.index, cindex) + 1;
+	}
+	if (tracked) {
+		populated = 0;
+		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES)
+			populated += gmem_granule_shared(owner, g);
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
+			      -(long)(nr / GMEM_GRANULE_PAGES - populated));
+	}
+	gmem_stat_add(owner->design, gmem_chunk_stat(owner), -1);
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -(long)(nr - shared));
+	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -shared);
+	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
+	gmem_pool_park(gmem_index_to_pfn(owner, cindex), owner->chunk_order,
+		       true);
 }
 
 /**
@@ -374,9 +466,16 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
 		pgoff_t cindex = ALIGN_DOWN(max(rg.index, pos), nr);
 
-		/* Only a page still referenced by someone else stops this. */
-		if (WARN_ON_ONCE(gmem_chunk_release(owner, cindex, true)))
-			break;
+		/*
+		 * Only a page still referenced by someone else (a pin that
+		 * outlived the file) stops this: the chunk cannot be freed
+		 * under it, so the pool keeps it, quarantined.
+		 */
+		if (gmem_chunk_release(owner, cindex, true)) {
+			pr_warn_ratelimited("chunk at %#lx still referenced, quarantined\n",
+					    gmem_index_to_pfn(owner, cindex));
+			gmem_chunk_forget(owner, cindex);
+		}
 		pos = cindex + nr;
 		next = pos;
 	}
@@ -456,6 +555,8 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 		goto out;
 	}
 
+	trace_gmem_track_chunk_alloc(pfn, owner->chunk_order, owner->design,
+				     depopulated);
 	gmem_stat_add(owner->design, gmem_chunk_stat(owner), 1);
 	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, nr);
 	if (tracked)
@@ -570,17 +671,21 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 	}
 
 	if (tracked) {
-		unsigned long pfn;
-		pgoff_t i;
-
 		/* Private pages read as the sentinel: reserved, refcount 0. */
-		for (i = index; i <= last; i++) {
-			struct page *page;
+		next = index;
+		while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+			pgoff_t a = max(rg.index, index);
+			pgoff_t b = min(rg.index + rg.nr - 1, last), i;
 
-			pfn = gmem_index_to_pfn(owner, i);
-			page = pfn_to_page(pfn);
-			if (PageReserved(page) && !page_count(page))
-				gmem_page_init_shared(page, pfn);
+			for (i = a; i <= b; i++) {
+				unsigned long pfn = rg.pfn + i - rg.index;
+				struct page *page = pfn_to_page(pfn);
+
+				if (PageReserved(page) && !page_count(page))
+					gmem_page_init_shared(page, pfn);
+				if (!(i % GMEM_GRANULE_PAGES))
+					cond_resched();
+			}
 		}
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, added);
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, -added);
@@ -589,6 +694,7 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 	gmem_stat_add(owner->design, GMEM_STAT_SHARED, converted);
 out:
 	mutex_unlock(&owner->lock);
+	trace_gmem_track_convert(index, nr, true, ret);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(gmem_track_set_shared);
@@ -623,9 +729,10 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
  * left without a shared page is removed. Content is not touched.
  *
  * Return: 0; -EINVAL for an empty or overflowing span; -ENOENT if part of
- * the span has no memory; -EHWPOISON if part of it is poisoned; -EAGAIN if
- * a page is still referenced; -ENOMEM if the descriptor cannot be split.
- * On error nothing changed.
+ * the span has no memory; -EHWPOISON if part of it is poisoned, or a shared
+ * page of it was marked by memory_failure() (@error_index says which);
+ * -EAGAIN if a page is still referenced; -ENOMEM if the descriptor cannot be
+ * split. On error nothing changed.
  */
 int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			   unsigned long nr, pgoff_t *error_index)
@@ -656,15 +763,22 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 		if (rg.state != GMEM_RANGE_SHARED)
 			continue;
 		for (i = a; i <= b; i++) {
-			if (!page_ref_freeze(pfn_to_page(rg.pfn + i - rg.index), 1)) {
+			struct page *page = pfn_to_page(rg.pfn + i - rg.index);
+
+			/* memory_failure() marked it: never private again. */
+			if (PageHWPoison(page))
+				ret = -EHWPOISON;
+			else if (!page_ref_freeze(page, 1))
+				ret = -EAGAIN;
+			if (ret) {
 				if (error_index)
 					*error_index = i;
 				frozen_to = i;
-				ret = -EAGAIN;
 				goto thaw;
 			}
 			converted++;
 		}
+		cond_resched();
 	}
 	frozen_to = last + 1;
 
@@ -683,31 +797,39 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	run = 0;
 	run_nr = 0;
 	prev_g = ULONG_MAX;
-	for (i = index; i <= last && converted; i++) {
-		unsigned long pfn = gmem_index_to_pfn(owner, i);
-		struct page *page = pfn_to_page(pfn);
-		pgoff_t g = ALIGN_DOWN(i, GMEM_GRANULE_PAGES);
+	next = index;
+	while (converted && gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
+		pgoff_t a = max(rg.index, index);
+		pgoff_t b = min(rg.index + rg.nr - 1, last);
 
-		if (tracked ? PageReserved(page) : page_count(page))
-			continue;
-		if (!tracked) {
-			page_ref_unfreeze(page, 1);
-			continue;
+		for (i = a; i <= b; i++) {
+			unsigned long pfn = rg.pfn + i - rg.index;
+			struct page *page = pfn_to_page(pfn);
+			pgoff_t g = ALIGN_DOWN(i, GMEM_GRANULE_PAGES);
+
+			if (!(i % GMEM_GRANULE_PAGES))
+				cond_resched();
+			if (tracked ? PageReserved(page) : page_count(page))
+				continue;
+			if (!tracked) {
+				page_ref_unfreeze(page, 1);
+				continue;
+			}
+			gmem_page_init_private(page);
+			if (g == prev_g)
+				continue;
+			prev_g = g;
+			if (gmem_granule_shared(owner, g))
+				continue;
+			pfn = ALIGN_DOWN(pfn, GMEM_GRANULE_PAGES);
+			if (run_nr && run + run_nr == pfn) {
+				run_nr += GMEM_GRANULE_PAGES;
+				continue;
+			}
+			freed += gmem_depopulate_run(run, run_nr);
+			run = pfn;
+			run_nr = GMEM_GRANULE_PAGES;
 		}
-		gmem_page_init_private(page);
-		if (g == prev_g)
-			continue;
-		prev_g = g;
-		if (gmem_granule_shared(owner, g))
-			continue;
-		pfn = ALIGN_DOWN(pfn, GMEM_GRANULE_PAGES);
-		if (run_nr && run + run_nr == pfn) {
-			run_nr += GMEM_GRANULE_PAGES;
-			continue;
-		}
-		freed += gmem_depopulate_run(run, run_nr);
-		run = pfn;
-		run_nr = GMEM_GRANULE_PAGES;
 	}
 	freed += gmem_depopulate_run(run, run_nr);
 	if (tracked) {
@@ -731,27 +853,33 @@ thaw:
 	}
 out:
 	mutex_unlock(&owner->lock);
+	trace_gmem_track_convert(index, nr, false, ret);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(gmem_track_set_private);
 
 /**
- * gmem_track_memory_failure - take a private page hit by memory_failure()
+ * gmem_track_memory_failure - take a page hit by memory_failure()
  * @pfn: the PFN with the error.
- * @flags: memory_failure()'s MF_* flags.
+ * @flags: memory_failure()'s MF_* flags; MF_COUNT_INCREASED is added when
+ *	a reference is taken for memory_failure().
  *
  * Called by memory_failure() before it touches the struct page: a private
  * PFN's struct page is the read-only sentinel. The page's index becomes
  * poisoned, so it is never converted, looked up for mapping or handed out
- * again; when its chunk is freed the page stays out of the allocator. A
- * shared page has a real struct page and is left to memory_failure().
+ * again; when its chunk is freed the page stays out of the allocator.
+ *
+ * A shared page has a real struct page and is left to memory_failure(),
+ * with a reference taken here under the owner's lock, so that it cannot
+ * become private (and lose its struct page) while memory_failure() works
+ * on it; PG_hwpoison then keeps it from ever becoming private.
  *
  * Return: 0 when handled; -EHWPOISON if the page was poisoned already (or
- * lies in a chunk gmem_track keeps without owner); -ENOENT if gmem_track
- * does not hold it as private memory; -ENOMEM if the descriptor cannot be
+ * lies in a chunk gmem_track keeps without owner); -ENOENT if
+ * memory_failure() is to handle it; -ENOMEM if the descriptor cannot be
  * split (the page is then not isolated).
  */
-int gmem_track_memory_failure(unsigned long pfn, int flags)
+int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {
 	struct gmem_track_owner *owner;
 	pgoff_t next = 0;
@@ -767,6 +895,9 @@ int gmem_track_memory_failure(unsigned long pfn, int flags)
 	}
 
 	mutex_lock(&owner->lock);
+	/* The chunk may have been freed while we waited for the lock. */
+	if (!gmem_pool_owns(pfn, owner))
+		goto unlock;
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
 		pgoff_t index = rg.index + (pfn - rg.pfn);
 
@@ -774,13 +905,15 @@ int gmem_track_memory_failure(unsigned long pfn, int flags)
 			continue;
 		if (rg.state == GMEM_RANGE_POISONED) {
 			ret = -EHWPOISON;
-		} else if (rg.state == GMEM_RANGE_PRIVATE) {
+		} else if (rg.state == GMEM_RANGE_SHARED) {
+			if (!(*flags & MF_COUNT_INCREASED) &&
+			    get_page_unless_zero(pfn_to_page(pfn)))
+				*flags |= MF_COUNT_INCREASED;
+		} else {
 			ret = gmem_ranges_set_state(&owner->ranges, index, 1,
 						    GMEM_RANGE_POISONED, 0,
 						    GFP_KERNEL);
 			if (!ret) {
-				if (owner->design == GMEM_TRACK_STRUCT_PAGE)
-					SetPageHWPoison(pfn_to_page(pfn));
 				num_poisoned_pages_inc(pfn);
 				pr_err("%#lx: private memory of a guest_memfd poisoned (index %#lx)\n",
 				       pfn, index);
@@ -788,6 +921,7 @@ int gmem_track_memory_failure(unsigned long pfn, int flags)
 		}
 		break;
 	}
+unlock:
 	mutex_unlock(&owner->lock);
 unlock_list:
 	mutex_unlock(&gmem_owners_lock);

@@ -65,6 +65,7 @@ void gmem_pool_free(unsigned long pfn, unsigned int order);
 void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned);
 long gmem_pool_parked(unsigned int order);
 struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn);
+bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner);
 
 /* vmemmap.c */
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr);

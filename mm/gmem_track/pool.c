@@ -52,6 +52,9 @@ static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
 		if (entry != &gmem_pool_owner ||
 		    mas.last - mas.index + 1 != nr)
 			continue;
+		if (owner->nid != NUMA_NO_NODE &&
+		    pfn_to_nid(mas.index) != owner->nid)
+			continue;
 		/* Same span, new owner: an exact-fit store, no allocation. */
 		mas_store(&mas, owner);
 		*pfn = mas.index;
@@ -190,6 +193,18 @@ struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
 		owner = ERR_PTR(-EHWPOISON);
 	mtree_unlock(&gmem_pfn_tree);
 	return owner;
+}
+
+/**
+ * gmem_pool_owns - does an owner hold the chunk of a PFN?
+ * @pfn: the PFN.
+ * @owner: the owner.
+ *
+ * Return: true if @owner holds the chunk containing @pfn.
+ */
+bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner)
+{
+	return mtree_load(&gmem_pfn_tree, pfn) == owner;
 }
 
 /**

@@ -31,6 +31,16 @@
  * Rebuilding allocates every vmemmap page first on the node the sentinel
  * names, so a failure changes nothing; the new pages start as copies of the
  * sentinel and are initialised by the caller.
+ *
+ * Splitting a vmemmap PMD costs a PTE table: 4 KiB per 128 MiB of memory.
+ * Where all 512 PTEs of a table map the same sentinel, the PMD is pointed at
+ * one shared read-only table per sentinel instead and its own table freed,
+ * so a private 1 GiB chunk keeps no page table of its own either:
+ *
+ *   PMD (128 MiB of memory) --> shared PTE table --> 512 x sentinel (RO)
+ *
+ * Before anything is rebuilt in such a PMD it gets a table of its own
+ * again (a copy of the shared one); HVO's walker never sees a shared table.
  */
 
 #define pr_fmt(fmt) "gmem_track: " fmt
@@ -39,7 +49,10 @@
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/mmzone.h>
+#include <linux/mutex.h>
+#include <linux/pgalloc.h>
 #include <linux/page_ref.h>
 #include <linux/vmstat.h>
 
@@ -47,23 +60,41 @@
 #include "../mm_init.h"
 #include "internal.h"
 
+#include <trace/events/gmem_track.h>
+
 static struct page *gmem_sentinels[MAX_NUMNODES][MAX_NR_ZONES];
+static pte_t *gmem_shared_ptes[MAX_NUMNODES][MAX_NR_ZONES];
 static atomic_long_t gmem_nr_sentinels;
+
+/*
+ * Serializes every vmemmap change of gmem_track: chunks of different owners
+ * share vmemmap PMDs, and a PMD's table may be swapped for the shared one
+ * only while nobody walks it.
+ */
+static DEFINE_MUTEX(gmem_vmemmap_lock);
 
 /**
  * gmem_page_init_private - make a struct page look like the sentinel's
  * @page: a struct page of private memory in a populated vmemmap granule.
  *
- * Keeps the node and zone links, sets PG_reserved and a zero refcount.
+ * Keeps the node and zone links, sets PG_reserved; the refcount, frozen at
+ * zero by the caller, never leaves zero, so no speculative reference can
+ * succeed meanwhile (__init_single_page() would set it to one).
  */
 void gmem_page_init_private(struct page *page)
 {
 	int nid = page_to_nid(page);
 	enum zone_type zid = page_zonenum(page);
+	unsigned long pfn = page_to_pfn(page);
 
-	__init_single_page(page, page_to_pfn(page), zid, nid);
+	VM_WARN_ON_ONCE(page_ref_count(page));
+	mm_zero_struct_page(page);
+	set_page_links(page, zid, nid, pfn);
+	atomic_set(&page->_mapcount, -1);
+	page_cpupid_reset_last(page);
+	page_kasan_tag_reset(page);
+	INIT_LIST_HEAD(&page->lru);
 	__SetPageReserved(page);
-	set_page_count(page, 0);
 }
 
 /**
@@ -106,6 +137,170 @@ static struct page *gmem_sentinel(int nid, enum zone_type zid)
 	return sentinel;
 }
 
+/* The shared table of a sentinel: every PTE maps it read-only. */
+static pte_t *gmem_shared_pte_table(int nid, enum zone_type zid,
+				    struct page *sentinel)
+{
+	pte_t *table, *old;
+	int i;
+
+	table = READ_ONCE(gmem_shared_ptes[nid][zid]);
+	if (table)
+		return table;
+	table = pte_alloc_one_kernel(&init_mm);
+	if (!table)
+		return NULL;
+	for (i = 0; i < PTRS_PER_PTE; i++)
+		set_pte(table + i, mk_pte(sentinel, PAGE_KERNEL_RO));
+	old = cmpxchg(&gmem_shared_ptes[nid][zid], NULL, table);
+	if (old) {
+		pte_free_kernel(&init_mm, table);
+		return old;
+	}
+	return table;
+}
+
+static bool gmem_pte_table_shared(pte_t *table)
+{
+	int nid, zid;
+
+	for_each_node_state(nid, N_MEMORY) {
+		for (zid = 0; zid < MAX_NR_ZONES; zid++) {
+			if (READ_ONCE(gmem_shared_ptes[nid][zid]) == table)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The PMD mapping a vmemmap address, or NULL if it is not PTE-mapped. */
+static pmd_t *gmem_vmemmap_pmd(unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset_k(addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	if (pgd_none(pgdp_get(pgd)))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(p4dp_get(p4d)))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(pudp_get(pud)) || pud_leaf(pudp_get(pud)))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	if (pmd_none(pmdp_get(pmd)) || pmd_leaf(pmdp_get(pmd)))
+		return NULL;
+	return pmd;
+}
+
+static void gmem_free_pte_table(pte_t *table)
+{
+	struct page *page = virt_to_page(table);
+
+	/*
+	 * Tables built at boot come from memblock, those of hot-added memory
+	 * from vmemmap_alloc_block(), those of PMD splits are page tables.
+	 */
+	if (PageReserved(page))
+		free_reserved_page(page);
+	else if (PageTable(page))
+		pte_free_kernel(&init_mm, table);
+	else
+		free_page((unsigned long)table);
+}
+
+/*
+ * Point every PMD of [start, end) whose PTEs all map @sentinel at the
+ * shared table, one TLB flush, then free the tables that were replaced.
+ */
+static void gmem_vmemmap_share_pmds(unsigned long start, unsigned long end,
+				    struct page *sentinel, pte_t *shared)
+{
+	unsigned long addr, first = ALIGN_DOWN(start, PMD_SIZE);
+	unsigned long last = ALIGN(end, PMD_SIZE);
+	pte_t *old[8];
+	int n = 0, i;
+
+	/* ptdump walks kernel page tables under the init_mm mmap lock. */
+	mmap_write_lock(&init_mm);
+	for (addr = first; addr < last; addr += PMD_SIZE) {
+		pmd_t *pmd = gmem_vmemmap_pmd(addr);
+		pte_t *table;
+
+		if (!pmd)
+			continue;
+		table = (pte_t *)pmd_page_vaddr(pmdp_get(pmd));
+		if (table == shared || gmem_pte_table_shared(table))
+			continue;
+		for (i = 0; i < PTRS_PER_PTE; i++) {
+			if (pte_page(ptep_get(table + i)) != sentinel)
+				break;
+		}
+		if (i < PTRS_PER_PTE)
+			continue;
+
+		spin_lock(&init_mm.page_table_lock);
+		pmd_populate_kernel(&init_mm, pmd, shared);
+		spin_unlock(&init_mm.page_table_lock);
+		old[n++] = table;
+		if (n == ARRAY_SIZE(old)) {
+			flush_tlb_kernel_range(first, addr + PMD_SIZE);
+			while (n)
+				gmem_free_pte_table(old[--n]);
+			first = addr + PMD_SIZE;
+		}
+	}
+	if (n) {
+		flush_tlb_kernel_range(first, last);
+		while (n)
+			gmem_free_pte_table(old[--n]);
+	}
+	mmap_write_unlock(&init_mm);
+}
+
+/*
+ * Give every PMD of [start, end) that maps a shared table a table of its
+ * own, a copy. Returns 0 or -ENOMEM; PMDs already given a table keep it
+ * (a private table of sentinel PTEs is a valid state).
+ */
+static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end)
+{
+	unsigned long addr, first = ALIGN_DOWN(start, PMD_SIZE);
+	unsigned long last = ALIGN(end, PMD_SIZE);
+	bool changed = false;
+	int ret = 0;
+
+	mmap_write_lock(&init_mm);
+	for (addr = first; addr < last; addr += PMD_SIZE) {
+		pmd_t *pmd = gmem_vmemmap_pmd(addr);
+		pte_t *shared, *table;
+
+		if (!pmd)
+			continue;
+		shared = (pte_t *)pmd_page_vaddr(pmdp_get(pmd));
+		if (!gmem_pte_table_shared(shared))
+			continue;
+		table = pte_alloc_one_kernel(&init_mm);
+		if (!table) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(table, shared, PAGE_SIZE);
+		/* Make the PTEs visible before the PMD. */
+		smp_wmb();
+		spin_lock(&init_mm.page_table_lock);
+		pmd_populate_kernel(&init_mm, pmd, table);
+		spin_unlock(&init_mm.page_table_lock);
+		changed = true;
+	}
+	if (changed)
+		flush_tlb_kernel_range(first, last);
+	mmap_write_unlock(&init_mm);
+	return ret;
+}
+
 /**
  * gmem_sentinel_pages - number of sentinel pages
  *
@@ -125,8 +320,9 @@ long gmem_sentinel_pages(void)
  * zero) and its vmemmap populated; afterwards they read as the sentinel.
  *
  * Return: the number of vmemmap pages freed, -ENOMEM when no sentinel or no
- * page table for a PMD split could be allocated, -ENOTSUPP for memory whose
- * vmemmap lives on itself (memmap_on_memory). On error nothing changed.
+ * page table for a PMD split could be allocated, -EOPNOTSUPP for memory
+ * whose vmemmap lives on itself (memmap_on_memory). On error nothing
+ * changed.
  */
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 {
@@ -135,6 +331,7 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	struct page *page = pfn_to_page(pfn);
 	struct page *sentinel, *p;
 	LIST_HEAD(vmemmap_pages);
+	pte_t *shared;
 	int ret, freed;
 
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_depopulate, pfn, nr);
@@ -145,20 +342,30 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	sentinel = gmem_sentinel(page_to_nid(page), page_zonenum(page));
 	if (!sentinel)
 		return -ENOMEM;
+	shared = gmem_shared_pte_table(page_to_nid(page), page_zonenum(page),
+				       sentinel);
+	if (!shared)
+		return -ENOMEM;
 
+	mutex_lock(&gmem_vmemmap_lock);
 	/* Splitting allocates page tables: the only step that can fail. */
 	ret = vmemmap_remap_split(start, end);
-	if (ret)
-		return ret;
-
-	ret = vmemmap_remap_free(start, end, NULL, sentinel, &vmemmap_pages, 0);
-	if (ret)
-		return ret;
+	if (!ret)
+		ret = vmemmap_remap_free(start, end, NULL, sentinel,
+					 &vmemmap_pages, 0);
+	if (ret) {
+		mutex_unlock(&gmem_vmemmap_lock);
+		/* memmap_on_memory: the vmemmap lives on the memory itself. */
+		return ret == -ENOTSUPP ? -EOPNOTSUPP : ret;
+	}
 
 	freed = 0;
 	list_for_each_entry(p, &vmemmap_pages, lru)
 		freed++;
 	free_vmemmap_page_list(&vmemmap_pages);
+	gmem_vmemmap_share_pmds(start, end, sentinel, shared);
+	mutex_unlock(&gmem_vmemmap_lock);
+	trace_gmem_track_depopulate(pfn, nr, freed);
 	return freed;
 }
 
@@ -172,8 +379,8 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
  * of the sentinel (reserved, refcount zero) until the caller initialises
  * them. nr_memmap_pages grows by the pages allocated.
  *
- * Return: the number of vmemmap pages allocated, or -ENOMEM with nothing
- * changed.
+ * Return: the number of vmemmap pages allocated, or -ENOMEM with the
+ * struct pages unchanged (a PMD may have got a page table of its own).
  */
 int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 {
@@ -186,8 +393,13 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 	if (WARN_ON_ONCE(!IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
 		return -EINVAL;
 
-	ret = vmemmap_remap_alloc(start, end, 0);
+	mutex_lock(&gmem_vmemmap_lock);
+	ret = gmem_vmemmap_unshare_pmds(start, end);
+	if (!ret)
+		ret = vmemmap_remap_alloc(start, end, 0);
+	mutex_unlock(&gmem_vmemmap_lock);
 	if (ret)
 		return ret;
+	trace_gmem_track_repopulate(pfn, nr, (end - start) >> PAGE_SHIFT);
 	return (end - start) >> PAGE_SHIFT;
 }

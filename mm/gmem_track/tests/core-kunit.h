@@ -198,9 +198,21 @@ static void gmem_test_struct_page_design(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
 }
 
-static int gmem_test_repopulate_enomem(unsigned long pfn, unsigned long nr)
+/* Rebuild the first run for real, fail the second. */
+static int gmem_test_repopulate_calls;
+
+static int gmem_test_repopulate_second_fails(unsigned long pfn, unsigned long nr)
 {
-	return -ENOMEM;
+	struct kunit *test = kunit_get_current_test();
+	int ret;
+
+	if (gmem_test_repopulate_calls++)
+		return -ENOMEM;
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	ret = gmem_vmemmap_repopulate(pfn, nr);
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_repopulate_second_fails);
+	return ret;
 }
 
 static void gmem_test_repopulate_failure(struct kunit *test)
@@ -212,26 +224,33 @@ static void gmem_test_repopulate_failure(struct kunit *test)
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	pfn = gmem_test_pfn(test, owner, 0);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64), 0);
+	/* Granule 1 holds a shared page: granules 0 and 2 are two runs. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 70, 1), 0);
 	before = gmem_test_memmap();
 
-	/* The second granule cannot get its vmemmap: nothing may change. */
+	/*
+	 * Granule 0 gets its vmemmap, granule 2 cannot: granule 0 must lose
+	 * it again and nothing may change.
+	 */
+	gmem_test_repopulate_calls = 0;
 	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
-				   gmem_test_repopulate_enomem);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 32, 128), -ENOMEM);
+				   gmem_test_repopulate_second_fails);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192), -ENOMEM);
 	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	KUNIT_EXPECT_EQ(test, gmem_test_repopulate_calls, 2);
 
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
-	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 100, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 10, NULL, NULL, &shared), 0);
 	KUNIT_EXPECT_FALSE(test, shared);
-	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 40, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 70, NULL, NULL, &shared), 0);
 	KUNIT_EXPECT_TRUE(test, shared);
-	gmem_test_expect_private(test, pfn + 64, 448);
-	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 2UL);
+	gmem_test_expect_private(test, pfn, 64);
+	gmem_test_expect_private(test, pfn + 128, 384);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 3UL);
 
-	/* With memory it works. */
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 32, 128), 0);
-	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), -2L);
+	/* With memory it works: two more vmemmap pages. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap() - before, 2L);
 	gmem_track_owner_destroy(owner);
 }
 
@@ -326,11 +345,17 @@ static void gmem_test_bad_input(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+/*
+ * memory_failure() on private memory. The poisoned page stays out of the
+ * allocator for the rest of the boot (4 KiB, counted in HardwareCorrupted).
+ */
 static void gmem_test_memory_failure(struct kunit *test)
 {
 	struct gmem_track_owner *owner;
 	unsigned long pfn;
+	pgoff_t err = 0;
 	bool shared;
+	int flags;
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	pfn = gmem_test_pfn(test, owner, 0);
@@ -343,11 +368,34 @@ static void gmem_test_memory_failure(struct kunit *test)
 			-EHWPOISON);
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 2, NULL, NULL, &shared), 0);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 8), -EHWPOISON);
-	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 3, 0), -EHWPOISON);
+	flags = 0;
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 3, &flags),
+			-EHWPOISON);
 
-	/* Shared pages are not gmem_track's to handle. */
-	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, 0), -ENOENT);
-	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 512, 0), -ENOENT);
+	/*
+	 * Shared pages are memory_failure()'s to handle, with a reference
+	 * that keeps them shared meanwhile.
+	 */
+	flags = 0;
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, &flags),
+			-ENOENT);
+	KUNIT_EXPECT_TRUE(test, flags & MF_COUNT_INCREASED);
+	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 64)), 2);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 64, 64, &err),
+			-EAGAIN);
+	put_page(pfn_to_page(pfn + 64));
+	flags = 0;
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 512, &flags),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, flags, 0);
+
+	/* A shared page memory_failure() marked never becomes private. */
+	SetPageHWPoison(pfn_to_page(pfn + 100));
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 64, 64, &err),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, err, 100);
+	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 64)), 1);
+	ClearPageHWPoison(pfn_to_page(pfn + 100));
 
 	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 64, 64, NULL), 0);
 	gmem_track_owner_destroy(owner);

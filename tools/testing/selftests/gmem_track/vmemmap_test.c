@@ -51,6 +51,31 @@ static long memmap_pages(void)
 	       read_vmstat("nr_memmap_boot_pages");
 }
 
+static int write_file(const char *path, const char *val);
+
+/*
+ * PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too.
+ * It is a per-CPU counter: fold it first, or a change of a few pages does
+ * not show for up to a second.
+ */
+static long page_tables_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	write_file("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PageTables: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 static long sysfs_long(const char *design, const char *file)
 {
 	char path[128];
@@ -214,6 +239,7 @@ TEST_F(vmemmap, private_chunk)
 	long freed = sysfs_long(variant->design, "vmemmap_freed_bytes") -
 		     self->freed_before;
 	long reserved = count_reserved(self->pfn, variant->nr);
+	long pt, pt_shared, pt_private, expect_pt;
 
 	ksft_print_msg("%s %s private: vmemmap %ld pages given back (%ld KiB)\n",
 		       variant->design, variant->size, gone, gone * 4);
@@ -224,8 +250,18 @@ TEST_F(vmemmap, private_chunk)
 	/* Private PFNs without struct pages read as the reserved sentinel. */
 	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0, reserved);
 
-	/* All shared: every struct page is back. */
+	/*
+	 * The 8 vmemmap PMDs of a private 1 GiB chunk point at one shared
+	 * PTE table: sharing the chunk gives each a table of its own again
+	 * (+32 KiB) and making it private frees them (-32 KiB). Without the
+	 * shared table they would stay. A 2 MiB chunk shares its PMD with
+	 * other memory and keeps the table either way. Other page tables of
+	 * the system move by a page or two meanwhile: 12 KiB of slack still
+	 * tells 32 KiB from nothing.
+	 */
+	pt = page_tables_kb();
 	ASSERT_EQ(0, owner_cmd("shared 0 %lu", variant->nr));
+	pt_shared = page_tables_kb() - pt;
 	ksft_print_msg("%s %s shared: vmemmap %+ld pages against before\n",
 		       variant->design, variant->size,
 		       memmap_pages() - self->before);
@@ -233,8 +269,15 @@ TEST_F(vmemmap, private_chunk)
 	EXPECT_EQ(0, count_reserved(self->pfn, variant->nr));
 
 	/* And private again. */
+	pt = page_tables_kb();
 	ASSERT_EQ(0, owner_cmd("private 0 %lu", variant->nr));
+	pt_private = page_tables_kb() - pt;
 	EXPECT_EQ(variant->vmemmap_pages, self->before - memmap_pages());
+	ksft_print_msg("page tables: %+ld KiB when shared, %+ld KiB when private again\n",
+		       pt_shared, pt_private);
+	expect_pt = variant->vmemmap_pages == 4096 ? 32 : 0;
+	EXPECT_GE(12, labs(pt_shared - expect_pt));
+	EXPECT_GE(12, labs(pt_private + expect_pt));
 
 	ASSERT_EQ(0, owner_cmd("destroy"));
 	EXPECT_EQ(self->before, memmap_pages());
@@ -278,6 +321,49 @@ TEST_F(vmemmap, pfn_walkers)
 	EXPECT_EQ(gone, self->before - memmap_pages());
 	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0,
 		  count_reserved(self->pfn, variant->nr));
+}
+
+static long count_in(const char *path, const char *word)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, word);
+	fclose(f);
+	return n;
+}
+
+#define TRACING "/sys/kernel/tracing"
+
+/* Every state change of the vmemmap and of an owner is a tracepoint. */
+TEST(tracepoints)
+{
+	if (access(OWNER, W_OK) || access(TRACING "/events/gmem_track/enable", W_OK))
+		SKIP(return, "no gmem_track debugfs or tracefs events");
+	owner_cmd("destroy");
+	ASSERT_EQ(0, write_file(TRACING "/trace", ""));
+	ASSERT_EQ(0, write_file(TRACING "/events/gmem_track/enable", "1"));
+
+	ASSERT_EQ(0, owner_cmd("create tracked 2M"));
+	ASSERT_EQ(0, owner_cmd("populate 0"));
+	ASSERT_EQ(0, owner_cmd("shared 0 1"));
+	ASSERT_EQ(0, owner_cmd("private 0 1"));
+	ASSERT_EQ(-ENOENT, owner_cmd("shared 512 1"));
+	ASSERT_EQ(0, owner_cmd("destroy"));
+	ASSERT_EQ(0, write_file(TRACING "/events/gmem_track/enable", "0"));
+
+	EXPECT_EQ(1, count_in(TRACING "/trace", "gmem_track_chunk_alloc:"));
+	/* Once when populated, once when the shared page went private. */
+	EXPECT_EQ(2, count_in(TRACING "/trace", "gmem_track_depopulate:"));
+	/* Once for the shared page, once for the whole chunk when freed. */
+	EXPECT_EQ(2, count_in(TRACING "/trace", "gmem_track_repopulate:"));
+	EXPECT_EQ(3, count_in(TRACING "/trace", "gmem_track_convert:"));
+	EXPECT_EQ(1, count_in(TRACING "/trace", "ret=-2"));
+	EXPECT_EQ(1, count_in(TRACING "/trace", "gmem_track_chunk_free:"));
 }
 
 TEST_HARNESS_MAIN
