@@ -5,18 +5,24 @@
 # patches/ and the overlay directories (see workbench/config.sh).
 #
 #   make check        build, boot and run every test   (DEBUG=1: debug kernel)
+#   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files
 #   make shell        boot the same kernel with a shell on the console
 #   make clean        remove build/ except the unpacked source and ccache
 #   make distclean    remove build/ entirely
 
-.PHONY: check lint shell clean distclean
+.PHONY: check harness lint shell clean distclean
 
 check:
 	@bash workbench/check.sh check
 
 shell:
 	@bash workbench/check.sh shell
+
+harness:
+	@bash workbench/deps.sh && bash workbench/source.sh && \
+		bash workbench/tree.sh >/dev/null && \
+		bash workbench/harness.sh build/harness.tap
 
 lint:
 	@bash workbench/lint.sh

@@ -22,7 +22,7 @@ shift 3
 qemu=(qemu-system-x86_64 -M q35 -m "$WB_MEM" -smp "$WB_SMP"
       -cpu EPYC,+svm,+npt -accel tcg,thread=single
       -no-reboot -nic none -kernel "$kernel" -initrd "$initrd")
-base="console=ttyS0 panic=-1 loglevel=6"
+base="console=ttyS0 panic=-1 loglevel=7"
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}" -nographic -serial mon:stdio -serial null \

@@ -2,7 +2,8 @@
 /*
  * gmem_track statistics in /sys/kernel/mm/gmem_track/.
  *
- *   sentinel_pages, parked_2M, parked_1G
+ *   sentinel_pages, parked_2M, parked_1G,
+ *   used_2M_bytes, used_1G_bytes, free_2M_bytes, free_1G_bytes
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *
@@ -98,10 +99,41 @@ static ssize_t parked_1G_show(struct kobject *kobj,
 
 static struct kobj_attribute parked_1G_attr = __ATTR_RO(parked_1G);
 
+/* Bytes of chunks of one size held by the owners of every design. */
+static long gmem_used_bytes(unsigned int order)
+{
+	struct gmem_track_stats st;
+	long chunks = 0;
+	int d;
+
+	for (d = 0; d < GMEM_TRACK_NR_DESIGNS; d++) {
+		gmem_track_read_stats(d, &st);
+		chunks += order == PUD_ORDER ? st.chunks_1g : st.chunks_2m;
+	}
+	return chunks << (order + PAGE_SHIFT);
+}
+
+#define GMEM_POOL_ATTR(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%ld\n", (long)(_expr));		\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+
+GMEM_POOL_ATTR(used_2M_bytes, gmem_used_bytes(PMD_ORDER));
+GMEM_POOL_ATTR(used_1G_bytes, gmem_used_bytes(PUD_ORDER));
+GMEM_POOL_ATTR(free_2M_bytes, gmem_pool_parked(PMD_ORDER) << PMD_SHIFT);
+GMEM_POOL_ATTR(free_1G_bytes, gmem_pool_parked(PUD_ORDER) << PUD_SHIFT);
+
 static struct attribute *gmem_top_attrs[] = {
 	&sentinel_pages_attr.attr,
 	&parked_2M_attr.attr,
 	&parked_1G_attr.attr,
+	&used_2M_bytes_attr.attr,
+	&used_1G_bytes_attr.attr,
+	&free_2M_bytes_attr.attr,
+	&free_1G_bytes_attr.attr,
 	NULL,
 };
 

@@ -7,7 +7,7 @@
 
 #include <linux/tracepoint.h>
 
-TRACE_EVENT(gmem_track_chunk_alloc,
+DECLARE_EVENT_CLASS(gmem_track_chunk,
 
 	TP_PROTO(unsigned long pfn, unsigned int order, int design, bool parked),
 
@@ -31,28 +31,14 @@ TRACE_EVENT(gmem_track_chunk_alloc,
 		  __entry->pfn, __entry->order, __entry->design, __entry->parked)
 );
 
-TRACE_EVENT(gmem_track_chunk_free,
-
+DEFINE_EVENT(gmem_track_chunk, gmem_track_chunk_alloc,
 	TP_PROTO(unsigned long pfn, unsigned int order, int design, bool parked),
+	TP_ARGS(pfn, order, design, parked)
+);
 
-	TP_ARGS(pfn, order, design, parked),
-
-	TP_STRUCT__entry(
-		__field(unsigned long,	pfn)
-		__field(unsigned int,	order)
-		__field(int,		design)
-		__field(bool,		parked)
-	),
-
-	TP_fast_assign(
-		__entry->pfn	= pfn;
-		__entry->order	= order;
-		__entry->design	= design;
-		__entry->parked	= parked;
-	),
-
-	TP_printk("pfn=%#lx order=%u design=%d parked=%d",
-		  __entry->pfn, __entry->order, __entry->design, __entry->parked)
+DEFINE_EVENT(gmem_track_chunk, gmem_track_chunk_free,
+	TP_PROTO(unsigned long pfn, unsigned int order, int design, bool parked),
+	TP_ARGS(pfn, order, design, parked)
 );
 
 DECLARE_EVENT_CLASS(gmem_track_vmemmap,

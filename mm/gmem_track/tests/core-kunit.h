@@ -14,6 +14,8 @@
 #include <kunit/test.h>
 #include <linux/vmstat.h>
 
+#include "../page_alloc.h"
+
 /* vmemmap pages behind one chunk: 64-byte struct pages, 4 KiB pages */
 #define GMEM_TEST_VMEMMAP_2M	(512 * sizeof(struct page) / PAGE_SIZE)
 #define GMEM_TEST_VMEMMAP_1G	(262144 * sizeof(struct page) / PAGE_SIZE)
@@ -23,6 +25,18 @@ static long gmem_test_memmap(void)
 	long boot, runtime = memmap_pages_read(&boot);
 
 	return boot + runtime;
+}
+
+/* Free pages, exactly: per-CPU lists drained, per-CPU counters summed. */
+static long gmem_test_free_pages(void)
+{
+	struct zone *zone;
+	long free = 0;
+
+	drain_all_pages(NULL);
+	for_each_populated_zone(zone)
+		free += zone_page_state_snapshot(zone, NR_FREE_PAGES);
+	return free;
 }
 
 static struct gmem_track_owner *gmem_test_owner(struct kunit *test,
@@ -96,6 +110,7 @@ static void gmem_test_depopulate(struct kunit *test, unsigned int order,
 {
 	unsigned long nr = 1UL << order;
 	long before = gmem_test_memmap();
+	long free_before = gmem_test_free_pages(), drop;
 	struct gmem_track_stats st0, st;
 	struct gmem_track_owner *owner;
 	struct zone *zone;
@@ -111,6 +126,17 @@ static void gmem_test_depopulate(struct kunit *test, unsigned int order,
 
 	/* All of its vmemmap is gone, and nothing else. */
 	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), vmemmap_pages);
+
+	/*
+	 * MemFree agrees: the chunk left the free lists, its vmemmap came
+	 * back to them. A maple node or a page table may come and go, so
+	 * this is checked where the vmemmap is large enough to see.
+	 */
+	drop = free_before - gmem_test_free_pages();
+	kunit_info(test, "order %u: free pages -%ld, vmemmap pages -%ld\n",
+		   order, drop, vmemmap_pages);
+	if (vmemmap_pages >= 1024)
+		KUNIT_EXPECT_LE(test, abs(drop - (long)(nr - vmemmap_pages)), 64);
 	gmem_test_expect_private(test, pfn, nr);
 	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn));
 	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn + nr - 1));
@@ -407,7 +433,7 @@ static void gmem_test_memory_failure(struct kunit *test)
 
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
-	KUNIT_CASE(gmem_test_depopulate_1g),
+	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
 	KUNIT_CASE(gmem_test_struct_page_design),
 	KUNIT_CASE(gmem_test_repopulate_failure),
 	KUNIT_CASE(gmem_test_set_private_busy),

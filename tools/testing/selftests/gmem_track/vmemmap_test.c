@@ -76,6 +76,22 @@ static long page_tables_kb(void)
 	return kb;
 }
 
+static long sysfs_top_long(const char *file)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), SYSFS "/%s", file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
 static long sysfs_long(const char *design, const char *file)
 {
 	char path[128];
@@ -182,6 +198,7 @@ static int write_file(const char *path, const char *val)
 FIXTURE(vmemmap) {
 	long before;
 	long freed_before;
+	long used_before;
 	unsigned long pfn;
 };
 
@@ -217,6 +234,8 @@ FIXTURE_SETUP(vmemmap)
 	owner_cmd("destroy");
 	self->before = memmap_pages();
 	self->freed_before = sysfs_long(variant->design, "vmemmap_freed_bytes");
+	self->used_before = sysfs_top_long(variant->nr == 512 ? "used_2M_bytes" :
+							       "used_1G_bytes");
 	ASSERT_EQ(0, owner_cmd("create %s %s", variant->design, variant->size));
 	ret = owner_cmd("populate 0");
 	if (ret == -ENOMEM) {
@@ -247,6 +266,10 @@ TEST_F(vmemmap, private_chunk)
 		       freed, reserved, variant->nr);
 	EXPECT_EQ(variant->vmemmap_pages, gone);
 	EXPECT_EQ(variant->vmemmap_pages * 4096, freed);
+	EXPECT_EQ((long)variant->nr * 4096,
+		  sysfs_top_long(variant->nr == 512 ? "used_2M_bytes" :
+						      "used_1G_bytes") -
+		  self->used_before);
 	/* Private PFNs without struct pages read as the reserved sentinel. */
 	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0, reserved);
 
