@@ -76,14 +76,11 @@ static long page_tables_kb(void)
 	return kb;
 }
 
-static long sysfs_top_long(const char *file)
+static long read_long(const char *path)
 {
-	char path[128];
 	long val = -1;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, sizeof(path), SYSFS "/%s", file);
-	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	if (fscanf(f, "%ld", &val) != 1)
@@ -92,20 +89,20 @@ static long sysfs_top_long(const char *file)
 	return val;
 }
 
+static long sysfs_top_long(const char *file)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), SYSFS "/%s", file);
+	return read_long(path);
+}
+
 static long sysfs_long(const char *design, const char *file)
 {
 	char path[128];
-	long val = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), SYSFS "/%s/%s", design, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
+	return read_long(path);
 }
 
 /* Returns 0 or -errno of the command. */
