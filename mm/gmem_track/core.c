@@ -105,25 +105,31 @@ static bool gmem_span_valid(pgoff_t index, unsigned long nr)
 }
 
 /*
- * Is every index of [index, index + nr) present, and none poisoned?
- * Returns 0, -ENOENT for a hole, -EHWPOISON for poisoned memory.
+ * Is no index of [index, index + nr) poisoned? Holes are allowed.
+ * Returns 0 or -EHWPOISON.
  */
 static int gmem_span_check(struct gmem_track_owner *owner, pgoff_t index,
 			   unsigned long nr)
 {
-	pgoff_t last = index + nr - 1, next = index, pos = index;
+	pgoff_t last = index + nr - 1, next = index;
 	struct gmem_range rg;
 
 	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
-		if (rg.index > pos)
-			return -ENOENT;
 		if (rg.state == GMEM_RANGE_POISONED)
 			return -EHWPOISON;
-		pos = rg.index + rg.nr;
-		if (pos > last)
-			return 0;
 	}
-	return -ENOENT;
+	return 0;
+}
+
+/* The PFN behind @index, or 0 for a hole. */
+static unsigned long gmem_index_pfn_or_hole(struct gmem_track_owner *owner,
+					    pgoff_t index)
+{
+	struct gmem_range rg;
+
+	if (!gmem_ranges_lookup(&owner->ranges, index, &rg))
+		return 0;
+	return rg.pfn + (index - rg.index);
 }
 
 /* Does the granule starting at @gindex hold a shared page? */
@@ -151,7 +157,7 @@ static unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
 
 /*
  * Remove the vmemmap of every granule of [first, last] (granule indices)
- * that holds no shared page; stop at the first failure. Returns the number
+ * that has memory but holds no shared page; stop at the first failure. Returns the number
  * of vmemmap pages freed or the error.
  */
 static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
@@ -162,10 +168,11 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 	int ret;
 
 	for (g = first; g <= last; g += GMEM_GRANULE_PAGES) {
-		if (gmem_granule_shared(owner, g))
+		unsigned long pfn = gmem_index_pfn_or_hole(owner, g);
+
+		if (!pfn || gmem_granule_shared(owner, g))
 			continue;
-		ret = gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
-					      GMEM_GRANULE_PAGES);
+		ret = gmem_vmemmap_depopulate(pfn, GMEM_GRANULE_PAGES);
 		if (ret < 0)
 			return ret;
 		freed += ret;
@@ -174,8 +181,8 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 }
 
 /*
- * Rebuild the vmemmap of every granule of [first, last] that holds no
- * shared page (so has none). Physically consecutive granules are rebuilt
+ * Rebuild the vmemmap of every granule of [first, last] that has memory
+ * but holds no shared page (so has no vmemmap). Physically consecutive granules are rebuilt
  * together, one TLB flush per run. All or nothing: on failure the granules
  * rebuilt so far are removed again. Returns the pages allocated or -ENOMEM.
  */
@@ -188,10 +195,13 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 	int ret;
 
 	for (g = first; ; g += GMEM_GRANULE_PAGES) {
-		bool need = g <= last && !gmem_granule_shared(owner, g);
+		bool need = false;
 
+		if (g <= last) {
+			pfn = gmem_index_pfn_or_hole(owner, g);
+			need = pfn && !gmem_granule_shared(owner, g);
+		}
 		if (need) {
-			pfn = gmem_index_to_pfn(owner, g);
 			if (run_nr && run + run_nr == pfn) {
 				run_nr += GMEM_GRANULE_PAGES;
 				continue;
@@ -494,8 +504,8 @@ EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
  * @owner: the owner.
  * @index: any file index (4 KiB units) of the chunk.
  *
- * The new memory is private. In the tracked design its vmemmap is removed
- * before this returns.
+ * The new memory is private and zeroed. In the tracked design its vmemmap
+ * is removed before this returns.
  *
  * Return: 0; -EEXIST if the chunk is already backed; -EINVAL if the chunk
  * lies beyond the largest index; -ENOMEM without contiguous memory or
@@ -523,6 +533,13 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	ret = gmem_pool_alloc(owner, owner->chunk_order, &pfn, &depopulated);
 	if (ret)
 		goto out;
+
+	/* Through the direct map: the struct pages may be gone already. */
+	for (i = 0; i < nr; i++) {
+		clear_page(pfn_to_kaddr(pfn + i));
+		if (!((i + 1) % GMEM_GRANULE_PAGES))
+			cond_resched();
+	}
 
 	if (tracked && !depopulated) {
 		for (i = 0; i < nr; i++) {
@@ -618,14 +635,15 @@ EXPORT_SYMBOL_GPL(gmem_track_release);
  * @index: first index.
  * @nr: number of indices.
  *
- * Indices already shared stay as they are. In the tracked design the
- * vmemmap of every granule that gains its first shared page is rebuilt;
+ * Indices already shared stay as they are; indices without memory are
+ * skipped. In the tracked design the vmemmap of every granule that gains
+ * its first shared page is rebuilt;
  * each newly shared page then has a struct page with a reference count of
  * one. Content is not touched.
  *
- * Return: 0; -EINVAL for an empty or overflowing span; -ENOENT if part of
- * the span has no memory; -EHWPOISON if part of it is poisoned; -ENOMEM
- * if vmemmap or descriptor memory is short. On error nothing changed.
+ * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
+ * of it is poisoned; -ENOMEM if vmemmap or descriptor memory is short. On
+ * error nothing changed.
  */
 int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 			  unsigned long nr)
@@ -723,14 +741,15 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
  * @error_index: on -EAGAIN, the first index whose page is still referenced
  *	(may be NULL).
  *
- * The reference gmem_track holds on each shared page must be the only one:
- * the caller unmaps the span from userspace and drops its page-cache
- * references first. In the tracked design the vmemmap of every granule
- * left without a shared page is removed. Content is not touched.
+ * Indices without memory are skipped. The reference gmem_track holds on
+ * each shared page must be the only one: the caller unmaps the span from
+ * userspace and drops its page-cache references first. In the tracked
+ * design the vmemmap of every granule left without a shared page is
+ * removed. Content is not touched.
  *
- * Return: 0; -EINVAL for an empty or overflowing span; -ENOENT if part of
- * the span has no memory; -EHWPOISON if part of it is poisoned, or a shared
- * page of it was marked by memory_failure() (@error_index says which);
+ * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
+ * of it is poisoned, or a shared page of it was marked by memory_failure()
+ * (@error_index says which);
  * -EAGAIN if a page is still referenced; -ENOMEM if the descriptor cannot be
  * split. On error nothing changed.
  */

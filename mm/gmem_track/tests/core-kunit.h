@@ -129,14 +129,17 @@ static void gmem_test_depopulate(struct kunit *test, unsigned int order,
 
 	/*
 	 * MemFree agrees: the chunk left the free lists, its vmemmap came
-	 * back to them. A maple node or a page table may come and go, so
-	 * this is checked where the vmemmap is large enough to see.
+	 * back to them. The free page count drifts by the per-CPU vmstat
+	 * deltas and whatever else the boot allocates meanwhile, so this is
+	 * checked, to within an eighth of the vmemmap, where the vmemmap is
+	 * large enough to see; the exact figure is nr_memmap_pages above.
 	 */
 	drop = free_before - gmem_test_free_pages();
 	kunit_info(test, "order %u: free pages -%ld, vmemmap pages -%ld\n",
 		   order, drop, vmemmap_pages);
 	if (vmemmap_pages >= 1024)
-		KUNIT_EXPECT_LE(test, abs(drop - (long)(nr - vmemmap_pages)), 64);
+		KUNIT_EXPECT_LE(test, abs(drop - (long)(nr - vmemmap_pages)),
+				vmemmap_pages / 8);
 	gmem_test_expect_private(test, pfn, nr);
 	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn));
 	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn + nr - 1));
@@ -361,10 +364,19 @@ static void gmem_test_bad_input(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 100), -EEXIST);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 0), -EINVAL);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, ULONG_MAX - 1, 5), -EINVAL);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 500, 100), -ENOENT);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 1000, 1, NULL), -ENOENT);
 	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 1, 512), -EINVAL);
 	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 100), -EINVAL);
+	/* Holes are skipped: a span of nothing but holes changes nothing. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 512, 100), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 1000, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
+
+	/* A span reaching into a hole converts only the memory it covers. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 500, 100), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before + 1);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 2UL);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 500, 100, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
 	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
 	gmem_test_expect_private(test, gmem_test_pfn(test, owner, 0), 512);
