@@ -55,7 +55,8 @@ for f in "${files[@]}"; do
 	if [[ " $whole " == *" $f "* ]] && [ -f "$src/$f" ]; then
 		(diff -u --label "a/$f" --label "b/$f" "$src/$f" "$f" || true) \
 			> "$tmp/whole.patch"
-		set -- "$tmp/whole.patch"
+		# A diff, not a commit: no message or sign-off to check.
+		set -- --ignore COMMIT_MESSAGE,MISSING_SIGN_OFF "$tmp/whole.patch"
 	elif [[ "$f" == *.patch ]]; then
 		set -- "$f"
 	else
