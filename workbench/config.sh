@@ -9,4 +9,4 @@ BACKPORTS=trixie-backports
 OVERLAY_DIRS="arch Documentation include mm tools virt"
 
 # Selftest directories built from the work tree into build/selftests/<dir>.
-SELFTEST_DIRS="kvm gmem_track"
+SELFTEST_DIRS="kvm gmem_track gmem"

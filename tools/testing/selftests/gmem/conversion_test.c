@@ -1,0 +1,1290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-place conversion of guest_memfd memory between shared and private,
+ * seen from userspace through KVM_SET_MEMORY_ATTRIBUTES2 on the file.
+ *
+ * One test body runs over five backends: the upstream 4 KiB guest_memfd,
+ * and gmem_track files of both designs (struct_page, tracked) with 2 MiB
+ * and with 1 GiB chunks. No vCPU is created: every check is made through
+ * the host mapping of the file (MAP_SHARED), where a shared offset must
+ * fault in with its content and a private one must raise SIGBUS.
+ *
+ * Checked here:
+ *  - the capabilities that announce the ioctl and its flags;
+ *  - round trips at 4 KiB, 2 MiB (aligned and not) and whole-file 1 GiB
+ *    granularity, with PRESERVE (content kept) and ZERO (content gone) in
+ *    either direction, neighbours of the range untouched;
+ *  - shared and private 4 KiB pages alternating inside one chunk;
+ *  - a page referenced by a pipe (vmsplice) makes the conversion to
+ *    private fail with EAGAIN, error_offset naming the first such page,
+ *    and nothing changed; it succeeds once the pipe is read;
+ *  - hole punching (chunk granularity for gmem_track), refill, faults on
+ *    holes, attributes surviving the punch;
+ *  - the file closed while mapped, and its chunks freed after munmap;
+ *  - every invalid field of struct kvm_memory_attributes2 and of
+ *    KVM_CREATE_GUEST_MEMFD refused with EINVAL, state unchanged;
+ *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
+ *    nr_memmap_pages + nr_memmap_boot_pages in /proc/vmstat) after every
+ *    step: the tracked design holds 4 KiB of vmemmap per 256 KiB granule
+ *    with shared memory and none for private memory, the struct-page
+ *    design 1/64 of its memory whatever the state.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <linux/types.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "../kselftest_harness.h"
+
+#define PAGE_SZ		4096ULL
+#define GRANULE		(256ULL << 10)	/* one vmemmap page of struct pages */
+#define SZ_1M		(1024ULL * 1024)
+#define SZ_2M		(2ULL << 20)
+#define SZ_4M		(4ULL << 20)
+#define SZ_1G		(1024 * SZ_1M)
+#define WORDS		(PAGE_SZ / sizeof(__u64))
+
+#define SHARED		0ULL
+#define PRIVATE		KVM_MEMORY_ATTRIBUTE_PRIVATE
+#define ZERO		KVM_SET_MEMORY_ATTRIBUTES2_ZERO
+#define PRESERVE	KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE
+#define GMEM_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_GMEM_TRACK)
+
+/* error_offset is an output only: feed garbage to prove it is ignored. */
+#define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
+
+#define SYSFS		"/sys/kernel/mm/gmem_track"
+#define TMO		300	/* 1 GiB files are slow under QEMU TCG */
+
+/* ---- SIGBUS probing ---- */
+
+/*
+ * Accesses the compiler must emit as written, in program order with the
+ * arming of the handler: a SIGBUS has to come from exactly that access.
+ */
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static sigjmp_buf sigbus_jmp;
+static int sigbus_armed;
+
+static void arm(int on)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&sigbus_armed, on, __ATOMIC_SEQ_CST);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void sigbus_handler(int sig)
+{
+	if (__atomic_load_n(&sigbus_armed, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&sigbus_armed, 0, __ATOMIC_SEQ_CST);
+		siglongjmp(sigbus_jmp, 1);
+	}
+	/* Not expected: die of it on return, the harness reports it. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+static int install_sigbus_handler(void)
+{
+	struct sigaction sa = {
+		.sa_handler = sigbus_handler,
+		/* siglongjmp() without saving the mask: keep SIGBUS open. */
+		.sa_flags = SA_NODEFER,
+	};
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL);
+}
+
+enum { PG_OK, PG_MISMATCH, PG_SIGBUS };
+enum page_op { OP_FILL, OP_CHECK };
+
+/* Word index of the last mismatch page_op() found. */
+static unsigned int bad_word;
+
+/* Different for every word, page and seed, never 0 (that is seed 0). */
+static __u64 pattern(__u64 seed, __u64 off)
+{
+	__u64 v = ((off + 1) * 0x9e3779b97f4a7c15ULL) ^ seed;
+
+	if (!seed)
+		return 0;
+	return v ? v : 1;
+}
+
+static __u64 next_seed(void)
+{
+	static __u64 n;
+
+	return 0x5eed000000000000ULL + (++n << 16);
+}
+
+/*
+ * Fill or check the page at file offset @off: every word when @full, else
+ * the first, the last and one that moves with the page index (1 GiB
+ * files: every word would take too long under TCG). A seed of 0 means
+ * zeroes.
+ */
+static int page_op(char *mem, __u64 off, enum page_op op, __u64 seed,
+		   bool full)
+{
+	__u64 *w = (__u64 *)(mem + off);
+	unsigned int sample[3] = { 0, 1 + (off / PAGE_SZ) % (WORDS - 2),
+				   WORDS - 1 };
+	unsigned int i, k, n = full ? WORDS : 3;
+
+	if (sigsetjmp(sigbus_jmp, 0))
+		return PG_SIGBUS;
+	arm(1);
+	for (i = 0; i < n; i++) {
+		k = full ? i : sample[i];
+		if (op == OP_FILL) {
+			STORE(&w[k], pattern(seed, off + k * 8));
+		} else if (LOAD(&w[k]) != pattern(seed, off + k * 8)) {
+			arm(0);
+			bad_word = k;
+			return PG_MISMATCH;
+		}
+	}
+	arm(0);
+	return PG_OK;
+}
+
+/* One access to the page at @off: PG_OK or PG_SIGBUS. */
+static int probe(char *mem, __u64 off, bool write)
+{
+	__u64 *w = (__u64 *)(mem + off);
+
+	if (sigsetjmp(sigbus_jmp, 0))
+		return PG_SIGBUS;
+	arm(1);
+	if (write)
+		STORE(w, 0xbadbadbadbadbadULL);
+	else
+		LOAD(w);
+	arm(0);
+	return PG_OK;
+}
+
+/* ---- counters ---- */
+
+struct counters {
+	long chunks;
+	long private_b;
+	long shared_b;
+	long vmemmap_b;
+	long memmap;
+	long parked;
+};
+
+static long read_long(const char *path)
+{
+	long val = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+static long sysfs_long(const char *design, const char *file)
+{
+	char path[128];
+
+	if (design)
+		snprintf(path, sizeof(path), SYSFS "/%s/%s", design, file);
+	else
+		snprintf(path, sizeof(path), SYSFS "/%s", file);
+	return read_long(path);
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long read_vmstat(const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* The vmemmap of the whole system, in pages; folded per-CPU first. */
+static long memmap_pages(void)
+{
+	write_file("/proc/sys/vm/stat_refresh", "1");
+	return read_vmstat("nr_memmap_pages") +
+	       read_vmstat("nr_memmap_boot_pages");
+}
+
+/* ---- KVM ---- */
+
+static int check_cap(int fd, long cap)
+{
+	return ioctl(fd, KVM_CHECK_EXTENSION, cap);
+}
+
+/* Returns the new guest_memfd or -errno. */
+static int create_gmem(int vm_fd, __u64 size, __u64 flags)
+{
+	struct kvm_create_guest_memfd args = {
+		.size = size,
+		.flags = flags,
+	};
+	int fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &args);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Returns 0 or -errno; *err_off (if given) gets error_offset back. */
+static int set_attrs2(int fd, struct kvm_memory_attributes2 *a,
+		      __u64 *err_off)
+{
+	int ret;
+
+	a->error_offset = ERR_POISON;
+	ret = ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, a) ? -errno : 0;
+	if (err_off)
+		*err_off = a->error_offset;
+	return ret;
+}
+
+static int set_attrs(int fd, __u64 off, __u64 size, __u64 attrs,
+		     __u64 flags, __u64 *err_off)
+{
+	struct kvm_memory_attributes2 a = {
+		.offset = off,
+		.size = size,
+		.attributes = attrs,
+		.flags = flags,
+	};
+
+	return set_attrs2(fd, &a, err_off);
+}
+
+/* Returns 0 or -errno. */
+static int falloc(int fd, int mode, __u64 off, __u64 len)
+{
+	return fallocate(fd, mode, off, len) ? -errno : 0;
+}
+
+/* Distinct 256 KiB granules touched by two disjoint, ordered ranges. */
+static long granules2(__u64 a, __u64 a_len, __u64 b, __u64 b_len)
+{
+	long n = 0;
+
+	if (a_len)
+		n += (a + a_len - 1) / GRANULE - a / GRANULE + 1;
+	if (b_len)
+		n += (b + b_len - 1) / GRANULE - b / GRANULE + 1;
+	if (a_len && b_len && (a + a_len - 1) / GRANULE == b / GRANULE)
+		n--;
+	return n;
+}
+
+static long granules(__u64 off, __u64 len)
+{
+	return granules2(off, len, 0, 0);
+}
+
+/* ---- fixture ---- */
+
+/* One guest_memfd file, its VM and its host mapping. */
+struct gfile {
+	int kvm_fd;
+	int vm_fd;
+	int fd;
+	int pipefd[2];
+	char *mem;
+	__u64 flags;
+	__u64 size;
+	__u64 chunk;		/* unit of allocation and punching */
+	const char *design;	/* sysfs directory, NULL: not gmem_track */
+	bool full;		/* check every word of a page */
+	struct counters before;	/* before the file existed */
+};
+
+FIXTURE(gmem) {
+	struct gfile f;
+};
+
+FIXTURE_VARIANT(gmem) {
+	__u64 flags;
+	__u64 size;
+	__u64 chunk;
+	const char *design;
+};
+
+FIXTURE_VARIANT_ADD(gmem, upstream_4k) {
+	.flags = GUEST_MEMFD_FLAG_MMAP,
+	.size = SZ_4M, .chunk = PAGE_SZ, .design = NULL,
+};
+
+FIXTURE_VARIANT_ADD(gmem, struct_page_2m) {
+	.flags = GMEM_FLAGS | GUEST_MEMFD_FLAG_STRUCT_PAGE,
+	.size = SZ_4M, .chunk = SZ_2M, .design = "struct_page",
+};
+
+FIXTURE_VARIANT_ADD(gmem, struct_page_1g) {
+	.flags = GMEM_FLAGS | GUEST_MEMFD_FLAG_HUGE_1G |
+		 GUEST_MEMFD_FLAG_STRUCT_PAGE,
+	.size = SZ_1G, .chunk = SZ_1G, .design = "struct_page",
+};
+
+FIXTURE_VARIANT_ADD(gmem, tracked_2m) {
+	.flags = GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED,
+	.size = SZ_4M, .chunk = SZ_2M, .design = "tracked",
+};
+
+FIXTURE_VARIANT_ADD(gmem, tracked_1g) {
+	.flags = GMEM_FLAGS | GUEST_MEMFD_FLAG_HUGE_1G |
+		 GUEST_MEMFD_FLAG_TRACKED,
+	.size = SZ_1G, .chunk = SZ_1G, .design = "tracked",
+};
+
+static bool is_tracked(struct gfile *f)
+{
+	return f->design && !strcmp(f->design, "tracked");
+}
+
+static void read_counters(struct gfile *f, struct counters *c)
+{
+	bool huge = f->chunk == SZ_1G;
+
+	memset(c, 0, sizeof(*c));
+	if (!f->design)
+		return;
+	c->chunks = sysfs_long(f->design, huge ? "chunks_1G" : "chunks_2M");
+	c->private_b = sysfs_long(f->design, "private_bytes");
+	c->shared_b = sysfs_long(f->design, "shared_bytes");
+	c->vmemmap_b = sysfs_long(f->design, "vmemmap_bytes");
+	c->parked = sysfs_long(NULL, huge ? "parked_1G" : "parked_2M");
+	c->memmap = memmap_pages();
+}
+
+static void print_counters(const char *when, const struct counters *now,
+			   const struct counters *before)
+{
+	/* Deltas: chunks, bytes (private, shared, vmemmap), memmap pages. */
+	ksft_print_msg("%s: chunks %+ld private %+ld shared %+ld vmemmap %+ld memmap %+ld\n",
+		       when, now->chunks - before->chunks,
+		       now->private_b - before->private_b,
+		       now->shared_b - before->shared_b,
+		       now->vmemmap_b - before->vmemmap_b,
+		       now->memmap - before->memmap);
+}
+
+/*
+ * The whole file is allocated, @shared bytes of it shared over @gran
+ * granules: check every counter against the figures before the file.
+ */
+static void expect_accounting(struct __test_metadata *_metadata,
+			      struct gfile *f,
+			      long shared, long gran, const char *when)
+{
+	long size = f->size;
+	struct counters now;
+
+	if (!f->design)
+		return;
+	read_counters(f, &now);
+	if (when)
+		print_counters(when, &now, &f->before);
+	EXPECT_EQ(size / (long)f->chunk, now.chunks - f->before.chunks);
+	EXPECT_EQ(size - shared, now.private_b - f->before.private_b);
+	EXPECT_EQ(shared, now.shared_b - f->before.shared_b);
+	if (is_tracked(f)) {
+		EXPECT_EQ(gran * (long)PAGE_SZ,
+			  now.vmemmap_b - f->before.vmemmap_b);
+		EXPECT_EQ(gran - size / (long)GRANULE,
+			  now.memmap - f->before.memmap);
+	} else {
+		EXPECT_EQ(size / 64, now.vmemmap_b - f->before.vmemmap_b);
+		EXPECT_EQ(0, now.memmap - f->before.memmap);
+	}
+}
+
+/*
+ * Files are freed when their last reference goes, which may be a little
+ * after close() or munmap() returns: wait up to 2 s for the counters to
+ * reach @want (only its chunk count when @chunks_only).
+ */
+static bool wait_counters(struct gfile *f, const struct counters *want,
+			  bool chunks_only, struct counters *now)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		read_counters(f, now);
+		if (now->chunks == want->chunks &&
+		    (chunks_only || (now->private_b == want->private_b &&
+				     now->shared_b == want->shared_b &&
+				     now->vmemmap_b == want->vmemmap_b)))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static void release(struct gfile *f)
+{
+	int i;
+
+	if (f->mem != MAP_FAILED)
+		munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	for (i = 0; i < 2; i++) {
+		if (f->pipefd[i] >= 0)
+			close(f->pipefd[i]);
+		f->pipefd[i] = -1;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->vm_fd >= 0)
+		close(f->vm_fd);
+	f->vm_fd = -1;
+	if (f->kvm_fd >= 0)
+		close(f->kvm_fd);
+	f->kvm_fd = -1;
+}
+
+FIXTURE_SETUP(gmem)
+{
+	struct gfile *f = &self->f;
+	int caps, ret;
+
+	f->kvm_fd = -1;
+	f->vm_fd = -1;
+	f->fd = -1;
+	f->pipefd[0] = -1;
+	f->pipefd[1] = -1;
+	f->mem = MAP_FAILED;
+	f->flags = variant->flags;
+	f->size = variant->size;
+	f->chunk = variant->chunk;
+	f->design = variant->design;
+	f->full = f->size <= 64 * SZ_1M;
+
+	ASSERT_EQ(PAGE_SZ, (__u64)getpagesize());
+	ASSERT_EQ(0, install_sigbus_handler());
+
+	f->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (f->kvm_fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	caps = check_cap(f->kvm_fd, KVM_CAP_VM_TYPES);
+	if (caps <= 0 || !(caps & (1 << KVM_X86_SW_PROTECTED_VM)))
+		SKIP(release(f); return, "no KVM_X86_SW_PROTECTED_VM");
+	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	ASSERT_LE(0, f->vm_fd);
+
+	caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (caps < 0 || (caps & f->flags) != f->flags)
+		SKIP(release(f); return,
+		     "guest_memfd flags %#llx not supported (%#x)",
+		     f->flags, caps);
+	if (check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) <= 0)
+		TH_LOG("KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS is 0: expect failures");
+
+	read_counters(f, &f->before);
+	f->fd = create_gmem(f->vm_fd, f->size, f->flags);
+	ASSERT_LE(0, f->fd);
+
+	/* Files start private: this allocates the whole file, zeroed. */
+	ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
+	if (ret == -ENOMEM && f->chunk == SZ_1G)
+		SKIP(release(f); return, "no free 1 GiB chunk");
+	ASSERT_EQ(0, ret);
+
+	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->fd, 0);
+	ASSERT_NE(MAP_FAILED, f->mem);
+}
+
+FIXTURE_TEARDOWN(gmem)
+{
+	struct gfile *f = &self->f;
+	struct counters now;
+
+	release(f);
+	/* Let the next test's "before" figures start clean. */
+	if (f->design)
+		wait_counters(f, &f->before, false, &now);
+}
+
+/* ---- range helpers: -1 when every page passed, else the first offset */
+
+static long long fill_range(struct gfile *f, __u64 off, __u64 len,
+			    __u64 seed)
+{
+	__u64 o;
+
+	for (o = off; o < off + len; o += PAGE_SZ) {
+		if (page_op(f->mem, o, OP_FILL, seed, f->full) != PG_OK) {
+			ksft_print_msg("fill: SIGBUS at offset %#llx\n", o);
+			return o;
+		}
+	}
+	return -1;
+}
+
+static long long check_range(struct gfile *f, __u64 off, __u64 len,
+			     __u64 seed)
+{
+	__u64 o, *w;
+	int ret;
+
+	for (o = off; o < off + len; o += PAGE_SZ) {
+		ret = page_op(f->mem, o, OP_CHECK, seed, f->full);
+		if (ret == PG_OK)
+			continue;
+		if (ret == PG_SIGBUS) {
+			ksft_print_msg("offset %#llx: SIGBUS, expected %s\n",
+				       o, seed ? "the pattern" : "zeroes");
+		} else {
+			w = (__u64 *)(f->mem + o);
+			ksft_print_msg("offset %#llx word %u: %#llx, expected %#llx\n",
+				       o, bad_word, LOAD(&w[bad_word]),
+				       pattern(seed, o + bad_word * 8));
+		}
+		return o;
+	}
+	return -1;
+}
+
+/* Every page of a small range, 256 spread pages and the last of a big one. */
+static long long check_private(struct gfile *f, __u64 off, __u64 len,
+			       bool write)
+{
+	__u64 pages = len / PAGE_SZ, step = pages > 256 ? pages / 256 : 1;
+	__u64 i, o;
+
+	for (i = 0; i < pages; i += step) {
+		o = off + i * PAGE_SZ;
+		if (probe(f->mem, o, write) != PG_SIGBUS)
+			goto bad;
+	}
+	o = off + len - PAGE_SZ;
+	if (len && probe(f->mem, o, write) != PG_SIGBUS)
+		goto bad;
+	return -1;
+bad:
+	ksft_print_msg("offset %#llx: %s a private page did not SIGBUS\n",
+		       o, write ? "writing" : "reading");
+	return o;
+}
+
+/* ---- tests ---- */
+
+TEST_F_TIMEOUT(gmem, caps, TMO)
+{
+	struct gfile *f = &self->f;
+	int caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+
+	ksft_print_msg("guest_memfd flags %#x, attributes %#x, attributes2 flags %#x\n",
+		       caps,
+		       check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES),
+		       check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+	EXPECT_EQ((int)KVM_MEMORY_ATTRIBUTE_PRIVATE,
+		  check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
+	EXPECT_EQ((int)(ZERO | PRESERVE),
+		  check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+}
+
+/*
+ * Share [off - 4K, off + len + 4K) with a pattern, take [off, off + len)
+ * to private and back with the given flags; the neighbours must keep
+ * their content and stay shared throughout.
+ */
+static void roundtrip(struct __test_metadata *_metadata, struct gfile *f,
+		      __u64 off, __u64 len, __u64 to_private, __u64 to_shared)
+{
+	__u64 lo = off >= PAGE_SZ ? off - PAGE_SZ : off;
+	__u64 hi = off + len + PAGE_SZ <= f->size ? off + len + PAGE_SZ :
+						    f->size;
+	__u64 seed = next_seed();
+	bool zero = (to_private | to_shared) & ZERO;
+
+	TH_LOG("[%#llx, +%#llx): to private %s, to shared %s", off, len,
+	       to_private & ZERO ? "ZERO" : "PRESERVE",
+	       to_shared & ZERO ? "ZERO" : to_shared ? "PRESERVE" : "no flag");
+	ASSERT_EQ(0, set_attrs(f->fd, lo, hi - lo, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, lo, hi - lo, seed));
+	expect_accounting(_metadata, f, hi - lo, granules(lo, hi - lo), NULL);
+
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, PRIVATE, to_private, NULL));
+	EXPECT_EQ(-1, check_private(f, off, len, false));
+	EXPECT_EQ(-1, check_range(f, lo, off - lo, seed));
+	EXPECT_EQ(-1, check_range(f, off + len, hi - off - len, seed));
+	expect_accounting(_metadata, f, hi - lo - len,
+			  granules2(lo, off - lo, off + len, hi - off - len),
+			  NULL);
+
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, SHARED, to_shared, NULL));
+	EXPECT_EQ(-1, check_range(f, off, len, zero ? 0 : seed));
+	EXPECT_EQ(-1, check_range(f, lo, off - lo, seed));
+	EXPECT_EQ(-1, check_range(f, off + len, hi - off - len, seed));
+	expect_accounting(_metadata, f, hi - lo, granules(lo, hi - lo), NULL);
+
+	/* All private again for the next round. */
+	ASSERT_EQ(0, set_attrs(f->fd, lo, hi - lo, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, lo, hi - lo, false));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+}
+
+struct range {
+	__u64 off;
+	__u64 len;
+};
+
+/* 4K, 2M chunk-aligned, 2M across a 2M boundary, the whole 1G file. */
+static int ranges(struct gfile *f, struct range *r)
+{
+	int n = 0;
+
+	r[n++] = (struct range){ SZ_1M + 3 * PAGE_SZ, PAGE_SZ };
+	r[n++] = (struct range){ f->size / 2, SZ_2M };
+	r[n++] = (struct range){ SZ_1M + PAGE_SZ, SZ_2M };
+	if (f->size == SZ_1G)
+		r[n++] = (struct range){ 0, SZ_1G };
+	return n;
+}
+
+TEST_F_TIMEOUT(gmem, roundtrip_preserve, TMO)
+{
+	struct gfile *f = &self->f;
+	struct range r[4];
+	int i, n = ranges(f, r);
+
+	expect_accounting(_metadata, f, 0, 0, "allocated");
+	for (i = 0; i < n; i++)
+		roundtrip(_metadata, f, r[i].off, r[i].len, PRESERVE, PRESERVE);
+	/* To shared without a flag keeps the content too. */
+	roundtrip(_metadata, f, r[0].off, r[0].len, PRESERVE, 0);
+}
+
+TEST_F_TIMEOUT(gmem, roundtrip_zero, TMO)
+{
+	struct gfile *f = &self->f;
+	struct range r[4];
+	int i, n = ranges(f, r);
+
+	for (i = 0; i < n; i++) {
+		roundtrip(_metadata, f, r[i].off, r[i].len, ZERO, ZERO);
+		if (r[i].len == SZ_1G)
+			continue;
+		roundtrip(_metadata, f, r[i].off, r[i].len, ZERO, PRESERVE);
+		roundtrip(_metadata, f, r[i].off, r[i].len, PRESERVE, ZERO);
+	}
+}
+
+/* 2 MiB inside one chunk: the second 2 MiB chunk, or the first 2 MiB. */
+static __u64 mixed_base(struct gfile *f)
+{
+	return f->chunk == SZ_2M ? SZ_2M : 0;
+}
+
+TEST_F_TIMEOUT(gmem, mixed_mmap, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 base = mixed_base(f), seed = next_seed(), o, i;
+
+	/* Even pages shared, odd pages private. */
+	for (i = 0; i < SZ_2M / PAGE_SZ; i += 2) {
+		ASSERT_EQ(0, set_attrs(f->fd, base + i * PAGE_SZ, PAGE_SZ,
+				       SHARED, PRESERVE, NULL));
+	}
+	expect_accounting(_metadata, f, SZ_1M, granules(base, SZ_2M),
+			  "even pages shared");
+
+	for (i = 0; i < SZ_2M / PAGE_SZ; i++) {
+		o = base + i * PAGE_SZ;
+		if (i % 2) {
+			EXPECT_EQ(PG_SIGBUS, probe(f->mem, o, false)) {
+				TH_LOG("read of private offset %#llx", o);
+			}
+			EXPECT_EQ(PG_SIGBUS, probe(f->mem, o, true)) {
+				TH_LOG("write of private offset %#llx", o);
+			}
+		} else {
+			EXPECT_EQ(-1, fill_range(f, o, PAGE_SZ, seed));
+		}
+	}
+	for (i = 0; i < SZ_2M / PAGE_SZ; i += 2) {
+		EXPECT_EQ(-1, check_range(f, base + i * PAGE_SZ, PAGE_SZ,
+					  seed));
+	}
+	/* The pages around the chunk were never shared. */
+	if (base) {
+		EXPECT_EQ(-1, check_private(f, base - PAGE_SZ, PAGE_SZ,
+					    false));
+	}
+	if (base + SZ_2M < f->size)
+		EXPECT_EQ(-1, check_private(f, base + SZ_2M, PAGE_SZ, false));
+
+	/* One call over mixed states, then all shared: odd pages read 0. */
+	ASSERT_EQ(0, set_attrs(f->fd, base, SZ_2M, PRIVATE, PRESERVE, NULL));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+	EXPECT_EQ(-1, check_private(f, base, SZ_2M, false));
+	ASSERT_EQ(0, set_attrs(f->fd, base, SZ_2M, SHARED, PRESERVE, NULL));
+	expect_accounting(_metadata, f, SZ_2M, granules(base, SZ_2M), NULL);
+	for (i = 0; i < SZ_2M / PAGE_SZ; i++) {
+		EXPECT_EQ(-1, check_range(f, base + i * PAGE_SZ, PAGE_SZ,
+					  i % 2 ? 0 : seed));
+	}
+	ASSERT_EQ(0, set_attrs(f->fd, base, SZ_2M, PRIVATE, PRESERVE, NULL));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+}
+
+/* Reference the page at @off from the pipe, as a GUP pin would. */
+static ssize_t pin_page(struct gfile *f, __u64 off)
+{
+	struct iovec iov = {
+		.iov_base = f->mem + off,
+		.iov_len = PAGE_SZ,
+	};
+
+	return vmsplice(f->pipefd[1], &iov, 1, 0);
+}
+
+/* Read @pages pages out of the pipe; each must equal the file's page. */
+static int drain_pipe(struct gfile *f, const __u64 *offs, int pages)
+{
+	static char buf[PAGE_SZ];
+	ssize_t n, got;
+	int i;
+
+	for (i = 0; i < pages; i++) {
+		for (got = 0; got < (ssize_t)PAGE_SZ; got += n) {
+			n = read(f->pipefd[0], buf + got, PAGE_SZ - got);
+			if (n <= 0)
+				return -1;
+		}
+		if (memcmp(buf, f->mem + offs[i], PAGE_SZ))
+			return -1;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(gmem, pin_eagain, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 off = f->size / 2, len = SZ_2M, seed = next_seed();
+	__u64 pins[2], err;
+	long gran = granules(off, len);
+
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, off, len, seed));
+	ASSERT_EQ(0, pipe(f->pipefd));
+
+	/* One page, not the first of the range. */
+	pins[0] = off + 3 * PAGE_SZ;
+	ASSERT_EQ((ssize_t)PAGE_SZ, pin_page(f, pins[0]));
+	EXPECT_EQ(-EAGAIN, set_attrs(f->fd, off, len, PRIVATE, PRESERVE,
+				     &err));
+	EXPECT_EQ(pins[0], err);
+	/* With ZERO: a failed call must not have zeroed anything either. */
+	EXPECT_EQ(-EAGAIN, set_attrs(f->fd, off, len, PRIVATE, ZERO, &err));
+	EXPECT_EQ(pins[0], err);
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+	expect_accounting(_metadata, f, len, gran, "after EAGAIN");
+
+	/* The pin is outside this subrange: that one converts. */
+	ASSERT_EQ(0, set_attrs(f->fd, off, 3 * PAGE_SZ, PRIVATE, PRESERVE,
+			       NULL));
+	EXPECT_EQ(-1, check_private(f, off, 3 * PAGE_SZ, false));
+	ASSERT_EQ(0, set_attrs(f->fd, off, 3 * PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+
+	/* Reading the pipe drops the reference: the retry succeeds. */
+	ASSERT_EQ(0, drain_pipe(f, pins, 1));
+	EXPECT_EQ(0, set_attrs(f->fd, off, len, PRIVATE, PRESERVE, &err));
+	EXPECT_EQ(-1, check_private(f, off, len, false));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+
+	/* Two pins, the higher one taken first: the lower one is reported. */
+	pins[0] = off + 9 * PAGE_SZ;
+	pins[1] = off + 5 * PAGE_SZ;
+	ASSERT_EQ((ssize_t)PAGE_SZ, pin_page(f, pins[0]));
+	ASSERT_EQ((ssize_t)PAGE_SZ, pin_page(f, pins[1]));
+	EXPECT_EQ(-EAGAIN, set_attrs(f->fd, off, len, PRIVATE, PRESERVE,
+				     &err));
+	EXPECT_EQ(pins[1], err);
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+	ASSERT_EQ(0, drain_pipe(f, pins, 2));
+	EXPECT_EQ(0, set_attrs(f->fd, off, len, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, off, len, false));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+}
+
+TEST_F_TIMEOUT(gmem, punch_refill, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 u = f->chunk, size = f->size;
+	/* Shared with a pattern; the rest of the file stays private. */
+	__u64 r_len = u == SZ_1G ? SZ_4M : size - 64 * 1024;
+	/* Punched then refilled; punched then faulted (not for 1 GiB). */
+	__u64 a = u == SZ_1G ? 0 : size / 2;
+	__u64 b = u == PAGE_SZ ? 5 * PAGE_SZ : 0;
+	__u64 seed = next_seed(), o;
+	struct counters c0, now;
+	int ret;
+
+	ASSERT_EQ(0, set_attrs(f->fd, 0, r_len, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, 0, r_len, seed));
+	read_counters(f, &c0);
+
+	/* Misaligned punches change nothing. */
+	if (f->design) {
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a + PAGE_SZ, u));
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a, PAGE_SZ));
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a, u / 2));
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a + u / 2, u));
+	} else {
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a + 100, u));
+		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, a, 100));
+	}
+	EXPECT_EQ(-1, check_range(f, 0, r_len, seed));
+	expect_accounting(_metadata, f, r_len, granules(0, r_len), NULL);
+
+	/* Punch A: its chunk goes back, the mapping must not see old data. */
+	ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    a, u));
+	if (f->design) {
+		c0.chunks--;
+		EXPECT_TRUE(wait_counters(f, &c0, true, &now));
+		c0.chunks++;
+		print_counters("A punched", &now, &c0);
+	}
+	ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, a, u);
+	if (ret == -ENOMEM && u == SZ_1G)
+		SKIP(return, "no free 1 GiB chunk to refill");
+	ASSERT_EQ(0, ret);
+
+	/* Attributes survived: R shared (zero where punched), rest private. */
+	for (o = 0; o < r_len; o += PAGE_SZ) {
+		EXPECT_EQ(-1, check_range(f, o, PAGE_SZ,
+					  o >= a && o < a + u ? 0 : seed));
+	}
+	EXPECT_EQ(-1, check_private(f, r_len, size - r_len, false));
+	expect_accounting(_metadata, f, r_len, granules(0, r_len),
+			  "A refilled");
+
+	/* Punch B and fault it through the mapping: a hole reads zero. */
+	if (u != SZ_1G) {
+		ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, b, u));
+		EXPECT_EQ(-1, check_range(f, b, u, 0));
+		EXPECT_EQ(-1, fill_range(f, b, u, seed));
+		EXPECT_EQ(-1, check_range(f, b, u, seed));
+		EXPECT_EQ(-1, check_range(f, b + u, a - b - u, seed));
+		expect_accounting(_metadata, f, r_len, granules(0, r_len),
+				  "B faulted");
+	}
+}
+
+TEST_F_TIMEOUT(gmem, release_mapped, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 off = f->size - SZ_2M, seed = next_seed();
+	struct counters now;
+
+	ASSERT_EQ(0, set_attrs(f->fd, off, SZ_2M, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, off, SZ_2M, seed));
+
+	/* The mapping keeps the file alive. */
+	ASSERT_EQ(0, close(f->fd));
+	f->fd = -1;
+	EXPECT_EQ(-1, check_range(f, off, SZ_2M, seed));
+	seed = next_seed();
+	EXPECT_EQ(-1, fill_range(f, off, SZ_2M, seed));
+	EXPECT_EQ(-1, check_range(f, off, SZ_2M, seed));
+	EXPECT_EQ(-1, check_private(f, off - PAGE_SZ, PAGE_SZ, false));
+	expect_accounting(_metadata, f, SZ_2M, granules(off, SZ_2M),
+			  "closed, mapped");
+
+	ASSERT_EQ(0, munmap(f->mem, f->size));
+	f->mem = MAP_FAILED;
+	if (!f->design)
+		return;
+
+	EXPECT_TRUE(wait_counters(f, &f->before, false, &now));
+	print_counters("unmapped", &now, &f->before);
+	EXPECT_EQ(f->before.chunks, now.chunks);
+	EXPECT_EQ(f->before.private_b, now.private_b);
+	EXPECT_EQ(f->before.shared_b, now.shared_b);
+	EXPECT_EQ(f->before.vmemmap_b, now.vmemmap_b);
+	/* A parked chunk keeps its vmemmap away: only then may it differ. */
+	if (now.parked != f->before.parked) {
+		TH_LOG("%ld chunks parked: vmemmap not rebuilt, not checked",
+		       now.parked - f->before.parked);
+		return;
+	}
+	EXPECT_EQ(f->before.memmap, now.memmap);
+}
+
+struct bad_case {
+	char name[32];
+	struct kvm_memory_attributes2 a;
+};
+
+static struct kvm_memory_attributes2 *
+add_case(struct bad_case *c, int *n, const char *name,
+	 const struct kvm_memory_attributes2 *base)
+{
+	struct bad_case *bc = &c[(*n)++];
+
+	snprintf(bc->name, sizeof(bc->name), "%s", name);
+	bc->a = *base;
+	return &bc->a;
+}
+
+/* Every way to get one field of a conversion of [off, +4K) wrong. */
+static int bad_cases(struct bad_case *c, __u64 off, __u64 attrs, __u64 size)
+{
+	const struct kvm_memory_attributes2 base = {
+		.offset = off, .size = PAGE_SZ, .attributes = attrs,
+	};
+	struct kvm_memory_attributes2 *a;
+	char name[32];
+	int n = 0, i;
+
+	add_case(c, &n, "flags ZERO|PRESERVE", &base)->flags = ZERO | PRESERVE;
+	add_case(c, &n, "flags bit 2", &base)->flags = 1ULL << 2;
+	add_case(c, &n, "flags bit 63", &base)->flags = 1ULL << 63;
+	add_case(c, &n, "attributes bit 0", &base)->attributes |= 1ULL << 0;
+	add_case(c, &n, "attributes bit 4", &base)->attributes |= 1ULL << 4;
+	add_case(c, &n, "attributes bit 63", &base)->attributes |= 1ULL << 63;
+	for (i = 0; i < 11; i++) {
+		snprintf(name, sizeof(name), "reserved[%d]", i);
+		add_case(c, &n, name, &base)->reserved[i] = 1;
+	}
+	add_case(c, &n, "offset + 1", &base)->offset = off + 1;
+	add_case(c, &n, "offset + 2048", &base)->offset = off + 2048;
+	add_case(c, &n, "size 4097", &base)->size = PAGE_SZ + 1;
+	add_case(c, &n, "size 2048", &base)->size = 2048;
+	add_case(c, &n, "size 0", &base)->size = 0;
+	a = add_case(c, &n, "last page + 1 page", &base);
+	a->offset = size - PAGE_SZ;
+	a->size = 2 * PAGE_SZ;
+	add_case(c, &n, "offset at end", &base)->offset = size;
+	a = add_case(c, &n, "offset + size wraps", &base);
+	a->size = -off + PAGE_SZ;
+	a = add_case(c, &n, "offset near 2^64", &base);
+	a->offset = -PAGE_SZ;
+	a->size = 2 * PAGE_SZ;
+	return n;
+}
+
+static bool same_counters(const struct counters *a, const struct counters *b)
+{
+	return a->chunks == b->chunks && a->private_b == b->private_b &&
+	       a->shared_b == b->shared_b && a->vmemmap_b == b->vmemmap_b &&
+	       a->memmap == b->memmap;
+}
+
+TEST_F_TIMEOUT(gmem, bad_input, TMO)
+{
+	struct gfile *f = &self->f;
+	/* Shared probes: two pages at 1 MiB and the last page; one private. */
+	__u64 p0 = SZ_1M, pp = p0 - PAGE_SZ, last = f->size - PAGE_SZ;
+	__u64 seed = next_seed(), err;
+	struct counters c0, now;
+	struct bad_case c[40];
+	int i, j, n, ret;
+
+	ASSERT_EQ(0, set_attrs(f->fd, p0, 2 * PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, last, PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(-1, fill_range(f, p0, 2 * PAGE_SZ, seed));
+	ASSERT_EQ(-1, fill_range(f, last, PAGE_SZ, seed));
+	read_counters(f, &c0);
+
+	/* Each case spoils a conversion that would change a probe. */
+	for (j = 0; j < 2; j++) {
+		n = j ? bad_cases(c, pp, SHARED, f->size) :
+			bad_cases(c, p0, PRIVATE, f->size);
+		ASSERT_GE(40, n);
+		for (i = 0; i < n; i++) {
+			ret = set_attrs2(f->fd, &c[i].a, &err);
+			EXPECT_EQ(-EINVAL, ret) {
+				TH_LOG("to %s, %s", j ? "shared" : "private",
+				       c[i].name);
+			}
+			EXPECT_EQ(-1, check_range(f, p0, 2 * PAGE_SZ,
+						  seed)) {
+				TH_LOG("after %s", c[i].name);
+			}
+			EXPECT_EQ(-1, check_range(f, last, PAGE_SZ, seed)) {
+				TH_LOG("after %s", c[i].name);
+			}
+			EXPECT_EQ(-1, check_private(f, pp, PAGE_SZ,
+						    false)) {
+				TH_LOG("after %s", c[i].name);
+			}
+			read_counters(f, &now);
+			EXPECT_TRUE(same_counters(&c0, &now)) {
+				print_counters(c[i].name, &now, &c0);
+			}
+		}
+	}
+
+	/* The probes themselves still convert: the cases were the fault. */
+	EXPECT_EQ(0, set_attrs(f->fd, p0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, p0, PAGE_SZ, false));
+	EXPECT_EQ(0, set_attrs(f->fd, pp, PAGE_SZ, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, pp, PAGE_SZ, 0));
+}
+
+TEST_F_TIMEOUT(gmem, counters, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 size = f->size, eighth = size / 8, g;
+	long scattered = 0;
+
+	if (!f->design)
+		SKIP(return, "not a gmem_track file");
+
+	ksft_print_msg("%s, %llu MiB file:\n", f->design, size >> 20);
+	expect_accounting(_metadata, f, 0, 0, "fully private");
+
+	ASSERT_EQ(0, set_attrs(f->fd, 0, eighth, SHARED, PRESERVE, NULL));
+	expect_accounting(_metadata, f, eighth, eighth / GRANULE,
+			  "first 1/8 shared");
+	ASSERT_EQ(0, set_attrs(f->fd, 0, eighth, PRIVATE, PRESERVE, NULL));
+	expect_accounting(_metadata, f, 0, 0, "private again");
+
+	/* One 4 KiB page in each granule of the second eighth. */
+	for (g = eighth; g < 2 * eighth; g += GRANULE, scattered++) {
+		ASSERT_EQ(0, set_attrs(f->fd, g + 17 * PAGE_SZ, PAGE_SZ,
+				       SHARED, PRESERVE, NULL));
+	}
+	expect_accounting(_metadata, f, scattered * PAGE_SZ, scattered,
+			  "one page per granule shared");
+	ASSERT_EQ(0, set_attrs(f->fd, eighth, eighth, PRIVATE, PRESERVE,
+			       NULL));
+	expect_accounting(_metadata, f, 0, 0, "private again");
+}
+
+/* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */
+TEST_F_TIMEOUT(gmem, default_vm, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 seed = next_seed();
+	int caps, ret;
+
+	/* Only one 1 GiB file at a time: drop the fixture's file first. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = -1;
+	close(f->vm_fd);
+	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+	ASSERT_LE(0, f->vm_fd);
+
+	caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (caps < 0 || (caps & f->flags) != f->flags)
+		SKIP(return, "flags %#llx not supported on a default VM (%#x)",
+		     f->flags, caps);
+	f->fd = create_gmem(f->vm_fd, f->size, f->flags);
+	ASSERT_LE(0, f->fd);
+	ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
+	if (ret == -ENOMEM && f->chunk == SZ_1G)
+		SKIP(return, "no free 1 GiB chunk");
+	ASSERT_EQ(0, ret);
+	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->fd, 0);
+	ASSERT_NE(MAP_FAILED, f->mem);
+
+	/* Without INIT_SHARED the file starts private here too. */
+	EXPECT_EQ(-1, check_private(f, 0, f->size, false));
+
+	if (check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES) &
+	    KVM_MEMORY_ATTRIBUTE_PRIVATE) {
+		ASSERT_EQ(0, set_attrs(f->fd, 0, PAGE_SZ, SHARED, PRESERVE,
+				       NULL));
+		EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, 0));
+		EXPECT_EQ(-1, fill_range(f, 0, PAGE_SZ, seed));
+		ASSERT_EQ(0, set_attrs(f->fd, 0, PAGE_SZ, PRIVATE, PRESERVE,
+				       NULL));
+		EXPECT_EQ(-1, check_private(f, 0, PAGE_SZ, false));
+		ASSERT_EQ(0, set_attrs(f->fd, 0, PAGE_SZ, SHARED, PRESERVE,
+				       NULL));
+		EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, seed));
+	} else {
+		TH_LOG("no guest_memfd attributes on a default VM");
+	}
+
+	if (!(caps & GUEST_MEMFD_FLAG_INIT_SHARED))
+		return;
+	/* With INIT_SHARED it starts shared: a hole faults in as zeroes. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = create_gmem(f->vm_fd, f->size,
+			    f->flags | GUEST_MEMFD_FLAG_INIT_SHARED);
+	ASSERT_LE(0, f->fd);
+	/* A fault cannot fail softly for want of a 1 GiB chunk: allocate. */
+	if (f->chunk == SZ_1G) {
+		ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
+		if (ret == -ENOMEM)
+			SKIP(return, "no free 1 GiB chunk (INIT_SHARED)");
+		ASSERT_EQ(0, ret);
+	}
+	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->fd, 0);
+	ASSERT_NE(MAP_FAILED, f->mem);
+	EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, 0));
+	EXPECT_EQ(-1, check_range(f, f->size - PAGE_SZ, PAGE_SZ, 0));
+}
+
+static int open_vm(int *kvm_fd)
+{
+	int types;
+
+	*kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (*kvm_fd < 0)
+		return -errno;
+	types = check_cap(*kvm_fd, KVM_CAP_VM_TYPES);
+	if (types <= 0 || !(types & (1 << KVM_X86_SW_PROTECTED_VM)))
+		return -EOPNOTSUPP;
+	return ioctl(*kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+}
+
+TEST(create_bad_input)
+{
+	const struct {
+		const char *name;
+		__u64 flags;
+		__u64 size;
+	} c[] = {
+		{ "GMEM_TRACK without MMAP", GUEST_MEMFD_FLAG_GMEM_TRACK, SZ_4M },
+		{ "HUGE_1G without GMEM_TRACK",
+		  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_HUGE_1G, SZ_1G },
+		{ "TRACKED without GMEM_TRACK",
+		  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_TRACKED, SZ_4M },
+		{ "STRUCT_PAGE without GMEM_TRACK",
+		  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_STRUCT_PAGE, SZ_4M },
+		{ "TRACKED|STRUCT_PAGE", GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED |
+		  GUEST_MEMFD_FLAG_STRUCT_PAGE, SZ_4M },
+		{ "size 2M + 4K", GMEM_FLAGS, SZ_2M + PAGE_SZ },
+		{ "size 4K", GMEM_FLAGS, PAGE_SZ },
+		{ "tracked, size 2M + 4K", GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED,
+		  SZ_2M + PAGE_SZ },
+		{ "1G chunks, size 2M", GMEM_FLAGS | GUEST_MEMFD_FLAG_HUGE_1G,
+		  SZ_2M },
+		{ "1G chunks, size 1G + 2M",
+		  GMEM_FLAGS | GUEST_MEMFD_FLAG_HUGE_1G, SZ_1G + SZ_2M },
+	};
+	struct kvm_create_guest_memfd args = {
+		.size = SZ_2M,
+		.flags = GMEM_FLAGS,
+		.reserved[0] = 1,
+	};
+	int kvm_fd, vm_fd, fd, caps;
+	unsigned int i;
+
+	vm_fd = open_vm(&kvm_fd);
+	if (vm_fd < 0)
+		SKIP(return, "no SW-protected VM: %s", strerror(-vm_fd));
+	caps = check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (caps < 0 || !(caps & GUEST_MEMFD_FLAG_GMEM_TRACK))
+		SKIP(return, "no GUEST_MEMFD_FLAG_GMEM_TRACK (%#x)", caps);
+
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		fd = create_gmem(vm_fd, c[i].size, c[i].flags);
+		EXPECT_EQ(-EINVAL, fd) {
+			TH_LOG("%s", c[i].name);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &args);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EINVAL, errno);
+	if (fd >= 0)
+		close(fd);
+
+	/* The same sizes and flags, right this time, are accepted. */
+	fd = create_gmem(vm_fd, SZ_4M, GMEM_FLAGS);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	if (caps & GUEST_MEMFD_FLAG_TRACKED) {
+		fd = create_gmem(vm_fd, SZ_2M,
+				 GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED);
+		EXPECT_LE(0, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+
+	close(vm_fd);
+	close(kvm_fd);
+}
+
+/* Conversion in place needs a host mapping: not without MMAP. */
+TEST(no_mmap_file)
+{
+	int kvm_fd, vm_fd, fd;
+
+	vm_fd = open_vm(&kvm_fd);
+	if (vm_fd < 0)
+		SKIP(return, "no SW-protected VM: %s", strerror(-vm_fd));
+	fd = create_gmem(vm_fd, SZ_4M, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, PAGE_SZ, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, SZ_4M, SHARED, 0, NULL));
+	close(fd);
+	close(vm_fd);
+	close(kvm_fd);
+}
+
+TEST_HARNESS_MAIN
