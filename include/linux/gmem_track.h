@@ -54,11 +54,26 @@ struct gmem_track_stats {
 
 struct gmem_track_owner;
 
+/**
+ * struct gmem_track_owner_ops - what an owner's user is told
+ * @memory_failure: an index of private memory was hit by an uncorrected
+ *	error and is poisoned now. Called in process context, from
+ *	memory_failure(), with no lock of the owner held; the owner is not
+ *	destroyed before it returns. The user should unmap the index from
+ *	whatever maps it (KVM's stage-2 tables).
+ */
+struct gmem_track_owner_ops {
+	void (*memory_failure)(void *data, pgoff_t index);
+};
+
 #ifdef CONFIG_GMEM_TRACK
 struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 						 enum gmem_track_design design,
 						 int nid);
 void gmem_track_owner_destroy(struct gmem_track_owner *owner);
+void gmem_track_owner_set_ops(struct gmem_track_owner *owner,
+			      const struct gmem_track_owner_ops *ops,
+			      void *data);
 enum gmem_track_design gmem_track_default_design(void);
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index);
 int gmem_track_release(struct gmem_track_owner *owner, pgoff_t index,
@@ -82,6 +97,12 @@ gmem_track_owner_create(unsigned int chunk_order, enum gmem_track_design design,
 }
 
 static inline void gmem_track_owner_destroy(struct gmem_track_owner *owner)
+{
+}
+
+static inline void
+gmem_track_owner_set_ops(struct gmem_track_owner *owner,
+			 const struct gmem_track_owner_ops *ops, void *data)
 {
 }
 

@@ -267,6 +267,23 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 }
 EXPORT_SYMBOL_GPL(gmem_track_owner_create);
 
+/**
+ * gmem_track_owner_set_ops - tell an owner whom to notify
+ * @owner: the owner, before it holds any memory.
+ * @ops: the callbacks; must outlive the owner.
+ * @data: their argument.
+ */
+void gmem_track_owner_set_ops(struct gmem_track_owner *owner,
+			      const struct gmem_track_owner_ops *ops,
+			      void *data)
+{
+	mutex_lock(&owner->lock);
+	owner->ops = ops;
+	owner->ops_data = data;
+	mutex_unlock(&owner->lock);
+}
+EXPORT_SYMBOL_GPL(gmem_track_owner_set_ops);
+
 /*
  * Undo the freezing of [first, frozen_to): every page that has a struct
  * page (shared, or any page of the struct-page design) goes back to the
@@ -886,7 +903,8 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
  * Called by memory_failure() before it touches the struct page: a private
  * PFN's struct page is the read-only sentinel. The page's index becomes
  * poisoned, so it is never converted, looked up for mapping or handed out
- * again; when its chunk is freed the page stays out of the allocator.
+ * again; when its chunk is freed the page stays out of the allocator. The
+ * owner's user is told through &gmem_track_owner_ops.memory_failure.
  *
  * A shared page has a real struct page and is left to memory_failure(),
  * with a reference taken here under the owner's lock, so that it cannot
@@ -901,7 +919,8 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
 int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {
 	struct gmem_track_owner *owner;
-	pgoff_t next = 0;
+	pgoff_t next = 0, poisoned = 0;
+	bool notify = false;
 	struct gmem_range rg;
 	int ret = -ENOENT;
 
@@ -936,12 +955,17 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 				num_poisoned_pages_inc(pfn);
 				pr_err("%#lx: private memory of a guest_memfd poisoned (index %#lx)\n",
 				       pfn, index);
+				notify = owner->ops && owner->ops->memory_failure;
+				poisoned = index;
 			}
 		}
 		break;
 	}
 unlock:
 	mutex_unlock(&owner->lock);
+	/* Still on the list: the owner cannot be destroyed meanwhile. */
+	if (notify)
+		owner->ops->memory_failure(owner->ops_data, poisoned);
 unlock_list:
 	mutex_unlock(&gmem_owners_lock);
 	return ret;

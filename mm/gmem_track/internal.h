@@ -30,6 +30,8 @@
  * @design: whether private memory keeps its struct pages.
  * @nid: node chunks are taken from, or NUMA_NO_NODE.
  * @list: entry in the list of all owners, for statistics.
+ * @ops: the callbacks of the owner's user, or NULL.
+ * @ops_data: their argument.
  */
 struct gmem_track_owner {
 	struct gmem_ranges ranges;
@@ -38,6 +40,8 @@ struct gmem_track_owner {
 	enum gmem_track_design design;
 	int nid;
 	struct list_head list;
+	const struct gmem_track_owner_ops *ops;
+	void *ops_data;
 };
 
 enum gmem_stat_item {

@@ -912,6 +912,26 @@ bool __weak kvm_arch_supports_gmem_init_shared(struct kvm *kvm)
 }
 
 /*
+ * Private gmem_track memory was hit by an uncorrected error: gmem_track has
+ * marked the index poisoned, so kvm_gmem_get_pfn() fails with -EHWPOISON
+ * from now on; drop KVM's mappings so that the guest's next access gets
+ * there and userspace hears of it (KVM_EXIT_MEMORY_FAULT).
+ */
+static void kvm_gmem_track_memory_failure(void *data, pgoff_t index)
+{
+	struct inode *inode = data;
+
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	kvm_gmem_invalidate_start(inode, index, index + 1);
+	kvm_gmem_invalidate_end(inode, index, index + 1);
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+}
+
+static const struct gmem_track_owner_ops kvm_gmem_track_ops = {
+	.memory_failure = kvm_gmem_track_memory_failure,
+};
+
+/*
  * Set up what a file that converts in place or uses gmem_track needs:
  * its attributes (private unless GUEST_MEMFD_FLAG_INIT_SHARED) and its
  * gmem_track owner.
@@ -937,6 +957,7 @@ static int kvm_gmem_init_backend(struct inode *inode, loff_t size, u64 flags)
 			gi->owner = NULL;
 			return r;
 		}
+		gmem_track_owner_set_ops(gi->owner, &kvm_gmem_track_ops, inode);
 	}
 
 	if ((flags & GUEST_MEMFD_FLAG_MMAP) &&

@@ -20,6 +20,10 @@
  *   2 MiB or 1 GiB stage-2 entries.
  * - default_vm: a KVM_X86_DEFAULT_VM guest writes any offset of the file and
  *   the host reads it back through mmap().
+ * - poison_private: memory_failure() on a private page the guest has mapped
+ *   takes the mapping away: the guest's next access exits to the VMM with
+ *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more, the rest
+ *   of the file keeps working.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -755,6 +759,109 @@ TEST_F_TIMEOUT(gmem_track, default_vm, GMEM_TEST_TIMEOUT)
 		host_check_page(t->mem, test_offset(i, size), SALT_SHARED);
 
 	run_to_done(t);
+}
+
+#define TRACING		"/sys/kernel/tracing"
+#define CORRUPT_PFN	"/sys/kernel/debug/hwpoison/corrupt-pfn"
+
+/* Write @val to @path, truncating it (which clears a trace buffer). */
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* The PFN of the first chunk allocated since the trace was cleared. */
+static u64 first_chunk_pfn(void)
+{
+	char line[512], *p;
+	u64 pfn = 0;
+	FILE *f;
+
+	f = fopen(TRACING "/trace", "r");
+	TEST_ASSERT(f, "open " TRACING "/trace");
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "gmem_track_chunk_alloc: pfn=");
+		if (p) {
+			pfn = strtoull(p + strlen("gmem_track_chunk_alloc: pfn="),
+				       NULL, 16);
+			break;
+		}
+	}
+	fclose(f);
+	return pfn;
+}
+
+static void guest_reads_twice(u64 gpa)
+{
+	READ_ONCE(*(u64 *)gpa);
+	GUEST_SYNC(1);
+	/* The page was poisoned meanwhile: this access must not succeed. */
+	READ_ONCE(*(u64 *)gpa);
+	GUEST_DONE();
+}
+
+TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
+{
+	const char *enable = TRACING "/events/gmem_track/gmem_track_chunk_alloc/enable";
+	struct gmem_test *t = &self->t;
+	u64 size = gmem_file_size(t, 2);
+	u64 offset = PAGE_SIZE, pfn, error_offset;
+	struct kvm_run *run;
+	const char *reason;
+	char buf[32];
+	int r;
+
+	if (access(enable, W_OK) || access(CORRUPT_PFN, W_OK))
+		SKIP(return, "no gmem_track tracepoint or hwpoison injector");
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_reads_twice);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	/* The chunk allocation tracepoint tells where the memory is. */
+	TEST_ASSERT(!write_str(TRACING "/trace", ""), "clear the trace");
+	TEST_ASSERT(!write_str(enable, "1"), "enable the tracepoint");
+	reason = gmem_file_create(t, size, 0);
+	write_str(enable, "0");
+	if (reason)
+		SKIP(return, "%s", reason);
+	pfn = first_chunk_pfn();
+	TEST_ASSERT(pfn, "no gmem_track_chunk_alloc event for the file");
+
+	map_page(t->vm, offset);
+	vcpu_args_set(t->vcpu, 1, GMEM_GPA + offset);
+	run_to_sync(t, 1);
+
+	snprintf(buf, sizeof(buf), "%#lx", pfn + offset / PAGE_SIZE);
+	TEST_ASSERT(!write_str(CORRUPT_PFN, buf), "poison pfn %s", buf);
+
+	run = t->vcpu->run;
+	r = _vcpu_run(t->vcpu);
+	TEST_ASSERT(r < 0 && run->exit_reason == KVM_EXIT_MEMORY_FAULT,
+		    "access to a poisoned page: rc %d errno %d, exit reason %u",
+		    r, errno, run->exit_reason);
+	TEST_ASSERT(run->memory_fault.gpa == GMEM_GPA + offset &&
+		    (run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE),
+		    "memory fault at gpa 0x%llx flags 0x%llx, wanted 0x%lx private",
+		    run->memory_fault.gpa, run->memory_fault.flags,
+		    GMEM_GPA + offset);
+
+	/* The page cannot come back; its neighbours convert as before. */
+	r = __gmem_set_attributes(t->fd, 0, 2 * PAGE_SIZE, 0,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON,
+		    "converting the poisoned page: rc %d errno %d", r, errno);
+	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
+	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
 }
 
 TEST_HARNESS_MAIN
