@@ -5,16 +5,20 @@
 # patches/ and the overlay directories (see workbench/config.sh).
 #
 #   make check        build, boot and run every test   (DEBUG=1: debug kernel)
+#   make bench        measure every guest_memfd design in one boot (SIZE=2G)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files
 #   make shell        boot the same kernel with a shell on the console
 #   make clean        remove build/ except the unpacked source and ccache
 #   make distclean    remove build/ entirely
 
-.PHONY: check harness lint shell clean distclean
+.PHONY: check bench harness lint shell clean distclean
 
 check:
 	@bash workbench/check.sh check
+
+bench:
+	@SIZE=$(SIZE) BENCH_ARGS="$(BENCH_ARGS)" bash workbench/bench.sh
 
 shell:
 	@bash workbench/check.sh shell

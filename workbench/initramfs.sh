@@ -20,6 +20,10 @@ for d in $SELFTEST_DIRS; do
 		OUTPUT="$st/$d" KHDR_INCLUDES="-isystem $obj/usr-hdr/include" \
 		EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" >/dev/null
 done
+# gmem-bench is a tool, not a selftest; make check runs its self-check.
+mkdir -p "$st/gmem-bench"
+make -s -C "$work/tools/gmem-bench" OUTPUT="$st/gmem-bench" \
+	KHDR_INCLUDES="-isystem $obj/usr-hdr/include" >/dev/null
 
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,tests}
@@ -43,6 +47,8 @@ while read -r name tmo cmd; do
 	mkdir -p "$root/tests/$(dirname "$rel")"
 	cp "$st/$rel" "$root/tests/$rel"
 done < "$root/tests/list"
+mkdir -p "$root/tests/gmem-bench"
+cp "$st/gmem-bench/gmem-bench" "$root/tests/gmem-bench/gmem-bench"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$out"
 echo "initramfs: $(wc -l < "$root/tests/list") tests, $(du -h "$out" | cut -f1)"

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Boot the workbench kernel under QEMU.
-# Usage: qemu.sh check BZIMAGE INITRD CONSOLE_LOG TAP_OUT [cmdline...]
+# Usage: qemu.sh check|bench BZIMAGE INITRD CONSOLE_LOG OUT [cmdline...]
 #        qemu.sh shell BZIMAGE INITRD [cmdline...]
+# check writes the TAP stream of the tests to OUT, bench the JSON of
+# gmem-bench (see workbench/initramfs/init).
 #
 # TCG only: the host's /dev/kvm cannot boot a normal kernel, and
 # multi-threaded TCG has produced spurious oopses, so thread=single. The
@@ -37,7 +39,7 @@ set +e
 # TCG names the EPYC features it cannot emulate, twice per boot: not news.
 timeout -k 10 "$WB_TIMEOUT" "${qemu[@]}" -display none -monitor none \
 	-serial "file:$console" -serial "file:$tap" \
-	-append "$base wb.mode=check $*" < /dev/null 2>&1 |
+	-append "$base wb.mode=$mode $*" < /dev/null 2>&1 |
 	grep -v "TCG doesn't support requested feature" >&2
 rc=${PIPESTATUS[0]}
 set -e

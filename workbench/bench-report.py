@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn gmem-bench's measurements into results.json, results.md and plots.
+
+Usage: bench-report.py RAW.json OUTDIR
+
+RAW.json is what tools/gmem-bench printed in the guest (one boot, every
+design). This adds, from those numbers only:
+
+  ratios      each design's overhead and latencies divided by those of the
+              struct-page design of the same page size and of upstream-4k;
+  projection  host memory each design spends on metadata for 1 TiB and
+              3 TiB of guest memory at 0 %, 1 % and 10 % shared, from the
+              measured per-GiB figures (linear between measured fractions);
+
+and writes OUTDIR/results.json, OUTDIR/results.md (also printed),
+OUTDIR/overhead.svg and OUTDIR/latency.svg (gnuplot).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+DESIGNS = ["upstream-4k", "structpage-2m", "structpage-1g", "tracked-2m",
+           "tracked-1g"]
+FRACTIONS = ["0", "0.001953", "0.015625", "0.125", "0.5", "1"]
+CONVERSIONS = ["4k_to_shared", "4k_to_private", "2m_to_shared",
+               "2m_to_private"]
+GIB = 1 << 30
+TIB = 1 << 40
+# Reference lines: a 4 KiB struct page per 4 KiB page (64 B / 4 KiB), and
+# HugeTLB with HVO at 1 GiB (vmemmap_dedup.rst: 4 KiB of 16 MiB kept, plus
+# the PTE pages of its split vmemmap PMDs: 8 x 4 KiB = 36 KiB per GiB).
+ANCHOR_4K = GIB // 64
+ANCHOR_HVO_1G = 36 * 1024
+
+
+def num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def ratio(a, b):
+    if not num(a) or not num(b) or b == 0:
+        return None
+    return round(a / b, 4)
+
+
+def metrics(d):
+    """The figures of one design that ratios are taken of."""
+    m = {}
+    ov = d.get("overhead_bytes_per_gib") or {}
+    for f in FRACTIONS:
+        m["overhead_" + f] = ov.get(f)
+    for k in ("fallocate_ns_per_gib", "prefault_ns_per_gib"):
+        m[k] = d.get(k)
+    conv = d.get("convert_ns") or {}
+    for c in CONVERSIONS:
+        m[c + "_median"] = (conv.get(c) or {}).get("median")
+    return m
+
+
+def overhead_at(d, frac):
+    """Overhead per GiB at shared fraction @frac, linear between points."""
+    ov = d.get("overhead_bytes_per_gib") or {}
+    pts = sorted((float(f), v) for f, v in ov.items() if num(v))
+    if not pts:
+        return None
+    for (f0, v0), (f1, v1) in zip(pts, pts[1:]):
+        if f0 <= frac <= f1:
+            return v0 + (v1 - v0) * (frac - f0) / (f1 - f0)
+    return pts[0][1] if frac <= pts[0][0] else pts[-1][1]
+
+
+def same_size_structpage(name):
+    if name.endswith("-2m"):
+        return "structpage-2m"
+    if name.endswith("-1g"):
+        return "structpage-1g"
+    return None
+
+
+def build(raw):
+    res = dict(raw)
+    designs = raw.get("designs", {})
+    ratios = {}
+    for name in DESIGNS:
+        d = designs.get(name)
+        if d is None:
+            continue
+        mine = metrics(d)
+        for ref in (same_size_structpage(name), "upstream-4k"):
+            if not ref or ref == name or ref not in designs:
+                continue
+            theirs = metrics(designs[ref])
+            ratios[name + "_vs_" + ref] = {
+                k: ratio(mine[k], theirs[k]) for k in mine}
+    res["ratios"] = ratios
+
+    proj = {}
+    for name in DESIGNS:
+        d = designs.get(name)
+        if d is None:
+            continue
+        p = {}
+        for label, size in (("1TiB", TIB), ("3TiB", 3 * TIB)):
+            p[label] = {}
+            for frac in ("0", "0.01", "0.1"):
+                per_gib = overhead_at(d, float(frac))
+                p[label][frac] = (None if per_gib is None else
+                                  int(round(per_gib * size / GIB)))
+        proj[name] = p
+    res["projection"] = proj
+    return res
+
+
+def human(b):
+    if not num(b):
+        return "–"
+    a = abs(b)
+    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if a >= div:
+            return "%.1f %s" % (b / div, unit)
+    return "%d B" % b
+
+
+def us(ns):
+    return "–" if not num(ns) else "%.1f" % (ns / 1000.0)
+
+
+def ms(ns):
+    return "–" if not num(ns) else "%.0f" % (ns / 1e6)
+
+
+def table(res):
+    designs = res.get("designs", {})
+    present = [n for n in DESIGNS if n in designs]
+    out = []
+    out.append("gmem-bench: kernel %s, guest_memfd of %s per design, one boot"
+               % (res.get("kernel", "?"), human(res.get("size_bytes"))))
+    out.append("")
+    out.append("Metadata per GiB of guest memory (vmemmap + page tables + "
+               "slab), by shared fraction:")
+    out.append("")
+    out.append("| design | " + " | ".join(
+        "f=%s" % f for f in ("0", "1/512", "1/64", "1/8", "1/2", "1")) +
+        " | round trip | MemFree check |")
+    out.append("|---" * 9 + "|")
+    for n in present:
+        d = designs[n]
+        ov = d.get("overhead_bytes_per_gib") or {}
+        out.append("| %s | %s | %s | %s |" % (
+            n, " | ".join(human(ov.get(f)) for f in FRACTIONS),
+            human(d.get("overhead_after_roundtrip_bytes_per_gib")),
+            human(d.get("memfree_crosscheck_error"))))
+    out.append("")
+    out.append("Latency, median (p99) in µs; fallocate and pre-fault in ms "
+               "per GiB; stage-2 pages after pre-fault:")
+    out.append("")
+    out.append("| design | 4K→shared | 4K→private | 2M→shared | 2M→private "
+               "| first fault | fallocate | pre-fault | 4K/2M/1G maps |")
+    out.append("|---" * 10 + "|")
+    for n in present:
+        d = designs[n]
+        conv = d.get("convert_ns") or {}
+        cells = []
+        for c in CONVERSIONS:
+            s = conv.get(c) or {}
+            cells.append("%s (%s)" % (us(s.get("median")), us(s.get("p99"))))
+        ff = d.get("first_fault_ns") or {}
+        s2 = d.get("stage2_pages") or {}
+        out.append("| %s | %s | %s (%s) | %s | %s | %s |" % (
+            n, " | ".join(cells), us(ff.get("median")), us(ff.get("p99")),
+            ms(d.get("fallocate_ns_per_gib")),
+            ms(d.get("prefault_ns_per_gib")),
+            "/".join(str(s2.get(k, "–")) for k in ("4k", "2m", "1g"))))
+    out.append("")
+    out.append("Ratios (fully private overhead; 4K→shared median):")
+    out.append("")
+    out.append("| comparison | overhead f=0 | overhead f=1/64 | 4K→shared "
+               "| 2M→shared | fallocate |")
+    out.append("|---" * 6 + "|")
+    for k, r in res.get("ratios", {}).items():
+        def fmt(x):
+            return "–" if x is None else "%.3g×" % x
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            k, fmt(r.get("overhead_0")), fmt(r.get("overhead_0.015625")),
+            fmt(r.get("4k_to_shared_median")),
+            fmt(r.get("2m_to_shared_median")),
+            fmt(r.get("fallocate_ns_per_gib"))))
+    out.append("")
+    out.append("Dense host: metadata for all guest memory:")
+    out.append("")
+    out.append("| design | 1 TiB, 0 % | 1 TiB, 1 % | 1 TiB, 10 % "
+               "| 3 TiB, 0 % | 3 TiB, 1 % | 3 TiB, 10 % |")
+    out.append("|---" * 7 + "|")
+    for n in present:
+        p = res["projection"].get(n, {})
+        cells = [human((p.get(t) or {}).get(f))
+                 for t in ("1TiB", "3TiB") for f in ("0", "0.01", "0.1")]
+        out.append("| %s | %s |" % (n, " | ".join(cells)))
+    return "\n".join(out) + "\n"
+
+
+def plots(res, outdir):
+    designs = res.get("designs", {})
+    present = [n for n in DESIGNS if n in designs]
+    dat = os.path.join(outdir, "overhead.dat")
+    with open(dat, "w") as f:
+        for n in present:
+            ov = designs[n].get("overhead_bytes_per_gib") or {}
+            f.write("# %s\n" % n)
+            for fr in FRACTIONS:
+                v = ov.get(fr)
+                # Log scale: f=0 is drawn at 1/4096, a zero figure at 1 B.
+                x = max(float(fr), 1.0 / 4096)
+                if num(v):
+                    f.write("%g %g\n" % (x, max(v, 1)))
+            f.write("\n\n")
+    lat = os.path.join(outdir, "latency.dat")
+    with open(lat, "w") as f:
+        for i, n in enumerate(present):
+            conv = designs[n].get("convert_ns") or {}
+            vals = [((conv.get(c) or {}).get("median")) for c in CONVERSIONS]
+            f.write("%s %s\n" % (n, " ".join(
+                "%g" % (v / 1000.0) if num(v) else "NaN" for v in vals)))
+    plot = ["set terminal svg size 900,560 dynamic font 'sans,11'",
+            "set output '%s'" % os.path.join(outdir, "overhead.svg"),
+            "set title 'guest_memfd metadata per GiB against shared fraction'",
+            "set xlabel 'shared fraction (f = 0 drawn at 1/4096)'",
+            "set ylabel 'bytes per GiB'",
+            "set logscale xy", "set grid", "set key outside right",
+            "set format y '%.0s %cB'",
+            "plot " + ", ".join(
+                ["'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, n)
+                 for i, n in enumerate(present)] +
+                ["%d with lines dt 2 lc rgb 'gray30' title '4K struct pages'"
+                 % ANCHOR_4K,
+                 "%d with lines dt 3 lc rgb 'gray50' title 'HugeTLB 1G + HVO'"
+                 % ANCHOR_HVO_1G]),
+            "set output '%s'" % os.path.join(outdir, "latency.svg"),
+            "unset logscale", "set logscale y", "set format y '%g'",
+            "set title 'conversion latency (median)'",
+            "set ylabel 'µs'", "unset xlabel",
+            "set style data histograms", "set style histogram clustered",
+            "set style fill solid 0.8 border -1", "set boxwidth 0.9",
+            "set xtics rotate by -20",
+            "plot " + ", ".join(
+                "'%s' using %d:xtic(1) title '%s'" % (lat, i + 2, c)
+                for i, c in enumerate(CONVERSIONS))]
+    gp = os.path.join(outdir, "plots.gp")
+    with open(gp, "w") as f:
+        f.write("\n".join(plot) + "\n")
+    subprocess.run(["gnuplot", gp], check=True)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    with open(sys.argv[1]) as f:
+        raw = json.load(f)
+    outdir = sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    res = build(raw)
+    missing = [n for n in DESIGNS if n not in res.get("designs", {})]
+    if missing:
+        print("bench-report: no figures for %s" % ", ".join(missing),
+              file=sys.stderr)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump(res, f, indent=1, sort_keys=False)
+        f.write("\n")
+    md = table(res)
+    with open(os.path.join(outdir, "results.md"), "w") as f:
+        f.write(md)
+    plots(res, outdir)
+    sys.stdout.write(md)
+
+
+if __name__ == "__main__":
+    main()

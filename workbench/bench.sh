@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: build the patched kernel, boot it once and run tools/gmem-bench
+# over every guest_memfd design, then write build/bench/{results.json,
+# results.md,overhead.svg,latency.svg} and print the table.
+# Environment: SIZE (guest_memfd size per design, default 2G),
+#              BENCH_ARGS (more gmem-bench arguments, e.g. --quick),
+#              WB_TIMEOUT (seconds before the guest counts as hung).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/workbench/config.sh"
+cd "$top"
+b=$top/build
+out=$b/bench
+obj=$b/obj
+log=$b/bench.log
+mkdir -p "$out"
+: > "$log"
+: "${SIZE:=2G}"
+: "${WB_TIMEOUT:=5400}"
+export WB_TIMEOUT
+t0=$(date +%s)
+
+step() {
+	local name=$1
+	shift
+	printf 'bench: %s … ' "$name"
+	local s
+	s=$(date +%s)
+	if ! "$@" >> "$log" 2>&1; then
+		echo "failed; last lines of build/bench.log:"
+		tail -n 30 "$log" | sed 's/^/  | /'
+		exit 1
+	fi
+	echo "$(($(date +%s) - s))s"
+}
+
+step "packages" bash workbench/deps.sh
+step "kernel source" bash workbench/source.sh
+step "work tree" bash workbench/tree.sh
+step "kernel build (ccache)" bash workbench/kbuild.sh "$obj" workbench/kconfig/base.config
+step "gmem-bench + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
+
+args="--size,$SIZE"
+for a in ${BENCH_ARGS:-}; do
+	args="$args,$a"
+done
+echo "bench: booting; gmem-bench $args (progress below)"
+rm -f "$out/raw.json" "$out/console.log"
+bash workbench/qemu.sh bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+	"$out/console.log" "$out/raw.json" "wb.bench=$args" >> "$log" 2>&1 &
+qpid=$!
+# Follow the guest's progress lines while it runs.
+sleep 2
+tail -n +1 -F "$out/console.log" 2>/dev/null | grep --line-buffered -a 'gmem-bench' &
+tpid=$!
+set +e
+wait $qpid
+qrc=$?
+set -e
+kill $tpid 2>/dev/null || true
+wait $tpid 2>/dev/null || true
+if [ $qrc -ne 0 ] || ! [ -s "$out/raw.json" ]; then
+	echo "bench: the guest run failed (qemu exit $qrc); console tail:"
+	tail -n 40 "$out/console.log" | sed 's/^/  | /'
+	exit 1
+fi
+if grep -aqE 'Oops|BUG:|WARNING:|KASAN|possible circular|kmemleak' "$out/console.log"; then
+	echo "bench: the kernel reported a problem; see build/bench/console.log"
+	exit 1
+fi
+echo
+python3 workbench/bench-report.py "$out/raw.json" "$out"
+echo
+echo "bench: done in $(($(date +%s) - t0))s: build/bench/results.{json,md}, overhead.svg, latency.svg"
