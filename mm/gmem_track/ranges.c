@@ -210,7 +210,12 @@ static int gmem_ranges_cut_edges(struct maple_tree *mt, pgoff_t index,
  */
 void gmem_ranges_init(struct gmem_ranges *r)
 {
-	mt_init_flags(&r->mt, MT_FLAGS_USE_RCU);
+	/*
+	 * ALLOC_RANGE: internal nodes keep their metadata out of the slots,
+	 * which the RCU free of a large dead subtree needs (see the harness's
+	 * attr_pattern test).
+	 */
+	mt_init_flags(&r->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
 }
 
 /**

@@ -1497,7 +1497,14 @@ static struct inode *kvm_gmem_alloc_inode(struct super_block *sb)
 	gi->flags = 0;
 	gi->owner = NULL;
 	INIT_LIST_HEAD(&gi->gmem_file_list);
-	mt_init_flags(&gi->attributes, MT_FLAGS_LOCK_EXTERN | MT_FLAGS_USE_RCU);
+	/*
+	 * MT_FLAGS_ALLOC_RANGE keeps node metadata out of the slots: the RCU
+	 * free of a large subtree that a spanning store kills (converting a
+	 * fragmented file back whole) reads past the last child of a full
+	 * range_64 node otherwise.
+	 */
+	mt_init_flags(&gi->attributes, MT_FLAGS_LOCK_EXTERN |
+		      MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
 	mt_set_external_lock(&gi->attributes,
 			     &gi->vfs_inode.i_data.invalidate_lock);
 	mutex_init(&gi->fill_lock);

@@ -484,6 +484,73 @@ static void test_split_and_remerge(void)
 	gmem_ranges_destroy(&r);
 }
 
+/*
+ * Tens of thousands of entries merged back into one: the spanning store
+ * kills a subtree three levels deep, which an RCU tree frees from an RCU
+ * callback (mt_free_walk()). That walk must not take the metadata of a
+ * node with 15 children for a child pointer.
+ */
+static void test_deep_merge(void)
+{
+	struct gmem_ranges r;
+	unsigned long i, pages;
+
+	for (pages = 2000; pages <= 64000; pages += 1000 + rnd(500) * 2) {
+		setup_1g(&r);
+		for (i = 0; i < pages; i += 2)
+			CHECK_EQ(gmem_ranges_set_state(&r, i, 1,
+						       GMEM_RANGE_SHARED, 0,
+						       GFP_KERNEL), 0);
+		CHECK_EQ(gmem_ranges_count(&r), pages);
+		CHECK_EQ(gmem_ranges_set_state(&r, 0, PAGES_1G,
+					       GMEM_RANGE_PRIVATE, 0,
+					       GFP_KERNEL), 0);
+		CHECK_EQ(gmem_ranges_count(&r), 1);
+		rcu_barrier();
+		validate(&r);
+		gmem_ranges_destroy(&r);
+	}
+}
+
+/*
+ * The pattern of guest_memfd's attribute tree: value entries for private
+ * pages, NULL for shared ones, random pages made shared, then the whole
+ * file made private with one preallocated store. Linux 7.3's RCU free of
+ * the dead subtree (mt_free_walk()) takes the metadata of a range_64 node
+ * with 15 children for a 16th child and frees garbage; MT_FLAGS_ALLOC_RANGE
+ * keeps internal nodes' metadata out of their slots, so guest_memfd and
+ * ranges.c both set it. Without it this test fails under ASan.
+ */
+static void test_attr_pattern(void)
+{
+	struct maple_tree mt;
+	unsigned long i, n, pages = 262144;
+	void *priv = xa_mk_value(8);
+	int round;
+
+	for (round = 0; round < 6; round++) {
+		unsigned long want = 1000UL << round;
+
+		mt_init_flags(&mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
+		mtree_store_range(&mt, 0, pages - 1, priv, GFP_KERNEL);
+		for (n = 0; n < want; n++) {
+			i = rnd(pages);
+			mtree_store_range(&mt, i, i, NULL, GFP_KERNEL);
+		}
+		{
+			MA_STATE(mas, &mt, 0, pages - 1);
+
+			CHECK_EQ(mas_preallocate(&mas, priv, GFP_KERNEL), 0);
+			mas_store_prealloc(&mas, priv);
+			mas_destroy(&mas);
+		}
+		rcu_barrier();
+		CHECK(mtree_load(&mt, 12345) == priv);
+		mtree_destroy(&mt);
+		rcu_barrier();
+	}
+}
+
 static void test_no_merge(void)
 {
 	struct gmem_ranges r;
@@ -1167,6 +1234,8 @@ static const struct {
 	{ "insert_lookup", test_insert_lookup },
 	{ "merge_1g_from_512_2m", test_merge_1g_from_2m },
 	{ "split_and_remerge", test_split_and_remerge },
+	{ "deep_merge_frees_subtree", test_deep_merge },
+	{ "attr_pattern", test_attr_pattern },
 	{ "no_merge", test_no_merge },
 	{ "mixed_ranges_and_holes", test_mixed_and_holes },
 	{ "remove", test_remove },
