@@ -218,6 +218,15 @@ def plots(res, outdir):
                 if num(v):
                     f.write("%g %g\n" % (x, max(v, 1)))
             f.write("\n\n")
+        # Whole 2 MiB ranges shared instead of scattered 4 KiB pages.
+        ranged = []
+        for n in present:
+            r = designs[n].get("overhead_2m_ranges_bytes_per_gib") or {}
+            for fr, v in r.items():
+                if num(v) and n.startswith("tracked"):
+                    f.write("%g %g\n" % (float(fr), max(v, 1)))
+                    ranged.append(n)
+        f.write("\n\n")
     lat = os.path.join(outdir, "latency.dat")
     with open(lat, "w") as f:
         for i, n in enumerate(present):
@@ -226,15 +235,20 @@ def plots(res, outdir):
             f.write("%s %s\n" % (n, " ".join(
                 "%g" % (v / 1000.0) if num(v) else "NaN" for v in vals)))
     plot = ["set terminal svg size 900,560 dynamic font 'sans,11'",
+            "set termoption noenhanced",
             "set output '%s'" % os.path.join(outdir, "overhead.svg"),
             "set title 'guest_memfd metadata per GiB against shared fraction'",
-            "set xlabel 'shared fraction (f = 0 drawn at 1/4096)'",
-            "set ylabel 'bytes per GiB'",
+            "set xlabel 'shared fraction: random 4 KiB pages "
+            "(f = 0 drawn at 1/4096, 0 B at 1 B)'",
+            "set ylabel 'bytes per GiB (SI prefixes)'",
             "set logscale xy", "set grid", "set key outside right",
             "set format y '%.0s %cB'",
             "plot " + ", ".join(
                 ["'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, n)
                  for i, n in enumerate(present)] +
+                (["'%s' index %d with points pt 7 ps 1.5 lc rgb 'black' "
+                  "title 'tracked, whole 2 MiB ranges'" % (dat, len(present))]
+                 if ranged else []) +
                 ["%d with lines dt 2 lc rgb 'gray30' title '4K struct pages'"
                  % ANCHOR_4K,
                  "%d with lines dt 3 lc rgb 'gray50' title 'HugeTLB 1G + HVO'"
@@ -260,7 +274,7 @@ def main():
         sys.exit(__doc__)
     with open(sys.argv[1]) as f:
         raw = json.load(f)
-    outdir = sys.argv[2]
+    outdir = os.path.abspath(sys.argv[2])
     os.makedirs(outdir, exist_ok=True)
     res = build(raw)
     missing = [n for n in DESIGNS if n not in res.get("designs", {})]

@@ -43,11 +43,12 @@ step "work tree" bash workbench/tree.sh
 step "kernel build (ccache)" bash workbench/kbuild.sh "$obj" workbench/kconfig/base.config
 step "gmem-bench + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
 
-args="--size,$SIZE"
+# One word on the kernel command line: ";" stands for a space.
+args="--size;$SIZE"
 for a in ${BENCH_ARGS:-}; do
-	args="$args,$a"
+	args="$args;$a"
 done
-echo "bench: booting; gmem-bench $args (progress below)"
+echo "bench: booting; gmem-bench ${args//;/ } (progress below)"
 rm -f "$out/raw.json" "$out/console.log"
 bash workbench/qemu.sh bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
 	"$out/console.log" "$out/raw.json" "wb.bench=$args" >> "$log" 2>&1 &

@@ -472,8 +472,22 @@ static void read_snap(struct snap *s)
 			warnx("no nr_memmap_pages or nr_memmap_boot_pages in /proc/vmstat");
 		s->memmap = a + b;
 	}
+	/*
+	 * Free pages on the per-CPU lists are not in MemFree; freed vmemmap
+	 * and chunk pages land there first. Count them, from /proc/zoneinfo.
+	 */
+	if (slurp("/proc/zoneinfo") > 0) {
+		const char *p = fbuf;
+
+		while ((p = strstr(p, "\n              count: "))) {
+			p += strlen("\n              count: ");
+			s->memfree_kb += strtoll(p, NULL, 10) * 4;
+		}
+	}
 	if (slurp("/proc/meminfo") > 0) {
-		find_key("MemFree", &s->memfree_kb);
+		a = 0;
+		find_key("MemFree", &a);
+		s->memfree_kb += a;
 		find_key("PageTables", &s->pagetables_kb);
 		a = 0;
 		b = 0;
@@ -1144,6 +1158,30 @@ static void settle(const struct bench *b)
 	     b->base.gt[DIR_STRUCT_PAGE][GT_CHUNKS_1G]);
 }
 
+/*
+ * Before a baseline: wait (up to SETTLE_MS) until free memory holds still
+ * for 200 ms, so that what the previous design freed late (RCU, deferred
+ * fput, KVM teardown) does not count against this one.
+ */
+static void quiesce(const struct bench *b)
+{
+	struct snap prev, now;
+	int ms, still = 0;
+
+	read_snap(&prev);
+	for (ms = 0; ms <= SETTLE_MS && still < 200; ms += 50) {
+		sleep_ms(50);
+		read_snap(&now);
+		if (llabs(now.memfree_kb - prev.memfree_kb) <= 256)
+			still += 50;
+		else
+			still = 0;
+		prev = now;
+	}
+	if (still < 200)
+		note(b, "free memory still moving after %d ms", SETTLE_MS);
+}
+
 /* Create the file and allocate it whole, timed; 0 or -errno. */
 static int create_file(struct bench *b)
 {
@@ -1199,6 +1237,7 @@ static void run_design(struct result *r)
 
 	t = now_ns();
 	for (tries = 1; ; tries++) {
+		quiesce(&b);
 		read_snap(&b.base);	/* warms up the paths it takes */
 		read_snap(&b.base);
 		b.have_base = 1;
