@@ -107,10 +107,8 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
-/* As tools/testing/selftests/kselftest.h and tools/lib/bpf/libbpf.c. */
-#ifndef __printf
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
-#endif
+/* For __printf(), as the selftests have it. */
+#include "../testing/selftests/kselftest.h"
 
 #define PAGE_SZ		4096ULL
 #define PAGE_BYTES	4096LL		/* the same, for signed arithmetic */
