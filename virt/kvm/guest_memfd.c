@@ -911,6 +911,27 @@ bool __weak kvm_arch_supports_gmem_init_shared(struct kvm *kvm)
 	return true;
 }
 
+/**
+ * kvm_gmem_track_allowed - may @kvm create gmem_track files?
+ * @kvm: the VM.
+ *
+ * Private gmem_track memory goes to KVM by PFN alone, without the
+ * architecture's guest_memfd hooks (making memory private in SEV-SNP's RMP
+ * or TDX's S-EPT, reclaiming it when freed), so only VMs that need none of
+ * them may use it: on x86, default and software-protected VMs.
+ *
+ * Return: true if the gmem_track flags of KVM_CREATE_GUEST_MEMFD are valid.
+ */
+bool kvm_gmem_track_allowed(struct kvm *kvm)
+{
+#ifdef CONFIG_X86
+	return kvm->arch.vm_type == KVM_X86_DEFAULT_VM ||
+	       kvm->arch.vm_type == KVM_X86_SW_PROTECTED_VM;
+#else
+	return !kvm_arch_has_private_mem(kvm);
+#endif
+}
+
 /*
  * Private gmem_track memory was hit by an uncorrected error: gmem_track has
  * marked the index poisoned, so kvm_gmem_get_pfn() fails with -EHWPOISON
