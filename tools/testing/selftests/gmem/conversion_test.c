@@ -48,6 +48,7 @@
 #include <sys/uio.h>
 
 #include "../kselftest_harness.h"
+#include "../gmem_track/gmem_track_util.h"
 
 #define PAGE_SZ		4096ULL
 #define GRANULE		(256ULL << 10)	/* one vmemmap page of struct pages */
@@ -66,7 +67,6 @@
 /* error_offset is an output only: feed garbage to prove it is ignored. */
 #define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
 
-#define SYSFS		"/sys/kernel/mm/gmem_track"
 #define TMO		300	/* 1 GiB files are slow under QEMU TCG */
 
 /* ---- SIGBUS probing ---- */
@@ -190,68 +190,6 @@ struct counters {
 	long memmap;
 	long parked;
 };
-
-static long read_long(const char *path)
-{
-	long val = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
-}
-
-static long sysfs_long(const char *design, const char *file)
-{
-	char path[128];
-
-	if (design)
-		snprintf(path, sizeof(path), SYSFS "/%s/%s", design, file);
-	else
-		snprintf(path, sizeof(path), SYSFS "/%s", file);
-	return read_long(path);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long read_vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-/* The vmemmap of the whole system, in pages; folded per-CPU first. */
-static long memmap_pages(void)
-{
-	write_file("/proc/sys/vm/stat_refresh", "1");
-	return read_vmstat("nr_memmap_pages") +
-	       read_vmstat("nr_memmap_boot_pages");
-}
 
 /* ---- KVM ---- */
 

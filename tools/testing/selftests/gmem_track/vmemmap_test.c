@@ -22,88 +22,10 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "gmem_track_util.h"
 
 #define OWNER		"/sys/kernel/debug/gmem_track/owner"
-#define SYSFS		"/sys/kernel/mm/gmem_track"
 #define KPF_RESERVED	32	/* include/uapi/linux/kernel-page-flags.h */
-
-static long read_vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-static long memmap_pages(void)
-{
-	return read_vmstat("nr_memmap_pages") +
-	       read_vmstat("nr_memmap_boot_pages");
-}
-
-static int write_file(const char *path, const char *val);
-
-/*
- * PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too.
- * It is a per-CPU counter: fold it first, or a change of a few pages does
- * not show for up to a second.
- */
-static long page_tables_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	write_file("/proc/sys/vm/stat_refresh", "1");
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PageTables: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
-static long read_long(const char *path)
-{
-	long val = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
-}
-
-static long sysfs_top_long(const char *file)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), SYSFS "/%s", file);
-	return read_long(path);
-}
-
-static long sysfs_long(const char *design, const char *file)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), SYSFS "/%s/%s", design, file);
-	return read_long(path);
-}
 
 /* Returns 0 or -errno of the command. */
 static int owner_cmd(const char *fmt, ...)
@@ -180,18 +102,6 @@ static long read_all(const char *path)
 	return n < 0 ? -1 : total;
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 FIXTURE(vmemmap) {
 	long before;
 	long freed_before;
@@ -231,8 +141,8 @@ FIXTURE_SETUP(vmemmap)
 	owner_cmd("destroy");
 	self->before = memmap_pages();
 	self->freed_before = sysfs_long(variant->design, "vmemmap_freed_bytes");
-	self->used_before = sysfs_top_long(variant->nr == 512 ? "used_2M_bytes" :
-							       "used_1G_bytes");
+	self->used_before = sysfs_long(NULL, variant->nr == 512 ?
+				       "used_2M_bytes" : "used_1G_bytes");
 	ASSERT_EQ(0, owner_cmd("create %s %s", variant->design, variant->size));
 	ret = owner_cmd("populate 0");
 	if (ret == -ENOMEM) {
@@ -264,8 +174,8 @@ TEST_F(vmemmap, private_chunk)
 	EXPECT_EQ(variant->vmemmap_pages, gone);
 	EXPECT_EQ(variant->vmemmap_pages * 4096, freed);
 	EXPECT_EQ((long)variant->nr * 4096,
-		  sysfs_top_long(variant->nr == 512 ? "used_2M_bytes" :
-						      "used_1G_bytes") -
+		  sysfs_long(NULL, variant->nr == 512 ? "used_2M_bytes" :
+							"used_1G_bytes") -
 		  self->used_before);
 	/* Private PFNs without struct pages read as the reserved sentinel. */
 	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0, reserved);
