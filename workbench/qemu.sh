@@ -17,7 +17,7 @@ kernel=$2
 initrd=$3
 shift 3
 
-: "${WB_MEM:=8G}"
+: "${WB_MEM:=12G}"
 : "${WB_SMP:=2}"
 : "${WB_TIMEOUT:=1200}"
 
