@@ -901,7 +901,8 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
  *	a reference is taken for memory_failure().
  *
  * Called by memory_failure() before it touches the struct page: a private
- * PFN's struct page is the read-only sentinel. The page's index becomes
+ * PFN's struct page is the read-only sentinel. memory_failure() reports
+ * and counts the outcome (MF_MSG_GUEST_PRIVATE). The page's index becomes
  * poisoned, so it is never converted, looked up for mapping or handed out
  * again; when its chunk is freed the page stays out of the allocator. The
  * owner's user is told through &gmem_track_owner_ops.memory_failure.
@@ -952,9 +953,8 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 						    GMEM_RANGE_POISONED, 0,
 						    GFP_KERNEL);
 			if (!ret) {
-				num_poisoned_pages_inc(pfn);
-				pr_err("%#lx: private memory of a guest_memfd poisoned (index %#lx)\n",
-				       pfn, index);
+				pr_info("%#lx: private guest page poisoned at index %#lx\n",
+					pfn, index);
 				notify = owner->ops && owner->ops->memory_failure;
 				poisoned = index;
 			}

@@ -389,6 +389,7 @@ static void gmem_test_bad_input(struct kunit *test)
  */
 static void gmem_test_memory_failure(struct kunit *test)
 {
+	long corrupted = atomic_long_read(&num_poisoned_pages);
 	struct gmem_track_owner *owner;
 	unsigned long pfn;
 	pgoff_t err = 0;
@@ -399,8 +400,17 @@ static void gmem_test_memory_failure(struct kunit *test)
 	pfn = gmem_test_pfn(test, owner, 0);
 	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 64), 0);
 
-	/* Private: taken by gmem_track before the sentinel is written. */
+	/*
+	 * Private: taken by gmem_track before the sentinel is written, and
+	 * counted once in HardwareCorrupted; a second hit is not counted.
+	 */
 	KUNIT_EXPECT_EQ(test, memory_failure(pfn + 3, MF_SW_SIMULATED), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&num_poisoned_pages),
+			corrupted + 1);
+	KUNIT_EXPECT_EQ(test, memory_failure(pfn + 3, MF_SW_SIMULATED),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&num_poisoned_pages),
+			corrupted + 1);
 	gmem_test_expect_private(test, pfn, 64);
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 3, NULL, NULL, NULL),
 			-EHWPOISON);
