@@ -41,6 +41,8 @@ enum gmem_track_design {
  * @vmemmap_pages: vmemmap pages currently backing the owners' memory.
  * @vmemmap_freed_pages: vmemmap pages given back by depopulation.
  * @ranges: entries in the owners' range descriptors.
+ * @descriptor_bytes: memory of the owners' range descriptors (their maple
+ *	tree nodes).
  */
 struct gmem_track_stats {
 	long chunks_2m;
@@ -50,6 +52,7 @@ struct gmem_track_stats {
 	long vmemmap_pages;
 	long vmemmap_freed_pages;
 	long ranges;
+	long descriptor_bytes;
 };
 
 struct gmem_track_owner;

@@ -1005,19 +1005,24 @@ int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 EXPORT_SYMBOL_GPL(gmem_track_lookup);
 
 /**
- * gmem_read_ranges - count the descriptor entries of a design's owners
+ * gmem_read_ranges - measure the descriptors of a design's owners
  * @design: the design.
  * @ranges: the number of entries.
+ * @bytes: the memory of their maple trees.
  */
-void gmem_read_ranges(enum gmem_track_design design, long *ranges)
+void gmem_read_ranges(enum gmem_track_design design, long *ranges,
+		      long *bytes)
 {
 	struct gmem_track_owner *owner;
 
 	*ranges = 0;
+	*bytes = 0;
 	mutex_lock(&gmem_owners_lock);
 	list_for_each_entry(owner, &gmem_owners, list) {
-		if (owner->design == design)
-			*ranges += gmem_ranges_count(&owner->ranges);
+		if (owner->design != design)
+			continue;
+		*ranges += gmem_ranges_count(&owner->ranges);
+		*bytes += gmem_ranges_bytes(&owner->ranges);
 	}
 	mutex_unlock(&gmem_owners_lock);
 }
@@ -1041,7 +1046,7 @@ void gmem_track_read_stats(enum gmem_track_design design,
 	stats->shared_pages = atomic_long_read(&s[GMEM_STAT_SHARED]);
 	stats->vmemmap_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP]);
 	stats->vmemmap_freed_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP_FREED]);
-	gmem_read_ranges(design, &stats->ranges);
+	gmem_read_ranges(design, &stats->ranges, &stats->descriptor_bytes);
 }
 EXPORT_SYMBOL_GPL(gmem_track_read_stats);
 

@@ -68,6 +68,7 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 void gmem_pool_free(unsigned long pfn, unsigned int order);
 void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned);
 long gmem_pool_parked(unsigned int order);
+long gmem_pool_tree_bytes(void);
 struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn);
 bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner);
 
@@ -79,6 +80,7 @@ void gmem_page_init_shared(struct page *page, unsigned long pfn);
 long gmem_sentinel_pages(void);
 
 /* core.c */
-void gmem_read_ranges(enum gmem_track_design design, long *ranges);
+void gmem_read_ranges(enum gmem_track_design design, long *ranges,
+		      long *bytes);
 
 #endif /* _MM_GMEM_TRACK_INTERNAL_H */

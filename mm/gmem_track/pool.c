@@ -167,6 +167,22 @@ long gmem_pool_parked(unsigned int order)
 }
 
 /**
+ * gmem_pool_tree_bytes - memory of the pool's PFN tree
+ *
+ * Return: the bytes of the maple nodes of the tree that records the owner
+ * of every chunk, parked ones included.
+ */
+long gmem_pool_tree_bytes(void)
+{
+	unsigned long nodes;
+
+	rcu_read_lock();
+	nodes = mt_nr_nodes(&gmem_pfn_tree);
+	rcu_read_unlock();
+	return nodes * sizeof(struct maple_node);
+}
+
+/**
  * gmem_pool_owner_of - the owner of the chunk holding a PFN
  * @pfn: the PFN.
  *

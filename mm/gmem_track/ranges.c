@@ -500,3 +500,24 @@ unsigned long gmem_ranges_count(struct gmem_ranges *r)
 	rcu_read_unlock();
 	return n;
 }
+
+/**
+ * gmem_ranges_bytes() - Memory the descriptor takes.
+ * @r: The ranges of one owner.
+ *
+ * Counts the maple nodes the tree is built of, leaves and internal nodes:
+ * the entries are values stored in the nodes, so the nodes are all of it.
+ * A tree of one entry at index 0, or of none, takes no node at all.
+ *
+ * Context: Any context; takes the RCU read lock.
+ * Return: The bytes of the tree's nodes.
+ */
+unsigned long gmem_ranges_bytes(struct gmem_ranges *r)
+{
+	unsigned long nodes;
+
+	rcu_read_lock();
+	nodes = mt_nr_nodes(&r->mt);
+	rcu_read_unlock();
+	return nodes * sizeof(struct maple_node);
+}

@@ -76,6 +76,7 @@ bool gmem_ranges_lookup(struct gmem_ranges *r, pgoff_t index,
 			struct gmem_range *out);
 bool gmem_ranges_next(struct gmem_ranges *r, pgoff_t *index, pgoff_t last,
 		      struct gmem_range *out);
+unsigned long gmem_ranges_bytes(struct gmem_ranges *r);
 int gmem_ranges_max_order(const struct gmem_range *rg, pgoff_t index,
 			  int max_order);
 unsigned long gmem_ranges_count(struct gmem_ranges *r);

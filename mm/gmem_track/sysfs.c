@@ -3,9 +3,11 @@
  * gmem_track statistics in /sys/kernel/mm/gmem_track/.
  *
  *   sentinel_pages, parked_2M, parked_1G,
- *   used_2M_bytes, used_1G_bytes, free_2M_bytes, free_1G_bytes
+ *   used_2M_bytes, used_1G_bytes, free_2M_bytes, free_1G_bytes,
+ *   pfn_tree_bytes
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
+ *                  descriptor_bytes
  *
  * See Documentation/ABI/testing/sysfs-kernel-mm-gmem_track.
  */
@@ -52,6 +54,7 @@ GMEM_STAT_ATTR(shared_bytes, st.shared_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(vmemmap_bytes, st.vmemmap_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(vmemmap_freed_bytes, st.vmemmap_freed_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(ranges, st.ranges);
+GMEM_STAT_ATTR(descriptor_bytes, st.descriptor_bytes);
 
 static struct attribute *gmem_design_attrs[] = {
 	&chunks_2M_attr.attr,
@@ -61,6 +64,7 @@ static struct attribute *gmem_design_attrs[] = {
 	&vmemmap_bytes_attr.attr,
 	&vmemmap_freed_bytes_attr.attr,
 	&ranges_attr.attr,
+	&descriptor_bytes_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(gmem_design);
@@ -125,6 +129,7 @@ GMEM_POOL_ATTR(used_2M_bytes, gmem_used_bytes(PMD_ORDER));
 GMEM_POOL_ATTR(used_1G_bytes, gmem_used_bytes(PUD_ORDER));
 GMEM_POOL_ATTR(free_2M_bytes, gmem_pool_parked(PMD_ORDER) << PMD_SHIFT);
 GMEM_POOL_ATTR(free_1G_bytes, gmem_pool_parked(PUD_ORDER) << PUD_SHIFT);
+GMEM_POOL_ATTR(pfn_tree_bytes, gmem_pool_tree_bytes());
 
 static struct attribute *gmem_top_attrs[] = {
 	&sentinel_pages_attr.attr,
@@ -134,6 +139,7 @@ static struct attribute *gmem_top_attrs[] = {
 	&used_1G_bytes_attr.attr,
 	&free_2M_bytes_attr.attr,
 	&free_1G_bytes_attr.attr,
+	&pfn_tree_bytes_attr.attr,
 	NULL,
 };
 

@@ -512,6 +512,42 @@ static void test_deep_merge(void)
 	}
 }
 
+static long allocated(void);
+
+/*
+ * gmem_ranges_bytes() against the allocator: with one tree alive, every
+ * maple node allocated is one of its nodes, so the count mt_nr_nodes()
+ * walks must be what the allocator holds, while the tree grows from one
+ * entry to tens of thousands (internal nodes on several levels) and when
+ * it is merged back.
+ */
+static void test_descriptor_bytes(void)
+{
+	unsigned long i, pages, node = sizeof(struct maple_node);
+	long base = allocated();
+	struct gmem_ranges r;
+
+	gmem_ranges_init(&r);
+	CHECK_EQ(gmem_ranges_bytes(&r), 0);
+	for (pages = 0; pages <= 40000; pages = pages * 3 + 2 + rnd(50) * 2) {
+		setup_1g(&r);
+		/* One entry from index 0 to the end: one leaf. */
+		CHECK_EQ(gmem_ranges_bytes(&r), node);
+		for (i = 0; i < pages; i += 2)
+			CHECK_EQ(gmem_ranges_set_state(&r, i, 1,
+						       GMEM_RANGE_SHARED, 0,
+						       GFP_KERNEL), 0);
+		CHECK_EQ(gmem_ranges_bytes(&r), (allocated() - base) * node);
+		CHECK_EQ(gmem_ranges_set_state(&r, 0, PAGES_1G,
+					       GMEM_RANGE_PRIVATE, 0,
+					       GFP_KERNEL), 0);
+		CHECK_EQ(gmem_ranges_bytes(&r), (allocated() - base) * node);
+		CHECK_EQ(gmem_ranges_bytes(&r), node);
+		gmem_ranges_destroy(&r);
+		CHECK_EQ(allocated(), base);
+	}
+}
+
 /*
  * The pattern of guest_memfd's attribute tree: value entries for private
  * pages, NULL for shared ones, random pages made shared, then the whole
@@ -1235,6 +1271,7 @@ static const struct {
 	{ "merge_1g_from_512_2m", test_merge_1g_from_2m },
 	{ "split_and_remerge", test_split_and_remerge },
 	{ "deep_merge_frees_subtree", test_deep_merge },
+	{ "descriptor_bytes", test_descriptor_bytes },
 	{ "attr_pattern", test_attr_pattern },
 	{ "no_merge", test_no_merge },
 	{ "mixed_ranges_and_holes", test_mixed_and_holes },
