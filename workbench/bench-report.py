@@ -155,6 +155,19 @@ def table(res):
             human(d.get("overhead_after_roundtrip_bytes_per_gib")),
             human(d.get("memfree_crosscheck_error"))))
     out.append("")
+    out.append("Of which the range descriptor (maple nodes, from sysfs "
+               "descriptor_bytes + pfn_tree_bytes), per GiB:")
+    out.append("")
+    out.append("| design | " + " | ".join(
+        "f=%s" % f for f in ("0", "1/512", "1/64", "1/8", "1/2", "1")) + " |")
+    out.append("|---" * 7 + "|")
+    for n in present:
+        de = designs[n].get("descriptor_bytes_per_gib")
+        if not de:
+            continue
+        out.append("| %s | %s |" % (
+            n, " | ".join(human(de.get(f)) for f in FRACTIONS)))
+    out.append("")
     out.append("Latency, median (p99) in µs; fallocate and pre-fault in ms "
                "per GiB; stage-2 pages after pre-fault:")
     out.append("")

@@ -41,11 +41,16 @@
  *     slab       = delta(slab) * 1024: the descriptor (maple nodes for
  *                  gmem_track, xarray nodes for the page cache) and the
  *                  file's attributes;
+ *     descriptor = delta(<design>/descriptor_bytes + pfn_tree_bytes) of
+ *                  /sys/kernel/mm/gmem_track: the maple nodes of the
+ *                  file's range descriptor and of the pool's PFN tree,
+ *                  part of slab (null for upstream-4k, which has none);
  *     overhead   = vmemmap + max(0, pagetables) + max(0, slab),
  *   reported per GiB of file: overhead / (S / 1 GiB). The whole file is
  *   then made private again with one ioctl (PRESERVE) before the next f.
  *   overhead_after_roundtrip_bytes_per_gib: the same, fully private again,
- *   after the last f. overhead_2m_ranges_bytes_per_gib: f = 1/64 of the
+ *   after the last f. descriptor_bytes_per_gib: the descriptor figure at
+ *   each f, per GiB. overhead_2m_ranges_bytes_per_gib: f = 1/64 of the
  *   file shared as whole random 2 MiB-aligned ranges.
  *   counters (at f = 1/64): memmap_delta_bytes is the vmemmap figure above
  *   (S / 64 + delta(memmap) * 4096, from nr_memmap), and
@@ -76,7 +81,10 @@
  * A figure that could not be measured is null. A design whose file cannot
  * be created or allocated (ENOMEM: no free 1 GiB block, say, even after two
  * more tries behind a write to /proc/sys/vm/compact_memory) is all null,
- * with the reason on stderr, and the run goes on. --quick takes 100 samples
+ * with the reason on stderr, and the run goes on. --phases names what runs
+ * after fallocate: overhead (the fractions and the round trip), ranges2m,
+ * convert4k and convert2m (PRESERVE and ZERO), fault, prefault; figures of
+ * the phases left out are null. --quick takes 100 samples
  * and only f = 0, 1/64 and 1 (the other fractions are null). --check prints
  * TAP checks of the figures (see check_design()) instead of the JSON, or,
  * with --out, besides it.
@@ -194,6 +202,17 @@ static const char * const lat_keys[NR_CONVERT] = {
 	"2m_to_shared_zero", "2m_to_private_zero",
 };
 
+/* --phases: what run_design() measures after fallocate. */
+enum {
+	PH_OVERHEAD, PH_RANGES_2M, PH_CONVERT_4K, PH_CONVERT_2M, PH_FAULT,
+	PH_PREFAULT,
+	NR_PHASES,
+};
+
+static const char * const phase_names[NR_PHASES] = {
+	"overhead", "ranges2m", "convert4k", "convert2m", "fault", "prefault",
+};
+
 /* A JSON number or null. */
 struct val {
 	int set;
@@ -220,6 +239,7 @@ struct result {
 	int measured;		/* the file was allocated */
 	char skip[192];		/* why not, when not */
 	struct val overhead[NR_FRAC];
+	struct val desc[NR_FRAC];
 	struct val roundtrip;
 	struct val memfree_err;
 	struct val fallocate_ns;
@@ -242,16 +262,24 @@ static struct {
 	int iters_set;
 	int quick;
 	int check;
+	unsigned int phases;	/* 1 << PH_* */
+	const char *perf_ctl;	/* perf's control FIFO, ",", its ack FIFO */
 	const char *out;
 } opt = {
 	.size = 2 * SZ_1G,
 	.iters = 1000,
+	.phases = (1U << NR_PHASES) - 1,
 };
 
 static int kvm_fd = -1;
 static __u64 *samples[NR_LAT];	/* opt.iters each */
 static __u64 *picks;		/* opt.iters */
 static __u64 t_prog;
+
+static int want(int phase)
+{
+	return !!(opt.phases & (1U << phase));
+}
 
 /* ---- small helpers ---- */
 
@@ -356,24 +384,24 @@ static void pick(__u64 *out, __u64 k, __u64 n, __u64 seed)
 
 enum {
 	GT_CHUNKS_2M, GT_CHUNKS_1G, GT_PRIVATE, GT_SHARED, GT_VMEMMAP,
-	GT_VMEMMAP_FREED, GT_RANGES, NR_GT,
+	GT_VMEMMAP_FREED, GT_RANGES, GT_DESC, NR_GT,
 };
 
 static const char * const gt_files[NR_GT] = {
 	"chunks_2M", "chunks_1G", "private_bytes", "shared_bytes",
-	"vmemmap_bytes", "vmemmap_freed_bytes", "ranges",
+	"vmemmap_bytes", "vmemmap_freed_bytes", "ranges", "descriptor_bytes",
 };
 
 static const char * const gt_dirs[NR_DIRS] = { "tracked", "struct_page" };
 
 enum {
 	TOP_SENTINEL, TOP_PARKED_2M, TOP_PARKED_1G, TOP_USED_2M, TOP_USED_1G,
-	TOP_FREE_2M, TOP_FREE_1G, NR_TOP,
+	TOP_FREE_2M, TOP_FREE_1G, TOP_PFN_TREE, NR_TOP,
 };
 
 static const char * const top_files[NR_TOP] = {
 	"sentinel_pages", "parked_2M", "parked_1G", "used_2M_bytes",
-	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes",
+	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes", "pfn_tree_bytes",
 };
 
 struct snap {
@@ -449,6 +477,42 @@ static int write_str(const char *path, const char *s)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Tell the perf that runs us (perf stat or record -D -1 --control
+ * fifo:CTL,ACK) to enable or disable its events, and wait for its ack, so
+ * that it counts the conversion phases and nothing else.
+ */
+static void perf_ctl(const char *cmd)
+{
+	static int ctl = -1, ack = -1;
+	char path[256], *comma, buf[8];
+	ssize_t len = strlen(cmd);
+
+	if (!opt.perf_ctl)
+		return;
+	if (ctl < 0) {
+		snprintf(path, sizeof(path), "%s", opt.perf_ctl);
+		comma = strchr(path, ',');
+		if (!comma) {
+			warnx("--perf-ctl wants CTL,ACK");
+			exit(1);
+		}
+		*comma = 0;
+		ctl = open(path, O_WRONLY | O_CLOEXEC);
+		ack = open(comma + 1, O_RDONLY | O_CLOEXEC);
+		if (ctl < 0 || ack < 0) {
+			warnx("--perf-ctl %s: %s", opt.perf_ctl, strerror(errno));
+			exit(1);
+		}
+	}
+	/* perf answers "ack\n" once the command took effect. */
+	if (write(ctl, cmd, len) != len || write(ctl, "\n", 1) != 1 ||
+	    read(ack, buf, sizeof(buf)) <= 0) {
+		warnx("perf control FIFOs: %s", strerror(errno));
+		exit(1);
+	}
 }
 
 static void read_snap(struct snap *s)
@@ -621,6 +685,7 @@ struct ovh {
 	long long slab;
 	long long memfree_drop;
 	long long sysfs_vm;
+	long long desc;		/* -1: the design has no descriptor */
 	long long total;
 };
 
@@ -636,9 +701,14 @@ static void measure(const struct bench *b, struct ovh *o)
 	o->slab = (now.slab_kb - base->slab_kb) * 1024;
 	o->memfree_drop = (base->memfree_kb - now.memfree_kb) * 1024;
 	o->sysfs_vm = 0;
-	if (b->d->dir >= 0)
+	o->desc = -1;
+	if (b->d->dir >= 0) {
 		o->sysfs_vm = now.gt[b->d->dir][GT_VMEMMAP] -
 			      base->gt[b->d->dir][GT_VMEMMAP];
+		o->desc = now.gt[b->d->dir][GT_DESC] -
+			  base->gt[b->d->dir][GT_DESC] +
+			  now.top[TOP_PFN_TREE] - base->top[TOP_PFN_TREE];
+	}
 	o->total = o->vmemmap + max0(o->pagetables) + max0(o->slab);
 }
 
@@ -655,9 +725,14 @@ static void keep_raw(struct raw *raw, const struct ovh *o, long long gran,
 static void report_ovh(const struct bench *b, __u64 t, const char *what,
 		       const struct ovh *o, long long ioctls)
 {
-	progress(b, t, "%s: %lld ioctls, vmemmap %lld (%+lld pg), PT %+lld, slab %+lld: %.0f B/GiB",
+	char desc[40] = "";
+
+	if (o->desc >= 0)
+		snprintf(desc, sizeof(desc), " (descriptor %+lld)", o->desc);
+	progress(b, t,
+		 "%s: %lld ioctls, vmemmap %lld (%+lld pg), PT %+lld, slab %+lld%s: %.0f B/GiB",
 		 what, ioctls, o->vmemmap, o->memmap_pages, o->pagetables,
-		 o->slab, o->total / b->gib);
+		 o->slab, desc, o->total / b->gib);
 }
 
 static int flush_run(struct bench *b, __u64 unit, __u64 first, __u64 len,
@@ -734,6 +809,8 @@ static int phase_overhead(struct bench *b)
 		} else {
 			measure(b, &o);
 			val_set(&r->overhead[i], o.total / b->gib);
+			if (o.desc >= 0)
+				val_set(&r->desc[i], o.desc / b->gib);
 			keep_raw(&r->frac_raw[i], &o, gran, k);
 		}
 		/* Back to private for the next fraction: one ioctl. */
@@ -862,15 +939,18 @@ static int phase_convert(struct bench *b)
 		__u64 flags;
 		int sh;
 		int pr;
+		int phase;
 	} sets[] = {
-		{ PAGE_SZ, PRESERVE, LAT_4K_SH, LAT_4K_PR },
-		{ SZ_2M, PRESERVE, LAT_2M_SH, LAT_2M_PR },
-		{ PAGE_SZ, ZERO, LAT_4K_SH_Z, LAT_4K_PR_Z },
-		{ SZ_2M, ZERO, LAT_2M_SH_Z, LAT_2M_PR_Z },
+		{ PAGE_SZ, PRESERVE, LAT_4K_SH, LAT_4K_PR, PH_CONVERT_4K },
+		{ SZ_2M, PRESERVE, LAT_2M_SH, LAT_2M_PR, PH_CONVERT_2M },
+		{ PAGE_SZ, ZERO, LAT_4K_SH_Z, LAT_4K_PR_Z, PH_CONVERT_4K },
+		{ SZ_2M, ZERO, LAT_2M_SH_Z, LAT_2M_PR_Z, PH_CONVERT_2M },
 	};
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sets); i++) {
+		if (!want(sets[i].phase))
+			continue;
 		if (lat_set(b, sets[i].unit, sets[i].flags, SEED_LAT + i,
 			    sets[i].sh, sets[i].pr))
 			return -1;
@@ -1268,7 +1348,15 @@ static void run_design(struct result *r)
 	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB",
 		 (unsigned long long)(opt.size >> 20), r->fallocate_ns.v);
 
-	if (phase_overhead(&b) || phase_2m_ranges(&b) || phase_convert(&b))
+	if ((want(PH_OVERHEAD) && phase_overhead(&b)) ||
+	    (want(PH_RANGES_2M) && phase_2m_ranges(&b)))
+		goto out;
+	perf_ctl("enable");
+	ret = phase_convert(&b);
+	perf_ctl("disable");
+	if (ret)
+		goto out;
+	if (!want(PH_FAULT) && !want(PH_PREFAULT))
 		goto out;
 	ret = map_file(&b);
 	if (ret) {
@@ -1276,9 +1364,10 @@ static void run_design(struct result *r)
 		     strerror(-ret));
 		goto out;
 	}
-	if (phase_first_fault(&b))
+	if (want(PH_FAULT) && phase_first_fault(&b))
 		goto out;
-	phase_prefault(&b);
+	if (want(PH_PREFAULT))
+		phase_prefault(&b);
 out:
 	teardown(&b);
 	settle(&b);
@@ -1333,6 +1422,11 @@ static void json_design(FILE *f, const struct result *r)
 	for (i = 0; i < NR_FRAC; i++) {
 		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
 		json_num(f, &r->overhead[i]);
+	}
+	fputs("},\n      \"descriptor_bytes_per_gib\": {", f);
+	for (i = 0; i < NR_FRAC; i++) {
+		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
+		json_num(f, &r->desc[i]);
 	}
 	fputs("},\n      \"overhead_after_roundtrip_bytes_per_gib\": ", f);
 	json_num(f, &r->roundtrip);
@@ -1558,8 +1652,9 @@ static void print_help(FILE *f)
 {
 	int i;
 
-	fputs("usage: gmem-bench [--size BYTES] [--designs a,b,c] [--iters N] [--quick]\n"
-	      "                  [--out FILE] [--check]\n"
+	fputs("usage: gmem-bench [--size BYTES] [--designs a,b,c] [--phases a,b,c]\n"
+	      "                  [--iters N] [--quick] [--out FILE] [--check]\n"
+	      "                  [--perf-ctl CTL,ACK]\n"
 	      "\n"
 	      "Memory overhead and latency of guest_memfd designs, one file of --size\n"
 	      "bytes at a time in a KVM_X86_SW_PROTECTED_VM; JSON on stdout (or --out).\n"
@@ -1569,6 +1664,9 @@ static void print_help(FILE *f)
 	      "                  2G); 1g designs need a multiple of 1 GiB, else are null\n"
 	      "  --designs LIST  comma-separated designs, run in the order below (default:\n"
 	      "                  all)\n"
+	      "  --phases LIST   comma-separated phases after fallocate (default: all;\n"
+	      "                  the others are null), e.g. convert4k to profile the\n"
+	      "                  4 KiB conversions alone\n"
 	      "  --iters N       samples per latency figure (default 1000)\n"
 	      "  --quick         --iters 100 (unless given) and shared fractions 0, 1/64\n"
 	      "                  and 1 only (the others null)\n"
@@ -1576,11 +1674,17 @@ static void print_help(FILE *f)
 	      "  --check         print TAP checks of the figures on stdout instead of\n"
 	      "                  the JSON (with --out, the JSON still goes to FILE);\n"
 	      "                  exit 0 if all pass, 1 if not, 4 if KVM is missing\n"
+	      "  --perf-ctl CTL,ACK\n"
+	      "                  under perf stat/record -D -1 --control fifo:CTL,ACK:\n"
+	      "                  enable perf's events for the conversion phases only\n"
 	      "  --help          this text\n"
 	      "\n"
 	      "designs:", f);
 	for (i = 0; i < NR_DESIGNS; i++)
 		fprintf(f, " %s", designs[i].name);
+	fputs("\nphases:", f);
+	for (i = 0; i < NR_PHASES; i++)
+		fprintf(f, " %s", phase_names[i]);
 	fputs("\nProgress goes to stderr. The comment at the top of the source defines\n"
 	      "every figure.\n", f);
 }
@@ -1621,31 +1725,42 @@ static int parse_size(const char *s, __u64 *out)
 	return 0;
 }
 
-static int parse_designs(const char *list)
+/* A comma-separated list of names into a bit mask; -1 if a name is unknown. */
+static int parse_list(const char *list, const char *what,
+		      const char *(*name_of)(int), int n, unsigned int *mask)
 {
 	const char *p = list, *e;
 	size_t len;
-	int i, n = 0;
+	int i;
 
+	*mask = 0;
 	while (*p) {
 		e = strchr(p, ',');
 		len = e ? (size_t)(e - p) : strlen(p);
-		for (i = 0; i < NR_DESIGNS; i++) {
-			if (strlen(designs[i].name) == len &&
-			    !strncmp(designs[i].name, p, len))
+		for (i = 0; i < n; i++) {
+			if (strlen(name_of(i)) == len &&
+			    !strncmp(name_of(i), p, len))
 				break;
 		}
-		if (len && i == NR_DESIGNS) {
-			warnx("unknown design '%.*s'", (int)len, p);
+		if (len && i == n) {
+			warnx("unknown %s '%.*s'", what, (int)len, p);
 			return -1;
 		}
-		if (len) {
-			results[i].selected = 1;
-			n++;
-		}
+		if (len)
+			*mask |= 1U << i;
 		p += len + (e ? 1 : 0);
 	}
-	return n ? 0 : -1;
+	return *mask ? 0 : -1;
+}
+
+static const char *design_name(int i)
+{
+	return designs[i].name;
+}
+
+static const char *phase_name(int i)
+{
+	return phase_names[i];
 }
 
 static int parse_args(int argc, char **argv)
@@ -1653,15 +1768,18 @@ static int parse_args(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "designs", required_argument, NULL, 'd' },
+		{ "phases", required_argument, NULL, 'p' },
 		{ "iters", required_argument, NULL, 'i' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "perf-ctl", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, i, designs_set = 0;
+	unsigned int designs_mask = (1U << NR_DESIGNS) - 1;
 	char *end;
+	int c, i;
 
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
@@ -1672,9 +1790,14 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		case 'd':
-			if (parse_designs(optarg))
+			if (parse_list(optarg, "design", design_name,
+				       NR_DESIGNS, &designs_mask))
 				return -1;
-			designs_set = 1;
+			break;
+		case 'p':
+			if (parse_list(optarg, "phase", phase_name,
+				       NR_PHASES, &opt.phases))
+				return -1;
 			break;
 		case 'i':
 			errno = 0;
@@ -1695,6 +1818,9 @@ static int parse_args(int argc, char **argv)
 		case 'c':
 			opt.check = 1;
 			break;
+		case 'P':
+			opt.perf_ctl = optarg;
+			break;
 		case 'h':
 			print_help(stdout);
 			exit(0);
@@ -1712,10 +1838,13 @@ static int parse_args(int argc, char **argv)
 	}
 	if (opt.quick && !opt.iters_set)
 		opt.iters = 100;
+	if (opt.check && opt.phases != (1U << NR_PHASES) - 1) {
+		warnx("--check needs every phase");
+		return -1;
+	}
 	for (i = 0; i < NR_DESIGNS; i++) {
 		results[i].d = &designs[i];
-		if (!designs_set)
-			results[i].selected = 1;
+		results[i].selected = !!(designs_mask & (1U << i));
 	}
 	return 0;
 }
