@@ -5,7 +5,8 @@
 # patches/ and the overlay directories (see workbench/config.sh).
 #
 #   make check        build, boot and run every test   (DEBUG=1: debug kernel)
-#   make bench        measure every guest_memfd design in one boot (SIZE=2G)
+#   make bench        measure every guest_memfd design in one boot (SIZE=2G,
+#                     PERF=1 adds perf stat/record of the conversions)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files
 #   make shell        boot the same kernel with a shell on the console
@@ -18,7 +19,7 @@ check:
 	@bash workbench/check.sh check
 
 bench:
-	@SIZE=$(SIZE) BENCH_ARGS="$(BENCH_ARGS)" bash workbench/bench.sh
+	@SIZE=$(SIZE) BENCH_ARGS="$(BENCH_ARGS)" PERF=$(PERF) bash workbench/bench.sh
 
 shell:
 	@bash workbench/check.sh shell

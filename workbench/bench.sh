@@ -6,6 +6,9 @@
 # results.md,overhead.svg,latency.svg} and print the table.
 # Environment: SIZE (guest_memfd size per design, default 2G),
 #              BENCH_ARGS (more gmem-bench arguments, e.g. --quick),
+#              PERF=1 (also build perf from the tree and save perf stat
+#              counts of gmem_track:* and a perf record profile of the
+#              conversions under build/bench/perf/),
 #              WB_TIMEOUT (seconds before the guest counts as hung).
 set -euo pipefail
 
@@ -37,10 +40,24 @@ step() {
 	echo "$(($(date +%s) - s))s"
 }
 
-step "packages" bash workbench/deps.sh
+perf=${PERF:-0}
+[ "$perf" = 0 ] || perf=1
+if [ $perf = 1 ]; then
+	step "packages" bash workbench/deps.sh libtraceevent-dev
+else
+	step "packages" bash workbench/deps.sh
+fi
 step "kernel source" bash workbench/source.sh
 step "work tree" bash workbench/tree.sh
 step "kernel build (ccache)" bash workbench/kbuild.sh "$obj" workbench/kconfig/base.config
+extra=()
+if [ $perf = 1 ]; then
+	step "perf (tools/perf)" bash workbench/perf.sh "$b/perf"
+	export WB_PERF=$b/perf/perf
+	export WB_SERIAL3=$out/perf.b64
+	extra=(wb.perf=1)
+	rm -rf "$out/perf"
+fi
 step "gmem-bench + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
 
 # One word on the kernel command line: ";" stands for a space.
@@ -51,7 +68,8 @@ done
 echo "bench: booting; gmem-bench ${args//;/ } (progress below)"
 rm -f "$out/raw.json" "$out/console.log"
 bash workbench/qemu.sh bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
-	"$out/console.log" "$out/raw.json" "wb.bench=$args" >> "$log" 2>&1 &
+	"$out/console.log" "$out/raw.json" "wb.bench=$args" "${extra[@]}" \
+	>> "$log" 2>&1 &
 qpid=$!
 # Follow the guest's progress lines while it runs.
 sleep 2
@@ -75,4 +93,14 @@ fi
 echo
 python3 workbench/bench-report.py "$out/raw.json" "$out"
 echo
-echo "bench: done in $(($(date +%s) - t0))s: build/bench/results.{json,md}, overhead.svg, latency.svg"
+files="build/bench/results.{json,md}, overhead.svg, latency.svg"
+if [ $perf = 1 ]; then
+	if ! tr -d '\r' < "$out/perf.b64" | base64 -d | tar -C "$out" -xz; then
+		echo "bench: no perf results came back; see build/bench/console.log"
+		exit 1
+	fi
+	python3 workbench/perf-report.py "$out/perf"
+	echo
+	files="$files, perf/"
+fi
+echo "bench: done in $(($(date +%s) - t0))s: $files"

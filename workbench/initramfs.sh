@@ -4,6 +4,8 @@
 # Build the selftests named in config.sh from the work tree and pack the
 # guest's initramfs: busybox, init, the test list and every binary it names.
 # Usage: initramfs.sh OBJDIR OUT.cpio.gz
+# Environment: WB_PERF, a perf binary to add as /usr/bin/perf with the
+#              shared libraries it needs (make bench PERF=1).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +51,14 @@ while read -r name tmo cmd; do
 done < "$root/tests/list"
 mkdir -p "$root/tests/gmem-bench"
 cp "$st/gmem-bench/gmem-bench" "$root/tests/gmem-bench/gmem-bench"
+if [ -n "${WB_PERF:-}" ]; then
+	cp "$WB_PERF" "$root/usr/bin/perf"
+	# The dynamic loader and each library at the path ldd resolved.
+	for lib in $(ldd "$WB_PERF" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+fi
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$out"
 echo "initramfs: $(wc -l < "$root/tests/list") tests, $(du -h "$out" | cut -f1)"

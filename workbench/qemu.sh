@@ -5,7 +5,8 @@
 # Usage: qemu.sh check|bench BZIMAGE INITRD CONSOLE_LOG OUT [cmdline...]
 #        qemu.sh shell BZIMAGE INITRD [cmdline...]
 # check writes the TAP stream of the tests to OUT, bench the JSON of
-# gmem-bench (see workbench/initramfs/init).
+# gmem-bench (see workbench/initramfs/init). WB_SERIAL3 names a file for a
+# third serial port (make bench PERF=1).
 #
 # TCG only: the host's /dev/kvm cannot boot a normal kernel, and
 # multi-threaded TCG has produced spurious oopses, so thread=single. The
@@ -35,10 +36,15 @@ console=$1
 tap=$2
 shift 2
 rm -f "$console" "$tap"
+extra=()
+if [ -n "${WB_SERIAL3:-}" ]; then
+	rm -f "$WB_SERIAL3"
+	extra=(-serial "file:$WB_SERIAL3")
+fi
 set +e
 # TCG names the EPYC features it cannot emulate, twice per boot: not news.
 timeout -k 10 "$WB_TIMEOUT" "${qemu[@]}" -display none -monitor none \
-	-serial "file:$console" -serial "file:$tap" \
+	-serial "file:$console" -serial "file:$tap" "${extra[@]}" \
 	-append "$base wb.mode=$mode $*" < /dev/null 2>&1 |
 	grep -v "TCG doesn't support requested feature" >&2
 rc=${PIPESTATUS[0]}
