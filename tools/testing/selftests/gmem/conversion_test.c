@@ -21,6 +21,9 @@
  *  - hole punching (chunk granularity for gmem_track), refill, faults on
  *    holes, attributes surviving the punch;
  *  - the file closed while mapped, and its chunks freed after munmap;
+ *  - private content unreadable from the host: the mapping,
+ *    /proc/self/mem, process_vm_readv(), read() and pread() of the file,
+ *    /dev/mem;
  *  - every invalid field of struct kvm_memory_attributes2 and of
  *    KVM_CREATE_GUEST_MEMFD refused with EINVAL, state unchanged;
  *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
@@ -1049,6 +1052,226 @@ TEST_F_TIMEOUT(gmem, counters, TMO)
 	ASSERT_EQ(0, set_attrs(f->fd, eighth, eighth, PRIVATE, PRESERVE,
 			       NULL));
 	expect_accounting(_metadata, f, 0, 0, "private again");
+}
+
+/* The PFN behind a mapped page, from /proc/self/pagemap (root only). */
+static __u64 mapped_pfn(const char *addr)
+{
+	__u64 entry = 0;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry),
+		  (unsigned long)addr / PAGE_SZ * sizeof(entry)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	/* Bit 63: present; bits 0-54: the PFN. */
+	return entry >> 63 ? entry & ((1ULL << 55) - 1) : 0;
+}
+
+/* Whether @buf holds any word of the page's pattern. */
+static bool leaked(const __u64 *buf, __u64 seed, __u64 off)
+{
+	unsigned int i;
+
+	for (i = 0; i < WORDS; i++) {
+		if (buf[i] == pattern(seed, off + i * 8))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Private memory is not readable from the host, by any of the ways a
+ * process can read another one's memory or a file: a page written while
+ * shared, then made private with PRESERVE (so its content is still there,
+ * and leaks if any of these reads succeeds), must fail each read and show
+ * none of its words: the mapping (SIGBUS), /proc/self/mem and
+ * process_vm_readv() (both fault the mapping in through GUP), read() and
+ * pread() on the file, and /dev/mem at its physical address where the
+ * kernel has /dev/mem.
+ */
+TEST_F_TIMEOUT(gmem, private_unreadable, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 off = mixed_base(f) + 5 * PAGE_SZ, seed = next_seed(), pfn;
+	__u64 *buf = malloc(PAGE_SZ);
+	struct iovec local, remote;
+	ssize_t n;
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, off, PAGE_SZ, seed));
+	pfn = mapped_pfn(f->mem + off);
+	ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+
+	EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
+
+	fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	memset(buf, 0, PAGE_SZ);
+	n = pread(fd, buf, PAGE_SZ, (off_t)(unsigned long)(f->mem + off));
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EIO, errno);
+	EXPECT_FALSE(leaked(buf, seed, off));
+	close(fd);
+
+	memset(buf, 0, PAGE_SZ);
+	local.iov_base = buf;
+	local.iov_len = PAGE_SZ;
+	remote.iov_base = f->mem + off;
+	remote.iov_len = PAGE_SZ;
+	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_FALSE(leaked(buf, seed, off));
+
+	/* No read_iter, no llseek: read() is EINVAL, pread() ESPIPE. */
+	memset(buf, 0, PAGE_SZ);
+	EXPECT_EQ(-1, pread(f->fd, buf, PAGE_SZ, off));
+	EXPECT_EQ(ESPIPE, errno);
+	EXPECT_EQ(-1, read(f->fd, buf, PAGE_SZ));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_FALSE(leaked(buf, seed, off));
+
+	fd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ksft_print_msg("/dev/mem: %s: not checked\n", strerror(errno));
+	} else {
+		ASSERT_NE(0, pfn) TH_LOG("no PFN in /proc/self/pagemap");
+		memset(buf, 0, PAGE_SZ);
+		n = pread(fd, buf, PAGE_SZ, (off_t)(pfn * PAGE_SZ));
+		ksft_print_msg("/dev/mem at PFN %#llx: %zd (%s)\n", pfn, n,
+			       n < 0 ? strerror(errno) : "read");
+		EXPECT_FALSE(leaked(buf, seed, off));
+		close(fd);
+	}
+
+	/* The content was there all along: shared again, it reads back. */
+	ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+	free(buf);
+}
+
+/* ---- leaks ---- */
+
+/* What a file cycle must give back, every figure of the whole system. */
+struct leak_snap {
+	long free_kb;		/* MemFree + per-CPU free lists */
+	long slab_kb;		/* SUnreclaim: maple nodes, inodes, KVM */
+	long memmap;		/* pages of vmemmap */
+	long used_b;		/* gmem_track chunks held, all designs */
+	long pool_free_b;	/* parked chunks */
+};
+
+static void leak_read(struct leak_snap *s)
+{
+	s->free_kb = free_kb();
+	s->slab_kb = meminfo_kb("SUnreclaim");
+	s->memmap = memmap_pages();
+	s->used_b = sysfs_long(NULL, "used_2M_bytes") +
+		    sysfs_long(NULL, "used_1G_bytes");
+	s->pool_free_b = sysfs_long(NULL, "free_2M_bytes") +
+			 sysfs_long(NULL, "free_1G_bytes");
+}
+
+/*
+ * Tolerances of the leak check, in KiB over the whole run. 200 cycles:
+ * one page kept per cycle would be 800 KiB, one guest_memfd inode with its
+ * maple nodes (~1 KiB) 200 KiB. Below that, the slab and per-CPU caches of
+ * the rest of the system move on their own; smaller leaks are kmemleak's
+ * to find (make check DEBUG=1).
+ */
+#define LEAK_FREE_KB	256
+#define LEAK_SLAB_KB	128
+
+/* Wait up to 5 s for @now to match @base: exactly, and within tolerance. */
+static bool leak_back(const struct leak_snap *base, struct leak_snap *now,
+		      bool exact_only)
+{
+	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	int i;
+
+	/* Files, maple nodes and slabs go after an RCU grace period. */
+	for (i = 0; i < 250; i++) {
+		leak_read(now);
+		if (now->memmap == base->memmap &&
+		    now->used_b == base->used_b &&
+		    now->pool_free_b == base->pool_free_b &&
+		    (exact_only ||
+		     (labs(now->free_kb - base->free_kb) <= LEAK_FREE_KB &&
+		      now->slab_kb - base->slab_kb <= LEAK_SLAB_KB)))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * One file's life: created, allocated, 64 KiB made shared and written,
+ * mapped and read, made private again, another 64 KiB shared, unmapped
+ * and closed with it still shared.
+ */
+static void leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
+		       __u64 size, __u64 seed)
+{
+	__u64 off = size - SZ_2M + 3 * GRANULE, len = 64 << 10;
+	volatile __u64 *w;
+	char *mem;
+	int fd;
+
+	fd = create_gmem(f->vm_fd, size, f->flags);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, falloc(fd, FALLOC_FL_KEEP_SIZE, 0, size));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, set_attrs(fd, off, len, SHARED, PRESERVE, NULL));
+	w = (volatile __u64 *)(mem + off);
+	w[0] = seed;
+	ASSERT_EQ(seed, w[0]);
+	ASSERT_EQ(0, set_attrs(fd, off, len, PRIVATE, PRESERVE, NULL));
+	ASSERT_EQ(0, set_attrs(fd, off + len, len, SHARED, ZERO, NULL));
+	ASSERT_EQ(0, ((volatile __u64 *)(mem + off + len))[0]);
+	ASSERT_EQ(0, munmap(mem, size));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * 200 file lives give back everything: pool, vmemmap exactly, free memory
+ * and slab within the tolerances above, measured after 10 cycles that warm
+ * the caches up.
+ */
+TEST_F_TIMEOUT(gmem, leak_cycles, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 size = f->chunk == SZ_1G ? SZ_1G : SZ_4M, seed = next_seed();
+	int i, cycles = 200;
+	struct leak_snap pre, base, now;
+	struct counters c;
+
+	/* The fixture's file would hold the 1 GiB block a cycle needs. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = -1;
+	if (f->design)
+		wait_counters(f, &f->before, false, &c);
+	leak_read(&pre);
+	for (i = 0; i < 10; i++)
+		leak_cycle(_metadata, f, size, seed + i);
+	ASSERT_TRUE(leak_back(&pre, &base, true));
+	for (i = 0; i < cycles; i++)
+		leak_cycle(_metadata, f, size, seed + i);
+	EXPECT_TRUE(leak_back(&base, &now, false));
+	ksft_print_msg("%d cycles: free %+ld KiB, slab %+ld KiB, memmap %+ld pages, chunks held %+ld B, parked %+ld B\n",
+		       cycles, now.free_kb - base.free_kb,
+		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
+		       now.used_b - base.used_b,
+		       now.pool_free_b - base.pool_free_b);
 }
 
 /* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */

@@ -82,14 +82,14 @@ static inline long memmap_pages(void)
 }
 
 /*
- * PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too.
- * It is a per-CPU counter: fold it first, or a change of a few pages does
- * not show for up to a second.
+ * A line of /proc/meminfo, in KiB ("PageTables", "SUnreclaim", ...), or
+ * -1. Most are per-CPU counters: fold them first, or a change of a few
+ * pages does not show for up to a second.
  */
-static inline long page_tables_kb(void)
+static inline long meminfo_kb(const char *name)
 {
-	char line[128];
-	long kb = -1;
+	char line[128], key[64];
+	long kb = -1, v;
 	FILE *f;
 
 	write_file("/proc/sys/vm/stat_refresh", "1");
@@ -97,8 +97,41 @@ static inline long page_tables_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PageTables: %ld kB", &kb) == 1)
+		if (sscanf(line, "%63[^:]: %ld", key, &v) == 2 &&
+		    !strcmp(key, name)) {
+			kb = v;
 			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too. */
+static inline long page_tables_kb(void)
+{
+	return meminfo_kb("PageTables");
+}
+
+/*
+ * Free memory in KiB: MemFree plus the pages on the per-CPU free lists
+ * ("count:" in /proc/zoneinfo), which MemFree leaves out and where freed
+ * pages land first.
+ */
+static inline long free_kb(void)
+{
+	char line[128];
+	long kb = meminfo_kb("MemFree"), n;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f || kb < 0) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " count: %ld", &n) == 1)
+			kb += n * 4;
 	}
 	fclose(f);
 	return kb;
