@@ -162,8 +162,8 @@ def table(res):
         "f=%s" % f for f in ("0", "1/512", "1/64", "1/8", "1/2", "1")) + " |")
     out.append("|---" * 7 + "|")
     for n in present:
-        de = designs[n].get("descriptor_bytes_per_gib")
-        if not de:
+        de = designs[n].get("descriptor_bytes_per_gib") or {}
+        if not any(num(v) for v in de.values()):
             continue
         out.append("| %s | %s |" % (
             n, " | ".join(human(de.get(f)) for f in FRACTIONS)))
