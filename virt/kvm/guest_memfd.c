@@ -10,6 +10,7 @@
 #include <linux/mempolicy.h>
 #include <linux/pseudo_fs.h>
 #include <linux/pagemap.h>
+#include <linux/swap.h>
 
 #include "kvm_mm.h"
 #include "guest_memfd.h"
@@ -759,6 +760,16 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 	if (to_private) {
 		unmap_mapping_pages(mapping, start, end - start, false);
 		r = kvm_gmem_check_unused(inode, start, end, error_index);
+		if (r == -EAGAIN && !gi->owner) {
+			/*
+			 * A folio added to the page cache lately may still sit
+			 * in another CPU's LRU batch, which holds a reference:
+			 * drain the batches and look once more.
+			 */
+			lru_add_drain_all();
+			r = kvm_gmem_check_unused(inode, start, end,
+						  error_index);
+		}
 		if (r)
 			goto out_end;
 		if (gi->owner) {
