@@ -8,7 +8,9 @@
  * chunk (nr_memmap_pages + nr_memmap_boot_pages), report the same in
  * /sys/kernel/mm/gmem_track/, show its private PFNs as reserved in
  * /proc/kpageflags, and survive the PFN walkers with private memory
- * present. Memory is driven through /sys/kernel/debug/gmem_track/owner.
+ * present (/proc/kpage*, compaction, drop_caches, sysrq-m, idle page
+ * tracking, page_owner, offlining the memory block). Memory is driven
+ * through /sys/kernel/debug/gmem_track/owner.
  */
 
 #include <errno.h>
@@ -236,15 +238,172 @@ TEST_F(vmemmap, one_shared_page_per_granule)
 	EXPECT_EQ(variant->vmemmap_pages, self->before - memmap_pages());
 }
 
+#define PAGE_IDLE	"/sys/kernel/mm/page_idle/bitmap"
+#define PAGE_OWNER	"/sys/kernel/debug/page_owner"
+#define MEMORY		"/sys/devices/system/memory"
+
+/*
+ * The bitmap is a sysfs binary file: at most a page per read() or write().
+ * Returns 0, or -1 if a transfer fell short.
+ */
+static int idle_io(int fd, uint64_t *bits, size_t len, off_t off, bool write)
+{
+	size_t done, n;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done < 4096 ? len - done : 4096;
+		if ((write ? pwrite(fd, (char *)bits + done, n, off + done) :
+			     pread(fd, (char *)bits + done, n, off + done)) !=
+		    (ssize_t)n)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Idle page tracking over [pfn, pfn + nr): mark every page idle, then
+ * count the pages still marked. Only LRU folios can be marked, so the
+ * chunk's pages, private or not, must count 0. -1 on error.
+ */
+static long idle_marked(unsigned long pfn, unsigned long nr)
+{
+	size_t len = nr / 64 * sizeof(uint64_t);
+	uint64_t *bits = malloc(len);
+	off_t off = pfn / 64 * 8;
+	long marked = -1;
+	unsigned long i;
+	int fd;
+
+	fd = open(PAGE_IDLE, O_RDWR);
+	if (!bits || fd < 0)
+		goto out;
+	memset(bits, 0xff, len);
+	if (idle_io(fd, bits, len, off, true))
+		goto out;
+	memset(bits, 0, len);
+	if (idle_io(fd, bits, len, off, false))
+		goto out;
+	marked = 0;
+	for (i = 0; i < nr / 64; i++)
+		marked += __builtin_popcountll(bits[i]);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(bits);
+	return marked;
+}
+
+/*
+ * page_owner's dump walks PFNs from its file position: start at @pfn and
+ * read records until the position passes the chunk (at most 64 reads).
+ * Returns the bytes read, or -errno (-EINVAL: booted without
+ * page_owner=on).
+ */
+static long page_owner_walk(unsigned long pfn, unsigned long nr)
+{
+	static char buf[4096];
+	long total = 0;
+	ssize_t n = 0;
+	int fd, i;
+
+	fd = open(PAGE_OWNER, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, pfn, SEEK_SET) != (off_t)pfn) {
+		total = -errno;
+		goto out;
+	}
+	for (i = 0; i < 64; i++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0 || lseek(fd, 0, SEEK_CUR) >= (off_t)(pfn + nr))
+			break;
+		total += n;
+	}
+	if (n < 0)
+		total = -errno;
+out:
+	close(fd);
+	return total;
+}
+
+/*
+ * Offline the memory block holding @pfn: must fail, the block staying
+ * online. Returns the errno of the write, 0 if it succeeded, or -1 when
+ * memory blocks cannot be offlined in this kernel.
+ */
+static int offline_block(unsigned long pfn, char *state, size_t len)
+{
+	char path[128];
+	long bs = -1;
+	FILE *f;
+	int ret;
+
+	f = fopen(MEMORY "/block_size_bytes", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lx", &bs) != 1)
+		bs = -1;
+	fclose(f);
+	if (bs <= 0)
+		return -1;
+	snprintf(path, sizeof(path), MEMORY "/memory%lu/state",
+		 pfn * 4096 / bs);
+	if (access(path, W_OK))
+		return -1;
+	ret = -write_file(path, "offline");
+	f = fopen(path, "r");
+	if (!f || !fgets(state, len, f))
+		snprintf(state, len, "?");
+	if (f)
+		fclose(f);
+	state[strcspn(state, "\n")] = 0;
+	return ret;
+}
+
+/*
+ * Every PFN walker that may read a private PFN's struct page, which is
+ * the read-only sentinel: each must skip it or read it, never write it
+ * (a write would oops on the read-only mapping), and none may move or
+ * rebuild the chunk. Documentation/mm/gmem_track.rst lists why each is
+ * safe.
+ */
 TEST_F(vmemmap, pfn_walkers)
 {
-	long gone = self->before - memmap_pages();
+	long gone = self->before - memmap_pages(), ret;
+	char state[32];
 
-	/* Every walker that may read a private PFN's struct page. */
 	EXPECT_LT(0, read_all("/proc/kpageflags"));
 	EXPECT_LT(0, read_all("/proc/kpagecount"));
+	if (access("/proc/kpagecgroup", R_OK))
+		ksft_print_msg("no /proc/kpagecgroup (CONFIG_MEMCG)\n");
+	else
+		EXPECT_LT(0, read_all("/proc/kpagecgroup"));
 	EXPECT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
 	EXPECT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
+	EXPECT_EQ(0, write_file("/proc/sysrq-trigger", "m"));
+
+	if (access(PAGE_IDLE, R_OK)) {
+		ksft_print_msg("no " PAGE_IDLE " (CONFIG_IDLE_PAGE_TRACKING)\n");
+	} else {
+		EXPECT_LT(0, read_all(PAGE_IDLE));
+		EXPECT_EQ(0, idle_marked(self->pfn, variant->nr));
+	}
+
+	ret = page_owner_walk(self->pfn, variant->nr);
+	ksft_print_msg("page_owner from PFN %#lx: %ld\n", self->pfn, ret);
+	if (ret == -ENOENT || ret == -EINVAL)
+		ksft_print_msg("page_owner off (CONFIG_PAGE_OWNER, page_owner=on)\n");
+	else
+		EXPECT_LT(0, ret);
+
+	ret = offline_block(self->pfn, state, sizeof(state));
+	ksft_print_msg("offlining the block of PFN %#lx: %s, block %s\n",
+		       self->pfn, ret > 0 ? strerror(ret) :
+		       ret ? "not offered" : "done", state);
+	if (ret >= 0) {
+		EXPECT_NE(0, ret);
+		EXPECT_STREQ("online", state);
+	}
 
 	/* Nothing moved, nothing was rebuilt. */
 	EXPECT_EQ(self->pfn, owner_pfn());
