@@ -1220,7 +1220,7 @@ static void leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
 		       __u64 size, __u64 seed)
 {
 	__u64 off = size - SZ_2M + 3 * GRANULE, len = 64 << 10;
-	volatile __u64 *w;
+	__u64 *w;
 	char *mem;
 	int fd;
 
@@ -1230,12 +1230,12 @@ static void leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	ASSERT_EQ(0, set_attrs(fd, off, len, SHARED, PRESERVE, NULL));
-	w = (volatile __u64 *)(mem + off);
-	w[0] = seed;
-	ASSERT_EQ(seed, w[0]);
+	w = (__u64 *)(mem + off);
+	STORE(w, seed);
+	ASSERT_EQ(seed, LOAD(w));
 	ASSERT_EQ(0, set_attrs(fd, off, len, PRIVATE, PRESERVE, NULL));
 	ASSERT_EQ(0, set_attrs(fd, off + len, len, SHARED, ZERO, NULL));
-	ASSERT_EQ(0, ((volatile __u64 *)(mem + off + len))[0]);
+	ASSERT_EQ(0, LOAD((__u64 *)(mem + off + len)));
 	ASSERT_EQ(0, munmap(mem, size));
 	ASSERT_EQ(0, close(fd));
 }
@@ -1278,7 +1278,7 @@ TEST_F_TIMEOUT(gmem, leak_cycles, TMO)
 		}
 	}
 	EXPECT_TRUE(leak_back(&base, &now, false));
-	ksft_print_msg("%d cycles: free %+ld KiB, slab %+ld KiB, memmap %+ld pages, chunks held %+ld B, parked %+ld B\n",
+	ksft_print_msg("%d cycles: free %+ldK, slab %+ldK, memmap %+ld, chunks %+ld, parked %+ld\n",
 		       cycles, now.free_kb - base.free_kb,
 		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
 		       now.used_b - base.used_b,
