@@ -912,8 +912,9 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
  * become private (and lose its struct page) while memory_failure() works
  * on it; PG_hwpoison then keeps it from ever becoming private.
  *
- * Return: 0 when handled; -EHWPOISON if the page was poisoned already (or
- * lies in a chunk gmem_track keeps without owner); -ENOENT if
+ * Return: 0 when handled (a private page poisoned, or a parked chunk put in
+ * quarantine); -EHWPOISON if the page was poisoned already (or its chunk
+ * is in quarantine); -ENOENT if
  * memory_failure() is to handle it; -ENOMEM if the descriptor cannot be
  * split (the page is then not isolated).
  */
@@ -930,6 +931,9 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 	owner = gmem_pool_owner_of(pfn);
 	if (IS_ERR_OR_NULL(owner)) {
 		ret = owner ? PTR_ERR(owner) : -ENOENT;
+		/* A parked chunk quarantined now: handled, and never reused. */
+		if (ret == -ECANCELED)
+			ret = 0;
 		goto unlock_list;
 	}
 
@@ -1021,8 +1025,11 @@ void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 	list_for_each_entry(owner, &gmem_owners, list) {
 		if (owner->design != design)
 			continue;
+		/* The node walk must not meet a writer's dead nodes. */
+		mutex_lock(&owner->lock);
 		*ranges += gmem_ranges_count(&owner->ranges);
 		*bytes += gmem_ranges_bytes(&owner->ranges);
+		mutex_unlock(&owner->lock);
 	}
 	mutex_unlock(&gmem_owners_lock);
 }

@@ -176,9 +176,9 @@ long gmem_pool_tree_bytes(void)
 {
 	unsigned long nodes;
 
-	rcu_read_lock();
+	mtree_lock(&gmem_pfn_tree);
 	nodes = mt_nr_nodes(&gmem_pfn_tree);
-	rcu_read_unlock();
+	mtree_unlock(&gmem_pfn_tree);
 	return nodes * sizeof(struct maple_node);
 }
 
@@ -189,8 +189,9 @@ long gmem_pool_tree_bytes(void)
  * A parked chunk is moved to quarantine, so that it is never handed out
  * again, and reported as owned by nobody.
  *
- * Return: the owner, ERR_PTR(-EHWPOISON) for a parked chunk, or NULL if
- * gmem_track does not hold @pfn.
+ * Return: the owner; ERR_PTR(-ECANCELED) for a parked chunk, which this
+ * call quarantined; ERR_PTR(-EHWPOISON) for a chunk in quarantine
+ * already; NULL if gmem_track does not hold @pfn.
  */
 struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
 {
@@ -204,9 +205,10 @@ struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
 		mas_store(&mas, &gmem_pool_quarantine);
 		atomic_long_dec(&gmem_parked[gmem_order_slot(ilog2(mas.last -
 							mas.index + 1))]);
-	}
-	if (owner == &gmem_pool_owner || owner == &gmem_pool_quarantine)
+		owner = ERR_PTR(-ECANCELED);
+	} else if (owner == &gmem_pool_quarantine) {
 		owner = ERR_PTR(-EHWPOISON);
+	}
 	mtree_unlock(&gmem_pfn_tree);
 	return owner;
 }

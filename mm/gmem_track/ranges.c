@@ -507,9 +507,11 @@ unsigned long gmem_ranges_count(struct gmem_ranges *r)
  *
  * Counts the maple nodes the tree is built of, leaves and internal nodes:
  * the entries are values stored in the nodes, so the nodes are all of it.
- * A tree of one entry at index 0, or of none, takes no node at all.
+ * An empty tree, or one whose only entry is index 0 alone, takes no node;
+ * a single range [0, n) takes one leaf.
  *
- * Context: Any context; takes the RCU read lock.
+ * Context: The caller holds the owner's lock, which excludes writers: the
+ * walk would misread nodes a concurrent writer has just replaced.
  * Return: The bytes of the tree's nodes.
  */
 unsigned long gmem_ranges_bytes(struct gmem_ranges *r)

@@ -546,6 +546,29 @@ static void test_descriptor_bytes(void)
 		gmem_ranges_destroy(&r);
 		CHECK_EQ(allocated(), base);
 	}
+
+	/*
+	 * A tree without MT_FLAGS_ALLOC_RANGE, as the pool's PFN tree:
+	 * range_64 internal nodes, whose last child's range ends at the
+	 * parent's maximum rather than at a pivot.
+	 */
+	for (pages = 1; pages <= 40000; pages = pages * 3 + rnd(50)) {
+		struct maple_tree mt;
+		unsigned long nodes;
+		long held;
+
+		mt_init_flags(&mt, MT_FLAGS_USE_RCU);
+		for (i = 0; i < pages; i++)
+			CHECK_EQ(mtree_store_range(&mt, i * 4, i * 4 + 1,
+						   xa_mk_value(i), GFP_KERNEL), 0);
+		held = allocated() - base;
+		mtree_lock(&mt);
+		nodes = mt_nr_nodes(&mt);
+		mtree_unlock(&mt);
+		CHECK_EQ(nodes, held);
+		mtree_destroy(&mt);
+		CHECK_EQ(allocated(), base);
+	}
 }
 
 /*
