@@ -646,6 +646,7 @@ static int kvm_gmem_mmap(struct file *file, struct vm_area_struct *vma)
 static int kvm_gmem_check_unused(struct inode *inode, pgoff_t start,
 				 pgoff_t end, pgoff_t *error_index)
 {
+	enum lru_cache_drained drained = LRU_CACHE_NOT_DRAINED;
 	int extra = GMEM_I(inode)->owner ? 1 : 0;
 	struct folio_batch fbatch;
 	pgoff_t index = start;
@@ -660,6 +661,16 @@ static int kvm_gmem_check_unused(struct inode *inode, pgoff_t start,
 			/* The page cache, the batch, gmem_track. */
 			int expected = folio_nr_pages(folio) + 1 + extra;
 
+			/*
+			 * A folio of an upstream file added to the page cache
+			 * lately may still sit in a CPU's LRU batch, which
+			 * holds a reference: drain the batches (this CPU's,
+			 * then all) once before calling the folio busy.
+			 * gmem_track's folios are never on the LRU.
+			 */
+			if (!extra && !folio_mapped(folio) &&
+			    folio_ref_count(folio) > expected)
+				lru_cache_drain_for_folio(folio, 1, &drained);
 			if (folio_mapped(folio) ||
 			    folio_ref_count(folio) > expected) {
 				*error_index = max(folio->index, start);
@@ -760,16 +771,6 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 	if (to_private) {
 		unmap_mapping_pages(mapping, start, end - start, false);
 		r = kvm_gmem_check_unused(inode, start, end, error_index);
-		if (r == -EAGAIN && !gi->owner) {
-			/*
-			 * A folio added to the page cache lately may still sit
-			 * in another CPU's LRU batch, which holds a reference:
-			 * drain the batches and look once more.
-			 */
-			lru_add_drain_all();
-			r = kvm_gmem_check_unused(inode, start, end,
-						  error_index);
-		}
 		if (r)
 			goto out_end;
 		if (gi->owner) {
