@@ -95,6 +95,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -487,6 +488,7 @@ static int write_str(const char *path, const char *s)
 static void perf_ctl(const char *cmd)
 {
 	static int ctl = -1, ack = -1;
+	struct pollfd pfd = { .events = POLLIN };
 	char path[256], *comma, buf[8];
 	ssize_t len = strlen(cmd);
 
@@ -507,10 +509,14 @@ static void perf_ctl(const char *cmd)
 			exit(1);
 		}
 	}
-	/* perf answers "ack\n" once the command took effect. */
-	if (write(ctl, cmd, len) != len || write(ctl, "\n", 1) != 1 ||
-	    read(ack, buf, sizeof(buf)) <= 0) {
-		warnx("perf control FIFOs: %s", strerror(errno));
+	/* perf answers "ack\n" once the command took effect: wait 10 s. */
+	if (write(ctl, cmd, len) != len || write(ctl, "\n", 1) != 1) {
+		warnx("perf control FIFO: %s", strerror(errno));
+		exit(1);
+	}
+	pfd.fd = ack;
+	if (poll(&pfd, 1, 10000) != 1 || read(ack, buf, sizeof(buf)) <= 0) {
+		warnx("perf did not acknowledge '%s' on its ack FIFO", cmd);
 		exit(1);
 	}
 }
