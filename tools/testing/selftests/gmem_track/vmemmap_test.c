@@ -28,6 +28,12 @@
 
 #define OWNER		"/sys/kernel/debug/gmem_track/owner"
 #define KPF_RESERVED	32	/* include/uapi/linux/kernel-page-flags.h */
+/*
+ * Per test, in seconds: a 1 GiB chunk and the PFN walkers over all memory
+ * take minutes on the debug kernel (KASAN, DEBUG_PAGEALLOC, page_owner)
+ * under TCG, far beyond the harness's default of 30 s.
+ */
+#define TMO		600
 
 /* Returns 0 or -errno of the command. */
 static int owner_cmd(const char *fmt, ...)
@@ -161,7 +167,7 @@ FIXTURE_TEARDOWN(vmemmap)
 	owner_cmd("destroy");
 }
 
-TEST_F(vmemmap, private_chunk)
+TEST_F_TIMEOUT(vmemmap, private_chunk, TMO)
 {
 	long gone = self->before - memmap_pages();
 	long freed = sysfs_long(variant->design, "vmemmap_freed_bytes") -
@@ -215,7 +221,7 @@ TEST_F(vmemmap, private_chunk)
 	EXPECT_EQ(self->before, memmap_pages());
 }
 
-TEST_F(vmemmap, one_shared_page_per_granule)
+TEST_F_TIMEOUT(vmemmap, one_shared_page_per_granule, TMO)
 {
 	unsigned long granules = variant->nr / 64, g, n = 0;
 
@@ -367,7 +373,7 @@ static int offline_block(unsigned long pfn, char *state, size_t len)
  * rebuild the chunk. Documentation/mm/gmem_track.rst lists why each is
  * safe.
  */
-TEST_F(vmemmap, pfn_walkers)
+TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 {
 	long gone = self->before - memmap_pages(), ret;
 	char state[32];
