@@ -99,6 +99,11 @@ if [ $perf = 1 ]; then
 		echo "bench: no perf results came back; see build/bench/console.log"
 		exit 1
 	fi
+	if grep -aq 'gmem-bench: perf .* failed' "$out/console.log"; then
+		echo "bench: a perf run failed; see build/bench/console.log:"
+		grep -a 'gmem-bench: perf .* failed' "$out/console.log" | sed 's/^/  | /'
+		exit 1
+	fi
 	python3 workbench/perf-report.py "$out/perf"
 	echo
 	files="$files, perf/"
