@@ -8,6 +8,9 @@
 #define _GMEM_TRACK_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,11 +49,15 @@ static inline long sysfs_long(const char *design, const char *file)
 static inline int write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY), ret = 0;
+	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+	n = write(fd, val, strlen(val));
+	if (n < 0)
 		ret = -errno;
+	else if (n != (ssize_t)strlen(val))
+		ret = -EIO;	/* a short write: errno says nothing */
 	close(fd);
 	return ret;
 }
@@ -135,6 +142,119 @@ static inline long free_kb(void)
 	}
 	fclose(f);
 	return kb;
+}
+
+#define GMEM_OWNER	"/sys/kernel/debug/gmem_track/owner"
+#define KPF_RESERVED	32	/* include/uapi/linux/kernel-page-flags.h */
+#define SYS_MEMORY	"/sys/devices/system/memory"
+
+/* Returns 0 or -errno of the command. */
+static inline int owner_cmd(const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int fd, len, ret = 0;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open(GMEM_OWNER, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* PFN backing index 0 of the owner, or 0. */
+static inline unsigned long owner_pfn(void)
+{
+	unsigned long index, nr, pfn = 0;
+	char state[16];
+	FILE *f = fopen(GMEM_OWNER, "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lx %lx %lx %15s", &index, &nr, &pfn, state) != 4 ||
+	    index != 0)
+		pfn = 0;
+	fclose(f);
+	return pfn;
+}
+
+/* How many of [pfn, pfn + nr) /proc/kpageflags reports as reserved. */
+static inline long count_reserved(unsigned long pfn, unsigned long nr)
+{
+	uint64_t *flags = calloc(nr, sizeof(*flags));
+	long reserved = 0;
+	unsigned long i;
+	int fd;
+
+	if (!flags)
+		return -1;
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0 || pread(fd, flags, nr * 8, pfn * 8) != (ssize_t)(nr * 8)) {
+		reserved = -1;
+		goto out;
+	}
+	for (i = 0; i < nr; i++)
+		reserved += !!(flags[i] & (1ULL << KPF_RESERVED));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return reserved;
+}
+
+/* Read a whole /proc file in large blocks; returns the bytes read. */
+static inline long read_all(const char *path)
+{
+	static char buf[1 << 20];
+	long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	close(fd);
+	return n < 0 ? -1 : total;
+}
+
+/*
+ * Offline the memory block holding @pfn: must fail, the block staying
+ * online. Returns the errno of the write, 0 if it succeeded, or -1 when
+ * memory blocks cannot be offlined in this kernel.
+ */
+static inline int offline_block(unsigned long pfn, char *state, size_t len)
+{
+	char path[128];
+	long bs = -1;
+	FILE *f;
+	int ret;
+
+	f = fopen(SYS_MEMORY "/block_size_bytes", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lx", &bs) != 1)
+		bs = -1;
+	fclose(f);
+	if (bs <= 0)
+		return -1;
+	snprintf(path, sizeof(path), SYS_MEMORY "/memory%lu/state",
+		 pfn * 4096 / bs);
+	if (access(path, W_OK))
+		return -1;
+	ret = -write_file(path, "offline");
+	f = fopen(path, "r");
+	if (!f || !fgets(state, len, f))
+		snprintf(state, len, "?");
+	if (f)
+		fclose(f);
+	state[strcspn(state, "\n")] = 0;
+	return ret;
 }
 
 #endif /* _GMEM_TRACK_UTIL_H */

@@ -26,89 +26,12 @@
 #include "../kselftest_harness.h"
 #include "gmem_track_util.h"
 
-#define OWNER		"/sys/kernel/debug/gmem_track/owner"
-#define KPF_RESERVED	32	/* include/uapi/linux/kernel-page-flags.h */
 /*
  * Per test, in seconds: a 1 GiB chunk and the PFN walkers over all memory
  * take minutes on the debug kernel (KASAN, DEBUG_PAGEALLOC, page_owner)
  * under TCG, far beyond the harness's default of 30 s.
  */
 #define TMO		600
-
-/* Returns 0 or -errno of the command. */
-static int owner_cmd(const char *fmt, ...)
-{
-	char buf[64];
-	va_list ap;
-	int fd, len, ret = 0;
-
-	va_start(ap, fmt);
-	len = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open(OWNER, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* PFN backing index 0 of the owner, or 0. */
-static unsigned long owner_pfn(void)
-{
-	unsigned long index, nr, pfn = 0;
-	char state[16];
-	FILE *f = fopen(OWNER, "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lx %lx %lx %15s", &index, &nr, &pfn, state) != 4 ||
-	    index != 0)
-		pfn = 0;
-	fclose(f);
-	return pfn;
-}
-
-/* How many of [pfn, pfn + nr) /proc/kpageflags reports as reserved. */
-static long count_reserved(unsigned long pfn, unsigned long nr)
-{
-	uint64_t *flags = calloc(nr, sizeof(*flags));
-	long reserved = 0;
-	unsigned long i;
-	int fd;
-
-	if (!flags)
-		return -1;
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (fd < 0 || pread(fd, flags, nr * 8, pfn * 8) != (ssize_t)(nr * 8)) {
-		reserved = -1;
-		goto out;
-	}
-	for (i = 0; i < nr; i++)
-		reserved += !!(flags[i] & (1ULL << KPF_RESERVED));
-out:
-	if (fd >= 0)
-		close(fd);
-	free(flags);
-	return reserved;
-}
-
-/* Read a whole /proc file in large blocks; returns the bytes read. */
-static long read_all(const char *path)
-{
-	static char buf[1 << 20];
-	long total = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		total += n;
-	close(fd);
-	return n < 0 ? -1 : total;
-}
 
 FIXTURE(vmemmap) {
 	long before;
@@ -144,8 +67,8 @@ FIXTURE_SETUP(vmemmap)
 {
 	int ret;
 
-	if (access(OWNER, W_OK))
-		SKIP(return, OWNER " is missing (CONFIG_GMEM_TRACK, debugfs)");
+	if (access(GMEM_OWNER, W_OK))
+		SKIP(return, GMEM_OWNER " is missing (CONFIG_GMEM_TRACK, debugfs)");
 	owner_cmd("destroy");
 	self->before = memmap_pages();
 	self->freed_before = sysfs_long(variant->design, "vmemmap_freed_bytes");
@@ -246,7 +169,6 @@ TEST_F_TIMEOUT(vmemmap, one_shared_page_per_granule, TMO)
 
 #define PAGE_IDLE	"/sys/kernel/mm/page_idle/bitmap"
 #define PAGE_OWNER	"/sys/kernel/debug/page_owner"
-#define MEMORY		"/sys/devices/system/memory"
 
 /*
  * The bitmap is a sysfs binary file: at most a page per read() or write().
@@ -333,40 +255,6 @@ out:
 }
 
 /*
- * Offline the memory block holding @pfn: must fail, the block staying
- * online. Returns the errno of the write, 0 if it succeeded, or -1 when
- * memory blocks cannot be offlined in this kernel.
- */
-static int offline_block(unsigned long pfn, char *state, size_t len)
-{
-	char path[128];
-	long bs = -1;
-	FILE *f;
-	int ret;
-
-	f = fopen(MEMORY "/block_size_bytes", "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lx", &bs) != 1)
-		bs = -1;
-	fclose(f);
-	if (bs <= 0)
-		return -1;
-	snprintf(path, sizeof(path), MEMORY "/memory%lu/state",
-		 pfn * 4096 / bs);
-	if (access(path, W_OK))
-		return -1;
-	ret = -write_file(path, "offline");
-	f = fopen(path, "r");
-	if (!f || !fgets(state, len, f))
-		snprintf(state, len, "?");
-	if (f)
-		fclose(f);
-	state[strcspn(state, "\n")] = 0;
-	return ret;
-}
-
-/*
  * Every PFN walker that may read a private PFN's struct page, which is
  * the read-only sentinel: each must skip it or read it, never write it
  * (a write would oops on the read-only mapping), and none may move or
@@ -437,7 +325,7 @@ static long count_in(const char *path, const char *word)
 /* Every state change of the vmemmap and of an owner is a tracepoint. */
 TEST(tracepoints)
 {
-	if (access(OWNER, W_OK) || access(TRACING "/events/gmem_track/enable", W_OK))
+	if (access(GMEM_OWNER, W_OK) || access(TRACING "/events/gmem_track/enable", W_OK))
 		SKIP(return, "no gmem_track debugfs or tracefs events");
 	owner_cmd("destroy");
 	ASSERT_EQ(0, write_file(TRACING "/trace", ""));
