@@ -16,6 +16,7 @@
 
 #include <linux/err.h>
 #include <linux/errno.h>
+#include <linux/init.h>
 #include <linux/types.h>
 
 /**
@@ -89,6 +90,9 @@ int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 		      unsigned long *pfn, int *max_order, bool *shared);
 bool gmem_track_pfn_owned(unsigned long pfn);
 int gmem_track_memory_failure(unsigned long pfn, int *flags);
+void __init gmem_track_bootmem_alloc(void);
+void __init gmem_track_vmemmap_init_early(int nid);
+void __init gmem_track_bootmem_init_late(void);
 void gmem_track_read_stats(enum gmem_track_design design,
 			   struct gmem_track_stats *stats);
 #else
@@ -158,6 +162,18 @@ static inline int gmem_track_memory_failure(unsigned long pfn, int *flags)
 
 static inline void gmem_track_read_stats(enum gmem_track_design design,
 					 struct gmem_track_stats *stats)
+{
+}
+
+static inline void gmem_track_bootmem_alloc(void)
+{
+}
+
+static inline void gmem_track_vmemmap_init_early(int nid)
+{
+}
+
+static inline void gmem_track_bootmem_init_late(void)
 {
 }
 #endif /* CONFIG_GMEM_TRACK */

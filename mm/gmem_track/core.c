@@ -41,7 +41,9 @@ atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
 static LIST_HEAD(gmem_owners);
 static DEFINE_MUTEX(gmem_owners_lock);
 
-static enum gmem_track_design gmem_default_design = GMEM_TRACK_TRACKED;
+static enum gmem_track_design gmem_default_design =
+	IS_ENABLED(CONFIG_GMEM_TRACK_DENSE_HOST) ? GMEM_TRACK_TRACKED :
+						  GMEM_TRACK_STRUCT_PAGE;
 
 static const char * const gmem_design_names[] = {
 	[GMEM_TRACK_TRACKED]	 = "tracked",
@@ -325,6 +327,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	unsigned long granules = nr / GMEM_GRANULE_PAGES;
 	pgoff_t next = cindex, last = cindex + nr - 1, g, frozen_to;
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	bool reserved = tracked && gmem_reserve_holds(pfn);
 	long shared = 0, populated = granules, added = 0;
 	unsigned long poisoned[GMEM_MAX_POISONED];
 	unsigned int poisoned_nr = 0;
@@ -375,8 +378,10 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		populated = 0;
 		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES)
 			populated += gmem_granule_shared(owner, g);
-		added = quarantine ? -ENOMEM :
-				     gmem_repopulate_unshared(owner, cindex, last);
+		/* A reserved chunk goes back without struct pages. */
+		if (!reserved)
+			added = quarantine ? -ENOMEM :
+				gmem_repopulate_unshared(owner, cindex, last);
 		if (added < 0 && !destroying) {
 			ret = added;
 			goto thaw;
@@ -406,20 +411,26 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 					    owner->design, true);
 		return 0;
 	}
-	if (added < 0) {
+	if (added < 0 || reserved) {
 		/*
-		 * No memory for the vmemmap: remove what is left of it (the
-		 * descriptor still says which granules have some; their pages
-		 * are frozen) and keep the chunk in the pool.
+		 * No memory for the vmemmap, or a reserved chunk: remove what
+		 * is left of the vmemmap (the granules of shared memory; their
+		 * pages are frozen) and keep the chunk in the pool or give it
+		 * back to the reservation.
 		 */
-		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES) {
-			if (!gmem_granule_shared(owner, g))
+		for (g = 0; g < nr; g += GMEM_GRANULE_PAGES) {
+			if (!gmem_vmemmap_populated(pfn + g))
 				continue;
-			ret = gmem_vmemmap_depopulate(pfn + g - cindex,
+			ret = gmem_vmemmap_depopulate(pfn + g,
 						      GMEM_GRANULE_PAGES);
 			WARN_ON_ONCE(ret < 0);
 		}
-		gmem_pool_park(pfn, owner->chunk_order, poisoned_nr > 0);
+		if (reserved)
+			gmem_pool_return_reserve(pfn, owner->chunk_order,
+						 poisoned_nr > 0 || quarantine);
+		else
+			gmem_pool_park(pfn, owner->chunk_order,
+				       poisoned_nr > 0);
 		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
 					    owner->design, true);
 		return 0;
@@ -470,6 +481,9 @@ static void gmem_chunk_forget(struct gmem_track_owner *owner, pgoff_t cindex)
 	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
 	gmem_pool_park(gmem_index_to_pfn(owner, cindex), owner->chunk_order,
 		       true);
+	/* A reserved chunk stays the reservation's, counted as poisoned. */
+	if (tracked && gmem_reserve_holds(gmem_index_to_pfn(owner, cindex)))
+		gmem_reserve_put(gmem_index_to_pfn(owner, cindex), true);
 }
 
 /**
@@ -582,7 +596,10 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	ret = gmem_ranges_insert(&owner->ranges, cindex, nr, pfn,
 				 GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
 	if (ret) {
-		if (tracked)
+		if (tracked && gmem_reserve_holds(pfn))
+			gmem_pool_return_reserve(pfn, owner->chunk_order,
+						 false);
+		else if (tracked)
 			gmem_pool_park(pfn, owner->chunk_order, false);
 		else
 			gmem_pool_free(pfn, owner->chunk_order);

@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 
 #include "ranges.h"
+#include "reserve.h"
 
 /*
  * One vmemmap page holds 64 struct pages of 64 bytes: the granule in which
@@ -70,6 +71,10 @@ void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned);
 long gmem_pool_parked(unsigned int order);
 long gmem_pool_tree_bytes(void);
 struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn);
+int gmem_pool_adopt_reserve(unsigned long pfn, unsigned long nr);
+int gmem_pool_drop_reserve(unsigned long pfn, unsigned long nr);
+void gmem_pool_return_reserve(unsigned long pfn, unsigned int order,
+			      bool poisoned);
 bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner);
 
 /* vmemmap.c */
@@ -78,6 +83,10 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr);
 void gmem_page_init_private(struct page *page);
 void gmem_page_init_shared(struct page *page, unsigned long pfn);
 long gmem_sentinel_pages(void);
+void gmem_sentinel_init(struct page *sentinel, int nid, enum zone_type zid);
+void gmem_vmemmap_adopt(int nid, enum zone_type zid, struct page *sentinel,
+			pte_t *table);
+bool gmem_vmemmap_populated(unsigned long pfn);
 
 /* core.c */
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,

@@ -13,6 +13,10 @@
  * (there is no memory for its vmemmap) is parked: it stays in the tree,
  * owned by the pool, with its vmemmap still removed, and the next tracked
  * allocation of its size takes it.
+ *
+ * The boot reservation (reserve.c) is the first source for tracked owners:
+ * its chunks are in the tree as the reservation's and never had struct
+ * pages; freed, they return to it.
  */
 
 #define pr_fmt(fmt) "gmem_track: " fmt
@@ -26,6 +30,7 @@
 /* Owners of parked chunks in gmem_pfn_tree: usable, and hit by an error. */
 static struct gmem_track_owner gmem_pool_owner;
 static struct gmem_track_owner gmem_pool_quarantine;
+static struct gmem_track_owner gmem_pool_reserve;
 
 static struct maple_tree gmem_pfn_tree =
 	MTREE_INIT(gmem_pfn_tree, MT_FLAGS_USE_RCU);
@@ -76,6 +81,8 @@ static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
  *	chunk, for tracked owners only); otherwise every page has a struct
  *	page with a reference count of one.
  *
+ * Tracked owners take a reserved chunk first, then a parked one.
+ *
  * Return: 0, -EINVAL for an unsupported order, -ENOMEM when no contiguous
  * memory (or no memory for the tree) is available.
  */
@@ -91,6 +98,25 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		return -EINVAL;
 
 	*depopulated = false;
+	while (owner->design == GMEM_TRACK_TRACKED &&
+	       !gmem_reserve_take(owner->nid, order, pfn)) {
+		/* A span of a block's entry: storing it may split the entry. */
+		ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1,
+					owner, GFP_KERNEL);
+		if (ret) {
+			gmem_reserve_put(*pfn, false);
+			return ret;
+		}
+		/*
+		 * An error that hit the chunk before its owner was recorded
+		 * was taken by the reservation: keep the chunk there.
+		 */
+		if (!gmem_reserve_poisoned(*pfn)) {
+			*depopulated = true;
+			return 0;
+		}
+		gmem_pool_return_reserve(*pfn, order, true);
+	}
 	if (owner->design == GMEM_TRACK_TRACKED &&
 	    gmem_pool_take_parked(owner, order, pfn)) {
 		*depopulated = true;
@@ -156,6 +182,52 @@ void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned)
 }
 
 /**
+ * gmem_pool_adopt_reserve - record a block of the boot reservation
+ * @pfn: first PFN of the block.
+ * @nr: its pages.
+ *
+ * Return: 0, or -ENOMEM without memory for the tree.
+ */
+int __init gmem_pool_adopt_reserve(unsigned long pfn, unsigned long nr)
+{
+	return mtree_store_range(&gmem_pfn_tree, pfn, pfn + nr - 1,
+				 &gmem_pool_reserve, GFP_KERNEL);
+}
+
+/**
+ * gmem_pool_drop_reserve - a reserved chunk goes to the buddy allocator
+ * @pfn: first PFN of the chunk, taken from the reservation.
+ * @nr: its pages.
+ *
+ * Return: 0, or -ENOMEM without memory to split the block's entry (the
+ * chunk is then still recorded as reserved).
+ */
+int gmem_pool_drop_reserve(unsigned long pfn, unsigned long nr)
+{
+	return mtree_store_range(&gmem_pfn_tree, pfn, pfn + nr - 1, NULL,
+				 GFP_KERNEL);
+}
+
+/**
+ * gmem_pool_return_reserve - give a reserved chunk back to the reservation
+ * @pfn: first PFN of the chunk; its vmemmap must read as the sentinel.
+ * @order: its order.
+ * @poisoned: the chunk holds poisoned memory: never hand it out again.
+ *
+ * The chunk's span in the tree is unchanged, so this never allocates.
+ */
+void gmem_pool_return_reserve(unsigned long pfn, unsigned int order,
+			      bool poisoned)
+{
+	MA_STATE(mas, &gmem_pfn_tree, pfn, pfn + (1UL << order) - 1);
+
+	mtree_lock(&gmem_pfn_tree);
+	mas_store(&mas, &gmem_pool_reserve);
+	mtree_unlock(&gmem_pfn_tree);
+	gmem_reserve_put(pfn, poisoned);
+}
+
+/**
  * gmem_pool_parked - number of parked chunks of an order
  * @order: PMD_ORDER or PUD_ORDER.
  *
@@ -189,8 +261,10 @@ long gmem_pool_tree_bytes(void)
  * A parked chunk is moved to quarantine, so that it is never handed out
  * again, and reported as owned by nobody.
  *
- * Return: the owner; ERR_PTR(-ECANCELED) for a parked chunk, which this
- * call quarantined; ERR_PTR(-EHWPOISON) for a chunk in quarantine
+ * A free reserved chunk is marked poisoned in the reservation the same way.
+ *
+ * Return: the owner; ERR_PTR(-ECANCELED) for a parked or free reserved
+ * chunk, which this call quarantined; ERR_PTR(-EHWPOISON) for a chunk in quarantine
  * already; NULL if gmem_track does not hold @pfn.
  */
 struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
@@ -208,6 +282,9 @@ struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn)
 		owner = ERR_PTR(-ECANCELED);
 	} else if (owner == &gmem_pool_quarantine) {
 		owner = ERR_PTR(-EHWPOISON);
+	} else if (owner == &gmem_pool_reserve) {
+		/* A free reserved chunk: the reservation keeps it out of use. */
+		owner = ERR_PTR(gmem_reserve_poison(pfn));
 	}
 	mtree_unlock(&gmem_pfn_tree);
 	return owner;

@@ -109,11 +109,48 @@ void gmem_page_init_shared(struct page *page, unsigned long pfn)
 	__init_single_page(page, pfn, page_zonenum(page), page_to_nid(page));
 }
 
+/**
+ * gmem_sentinel_init - fill a sentinel page with its struct pages
+ * @sentinel: the page.
+ * @nid: the node of the memory it stands for.
+ * @zid: the zone of the memory it stands for.
+ *
+ * Every one of the 64 struct pages is reserved, with a reference count of
+ * zero and the node and zone links of the memory it stands for.
+ */
+void gmem_sentinel_init(struct page *sentinel, int nid, enum zone_type zid)
+{
+	struct page *p = page_to_virt(sentinel);
+	int i;
+
+	for (i = 0; i < GMEM_GRANULE_PAGES; i++) {
+		__init_single_page(&p[i], 0, zid, nid);
+		__SetPageReserved(&p[i]);
+		set_page_count(&p[i], 0);
+	}
+}
+
+/**
+ * gmem_vmemmap_adopt - take over a sentinel and table set up at boot
+ * @nid: node.
+ * @zid: zone.
+ * @sentinel: the sentinel, initialised.
+ * @table: the shared table whose PTEs all map @sentinel read-only.
+ *
+ * The boot reservation maps its vmemmap to these before the allocators
+ * exist; from here on they are the node's and zone's like any other.
+ */
+void __init gmem_vmemmap_adopt(int nid, enum zone_type zid,
+			       struct page *sentinel, pte_t *table)
+{
+	WRITE_ONCE(gmem_shared_ptes[nid][zid], table);
+	WRITE_ONCE(gmem_sentinels[nid][zid], sentinel);
+	atomic_long_inc(&gmem_nr_sentinels);
+}
+
 static struct page *gmem_sentinel(int nid, enum zone_type zid)
 {
 	struct page *sentinel, *old;
-	struct page *p;
-	int i;
 
 	sentinel = READ_ONCE(gmem_sentinels[nid][zid]);
 	if (sentinel)
@@ -122,12 +159,7 @@ static struct page *gmem_sentinel(int nid, enum zone_type zid)
 	sentinel = alloc_pages_node(nid, GFP_KERNEL | __GFP_ZERO, 0);
 	if (!sentinel)
 		return NULL;
-	p = page_to_virt(sentinel);
-	for (i = 0; i < GMEM_GRANULE_PAGES; i++) {
-		__init_single_page(&p[i], 0, zid, nid);
-		__SetPageReserved(&p[i]);
-		set_page_count(&p[i], 0);
-	}
+	gmem_sentinel_init(sentinel, nid, zid);
 	old = cmpxchg(&gmem_sentinels[nid][zid], NULL, sentinel);
 	if (old) {
 		__free_page(sentinel);
@@ -402,4 +434,33 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 		return ret;
 	trace_gmem_track_repopulate(pfn, nr, (end - start) >> PAGE_SHIFT);
 	return (end - start) >> PAGE_SHIFT;
+}
+
+/**
+ * gmem_vmemmap_populated - does a granule have struct pages of its own?
+ * @pfn: a PFN of the granule.
+ *
+ * The caller keeps the granule's vmemmap from changing (it holds the
+ * memory).
+ *
+ * Return: false if the struct page of @pfn reads as a sentinel, true if
+ * it is backed by a vmemmap page of its own.
+ */
+bool gmem_vmemmap_populated(unsigned long pfn)
+{
+	unsigned long addr = (unsigned long)pfn_to_page(pfn);
+	pmd_t *pmd = gmem_vmemmap_pmd(addr);
+	struct page *page = pfn_to_page(pfn);
+	pte_t *table;
+	bool ret;
+
+	if (!pmd)
+		return true;
+	mutex_lock(&gmem_vmemmap_lock);
+	table = (pte_t *)pmd_page_vaddr(pmdp_get(pmd));
+	ret = !gmem_pte_table_shared(table) &&
+	      pte_page(ptep_get(pte_offset_kernel(pmd, addr))) !=
+	      READ_ONCE(gmem_sentinels[page_to_nid(page)][page_zonenum(page)]);
+	mutex_unlock(&gmem_vmemmap_lock);
+	return ret;
 }

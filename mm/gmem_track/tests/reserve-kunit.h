@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of the gmem_track.reserve= parser, included at the end of
+ * reserve.c. The reservation itself is tested in a boot that has one
+ * (tools/testing/selftests/gmem_track/reserve_test.c).
+ */
+
+#ifdef CONFIG_GMEM_TRACK_KUNIT_TEST
+
+#include <kunit/test.h>
+
+struct gmem_reserve_case {
+	const char *item;
+	int ret;
+	unsigned long long size;
+	unsigned int order;
+	int nid;
+};
+
+static const struct gmem_reserve_case gmem_reserve_cases[] = {
+	{ "4G:1G",		0,	SZ_4G,		PUD_ORDER, NUMA_NO_NODE },
+	{ "1G:1G@0",		0,	SZ_1G,		PUD_ORDER, 0 },
+	{ "512M:2M",		0,	SZ_512M,	PMD_ORDER, NUMA_NO_NODE },
+	{ "128M:2M@0",		0,	SZ_128M,	PMD_ORDER, 0 },
+	{ "2048M:1G",		0,	SZ_2G,		PUD_ORDER, NUMA_NO_NODE },
+	{ "1G:2048K",		0,	SZ_1G,		PMD_ORDER, NUMA_NO_NODE },
+	/* sizes that are not whole blocks */
+	{ "0:1G",		-ERANGE },
+	{ "0:2M",		-ERANGE },
+	{ "512M:1G",		-ERANGE },
+	{ "3M:2M",		-ERANGE },
+	{ "200M:2M",		-ERANGE },
+	/* syntax */
+	{ "",			-EINVAL },
+	{ "1G",			-EINVAL },
+	{ "1G:",		-EINVAL },
+	{ ":1G",		-EINVAL },
+	{ "1G:4K",		-EINVAL },
+	{ "1G:4M",		-EINVAL },
+	{ "1G:1G@",		-EINVAL },
+	{ "1G:1G@x",		-EINVAL },
+	{ "1G:1G@-1",		-EINVAL },
+	{ "1G:1G@99999",	-EINVAL },
+	{ "1G:1G@0x",		-EINVAL },
+	{ "1G:1G@+0",		-EINVAL },
+	{ "1G:1G@0\n",		-EINVAL },
+	{ "1G:1Gx",		-EINVAL },
+	{ "1G:1G 2",		-EINVAL },
+	{ "abc:1G",		-EINVAL },
+};
+
+static void gmem_test_reserve_parse(struct kunit *test)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(gmem_reserve_cases); i++) {
+		const struct gmem_reserve_case *c = &gmem_reserve_cases[i];
+		struct gmem_reserve_item r = { .size = 1234, .nid = -5 };
+		int ret = gmem_reserve_parse_item(c->item, &r);
+
+		KUNIT_EXPECT_EQ_MSG(test, ret, c->ret, "item '%s'", c->item);
+		if (ret || c->ret)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, r.size, c->size, "item '%s'", c->item);
+		KUNIT_EXPECT_EQ_MSG(test, r.order, c->order, "item '%s'", c->item);
+		KUNIT_EXPECT_EQ_MSG(test, r.nid, c->nid, "item '%s'", c->item);
+	}
+}
+
+static void gmem_test_reserve_block_size(struct kunit *test)
+{
+	/* A 2M reservation fills whole vmemmap PMDs: one section each. */
+	KUNIT_EXPECT_EQ(test, gmem_reserve_block_size(PMD_ORDER),
+			1UL << PA_SECTION_SHIFT);
+	KUNIT_EXPECT_EQ(test, gmem_reserve_block_size(PUD_ORDER), PUD_SIZE);
+	/* One section's struct pages are exactly one vmemmap PMD. */
+	KUNIT_EXPECT_EQ(test, PAGES_PER_SECTION * sizeof(struct page), PMD_SIZE);
+}
+
+static void gmem_test_reserve_shrink_input(struct kunit *test)
+{
+	struct gmem_reserve_stats before, after;
+	u64 grow;
+
+	gmem_reserve_read(0, PUD_ORDER, &before);
+	/* Not a multiple of the chunk: refused, nothing given back. */
+	KUNIT_EXPECT_EQ(test, gmem_reserve_shrink(0, PUD_ORDER, SZ_2M), -EINVAL);
+	/* Growing after boot is not possible. */
+	grow = (u64)(before.reserved + 1) << PUD_SHIFT;
+	KUNIT_EXPECT_EQ(test, gmem_reserve_shrink(0, PUD_ORDER, grow), -EINVAL);
+	gmem_reserve_read(0, PUD_ORDER, &after);
+	KUNIT_EXPECT_EQ(test, after.reserved, before.reserved);
+	KUNIT_EXPECT_EQ(test, after.free, before.free);
+}
+
+static struct kunit_case gmem_reserve_test_cases[] = {
+	KUNIT_CASE(gmem_test_reserve_parse),
+	KUNIT_CASE(gmem_test_reserve_block_size),
+	KUNIT_CASE(gmem_test_reserve_shrink_input),
+	{}
+};
+
+static struct kunit_suite gmem_reserve_test_suite = {
+	.name = "gmem_track_reserve",
+	.test_cases = gmem_reserve_test_cases,
+};
+
+kunit_test_suite(gmem_reserve_test_suite);
+
+#endif /* CONFIG_GMEM_TRACK_KUNIT_TEST */
