@@ -8,6 +8,9 @@
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *                  descriptor_bytes
+ *   reserve/       reserved_2M_bytes free_2M_bytes used_2M_bytes
+ *                  poisoned_2M_bytes, the same for 1G
+ *   reserve/nodeN/ the same for node N; reserved_*_bytes writable (shrink)
  *
  * See Documentation/ABI/testing/sysfs-kernel-mm-gmem_track.
  */
@@ -17,6 +20,8 @@
 #include <linux/init.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/slab.h>
 #include <linux/sysfs.h>
 
 #include "internal.h"
@@ -147,6 +152,154 @@ static const struct attribute_group gmem_top_group = {
 	.attrs = gmem_top_attrs,
 };
 
+/* reserve/ (nid NUMA_NO_NODE, the totals) and reserve/nodeN/ */
+struct gmem_reserve_kobj {
+	struct kobject kobj;
+	int nid;
+};
+
+static int gmem_reserve_kobj_nid(struct kobject *kobj)
+{
+	return container_of(kobj, struct gmem_reserve_kobj, kobj)->nid;
+}
+
+/* A file of reserve/: one chunk order, one figure of its stats. */
+struct gmem_reserve_attr {
+	struct kobj_attribute attr;
+	unsigned int order;
+	int field;
+};
+
+static ssize_t gmem_reserve_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	struct gmem_reserve_attr *ra =
+		container_of(attr, struct gmem_reserve_attr, attr);
+	struct gmem_reserve_stats st;
+	unsigned long vals[4];
+
+	gmem_reserve_read(gmem_reserve_kobj_nid(kobj), ra->order, &st);
+	vals[0] = st.reserved;
+	vals[1] = st.free;
+	vals[2] = st.used;
+	vals[3] = st.poisoned;
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)vals[ra->field] << (ra->order + PAGE_SHIFT));
+}
+
+static ssize_t gmem_reserve_store(struct kobject *kobj,
+				  struct kobj_attribute *attr,
+				  const char *buf, size_t count)
+{
+	struct gmem_reserve_attr *ra =
+		container_of(attr, struct gmem_reserve_attr, attr);
+	int nid = gmem_reserve_kobj_nid(kobj);
+	u64 bytes;
+	int ret;
+
+	/* Only reserved_* of a node is writable (see is_visible). */
+	if (nid == NUMA_NO_NODE || ra->field)
+		return -EPERM;
+	ret = kstrtoull(buf, 0, &bytes);
+	if (ret)
+		return ret;
+	ret = gmem_reserve_shrink(nid, ra->order, bytes);
+	return ret ? ret : count;
+}
+
+#define GMEM_RESERVE_ATTR(_name, _mode, _order, _field)		\
+static struct gmem_reserve_attr gmem_rsv_##_name = {			\
+	.attr	= __ATTR(_name, _mode, gmem_reserve_show,		\
+			 gmem_reserve_store),				\
+	.order	= _order,						\
+	.field	= _field,						\
+}
+
+GMEM_RESERVE_ATTR(reserved_2M_bytes, 0644, PMD_ORDER, 0);
+GMEM_RESERVE_ATTR(free_2M_bytes, 0444, PMD_ORDER, 1);
+GMEM_RESERVE_ATTR(used_2M_bytes, 0444, PMD_ORDER, 2);
+GMEM_RESERVE_ATTR(poisoned_2M_bytes, 0444, PMD_ORDER, 3);
+GMEM_RESERVE_ATTR(reserved_1G_bytes, 0644, PUD_ORDER, 0);
+GMEM_RESERVE_ATTR(free_1G_bytes, 0444, PUD_ORDER, 1);
+GMEM_RESERVE_ATTR(used_1G_bytes, 0444, PUD_ORDER, 2);
+GMEM_RESERVE_ATTR(poisoned_1G_bytes, 0444, PUD_ORDER, 3);
+
+static struct attribute *gmem_reserve_attrs[] = {
+	&gmem_rsv_reserved_2M_bytes.attr.attr,
+	&gmem_rsv_free_2M_bytes.attr.attr,
+	&gmem_rsv_used_2M_bytes.attr.attr,
+	&gmem_rsv_poisoned_2M_bytes.attr.attr,
+	&gmem_rsv_reserved_1G_bytes.attr.attr,
+	&gmem_rsv_free_1G_bytes.attr.attr,
+	&gmem_rsv_used_1G_bytes.attr.attr,
+	&gmem_rsv_poisoned_1G_bytes.attr.attr,
+	NULL,
+};
+
+static umode_t gmem_reserve_is_visible(struct kobject *kobj,
+				       struct attribute *attr, int n)
+{
+	/* Only a node's reservation can be shrunk. */
+	if (gmem_reserve_kobj_nid(kobj) == NUMA_NO_NODE)
+		return attr->mode & 0444;
+	return attr->mode;
+}
+
+static const struct attribute_group gmem_reserve_group = {
+	.attrs		= gmem_reserve_attrs,
+	.is_visible	= gmem_reserve_is_visible,
+};
+__ATTRIBUTE_GROUPS(gmem_reserve);
+
+static void gmem_reserve_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct gmem_reserve_kobj, kobj));
+}
+
+static const struct kobj_type gmem_reserve_ktype = {
+	.release	= gmem_reserve_release,
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.default_groups	= gmem_reserve_groups,
+};
+
+static struct gmem_reserve_kobj *gmem_reserve_kobj_add(struct kobject *parent,
+						       int nid)
+{
+	struct gmem_reserve_kobj *rk = kzalloc(sizeof(*rk), GFP_KERNEL);
+	int ret;
+
+	if (!rk)
+		return NULL;
+	rk->nid = nid;
+	if (nid == NUMA_NO_NODE)
+		ret = kobject_init_and_add(&rk->kobj, &gmem_reserve_ktype,
+					   parent, "reserve");
+	else
+		ret = kobject_init_and_add(&rk->kobj, &gmem_reserve_ktype,
+					   parent, "node%d", nid);
+	if (ret) {
+		kobject_put(&rk->kobj);
+		return NULL;
+	}
+	return rk;
+}
+
+/* reserve/ and reserve/nodeN/ for every node with memory. */
+static int __init gmem_reserve_sysfs_init(struct kobject *top)
+{
+	struct gmem_reserve_kobj *dir;
+	int nid;
+
+	dir = gmem_reserve_kobj_add(top, NUMA_NO_NODE);
+	if (!dir)
+		return -ENOMEM;
+	for_each_node_state(nid, N_MEMORY) {
+		if (!gmem_reserve_kobj_add(&dir->kobj, nid))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static const char * const gmem_dir_names[] = {
 	[GMEM_TRACK_TRACKED]	 = "tracked",
 	[GMEM_TRACK_STRUCT_PAGE] = "struct_page",
@@ -172,6 +325,9 @@ static int __init gmem_sysfs_init(void)
 		if (ret)
 			goto out_dirs;
 	}
+	/* The statistics above stay if the reservation's files fail. */
+	if (gmem_reserve_sysfs_init(top))
+		pr_err("cannot create /sys/kernel/mm/gmem_track/reserve\n");
 	return 0;
 
 out_dirs:
