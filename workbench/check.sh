@@ -41,8 +41,14 @@ fi
 if [ "$mode" = shell ]; then
 	total=5
 else
-	total=$((8 + ${#harness[@]}))
+	total=$((9 + ${#harness[@]}))
 fi
+
+# The second boot: a gmem_track reservation of 2 GiB in 1G chunks and
+# 256 MiB in 2M chunks, and four bad items that must be reported and
+# skipped (tools/testing/selftests/gmem_track/reserve_test.c checks both).
+# The log buffer keeps the early messages until the test reads them.
+RESERVE_ARGS="gmem_track.reserve=2G:1G,256M:2M,3M:2M,1G:4M,1G:1G@9,abc:1G log_buf_len=4M"
 i=0
 t0=$(date +%s)
 
@@ -96,6 +102,7 @@ extra=()
 if [ "${DEBUG:-0}" = 1 ]; then
 	extra+=(page_owner=on)
 fi
+rsv_extra=("${extra[@]}")
 if [ -n "${ONLY:-}" ]; then
 	extra+=("wb.only=$ONLY")
 fi
@@ -120,9 +127,36 @@ if [ $qrc -ne 0 ]; then
 	tail -n 45 "$b/qemu.log" | sed 's/^/  | /'
 fi
 
+# Only if the first boot finished: a kernel that dies there would die here.
+rsv_guest=()
+rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
+if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
+	i=$((i + 1))
+	printf '[%d/%d] boot with a reservation + tests in QEMU … ' "$i" "$total"
+	s=$(date +%s)
+	set +e
+	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+		"$b/console-reserve.log" "$b/results-reserve.tap" "${rsv_extra[@]}" \
+		$RESERVE_ARGS wb.list=reserve wb.only=reserve > "$b/qemu-reserve.log" 2>&1
+	rrc=$?
+	set -e
+	cat "$b/qemu-reserve.log" >> "$log"
+	echo "$(elapsed $(($(date +%s) - s)))"
+	if [ $rrc -ne 0 ]; then
+		echo "QEMU exited with $rrc:"
+		tail -n 45 "$b/qemu-reserve.log" | sed 's/^/  | /'
+		qrc=$rrc
+	fi
+	rsv_guest=(--guest "reserve-boot=$b/results-reserve.tap" --console "$b/console-reserve.log")
+else
+	i=$((i + 1))
+	echo "[$i/$total] boot with a reservation: not run"
+fi
+
 i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: build/check.log, build/console.log, build/results.tap)"
-args=(--guest "$b/results.tap" --console "$b/console.log" --summary "$b/summary.txt")
+args=(--guest "$b/results.tap" --console "$b/console.log" "${rsv_guest[@]}"
+      --summary "$b/summary.txt")
 if [ ${#harness[@]} -gt 0 ]; then
 	args+=(--tap "harness=$b/harness.tap")
 fi

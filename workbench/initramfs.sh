@@ -32,10 +32,16 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,tests}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$top/workbench/initramfs/init" "$root/init"
-grep -v '^[[:space:]]*#' "$top/workbench/tests.list" | grep -v '^[[:space:]]*$' \
-	> "$root/tests/list" || true
+# tests.list for the first boot, tests-NAME.list for the boot with wb.list=NAME.
+for l in "$top"/workbench/tests.list "$top"/workbench/tests-*.list; do
+	n=$(basename "$l" .list)
+	n=${n#tests}
+	n=${n#-}
+	grep -v '^[[:space:]]*#' "$l" | grep -v '^[[:space:]]*$' \
+		> "$root/tests/list${n:+.$n}" || true
+done
 
-while read -r name tmo cmd; do
+cat "$root"/tests/list* | while read -r name tmo cmd; do
 	bin=${cmd%% *}
 	case "$bin" in
 	/tests/*) ;;
@@ -48,7 +54,7 @@ while read -r name tmo cmd; do
 	fi
 	mkdir -p "$root/tests/$(dirname "$rel")"
 	cp "$st/$rel" "$root/tests/$rel"
-done < "$root/tests/list"
+done
 mkdir -p "$root/tests/gmem-bench"
 cp "$st/gmem-bench/gmem-bench" "$root/tests/gmem-bench/gmem-bench"
 if [ -n "${WB_PERF:-}" ]; then

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Summarise the workbench's test results and decide pass or fail.
 
-Reads one or more TAP streams (the guest's results, the userspace harness's
-output) and, optionally, the kernel console log. Nested TAP (KTAP subtests,
+Reads one or more TAP streams (the results of each guest boot, the userspace
+harness's output) and, optionally, the kernel console logs. Nested TAP (KTAP subtests,
 indented four spaces) is counted leaf by leaf, so a kselftest-harness binary
 with 30 cases counts 30. Prints a table per top-level test and ends with
 exactly 'N passed, N failed[, N skipped]'.
@@ -124,17 +124,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--tap', action='append', default=[], metavar='NAME=FILE',
                     help='a TAP stream; NAME prefixes its tests')
-    ap.add_argument('--guest', metavar='FILE',
-                    help="the guest's TAP stream (must end with the done marker)")
-    ap.add_argument('--console', metavar='FILE', help='kernel console log to scan')
+    ap.add_argument('--guest', action='append', default=[], metavar='[NAME=]FILE',
+                    help="a guest's TAP stream (must end with the done marker); "
+                         "NAME prefixes its tests")
+    ap.add_argument('--console', action='append', default=[], metavar='FILE',
+                    help='kernel console log to scan')
     ap.add_argument('--summary', metavar='FILE', help='also write the table here')
     args = ap.parse_args()
 
     rows = []
     problems = []
     streams = [(n, f, False) for n, f in (t.split('=', 1) for t in args.tap)]
-    if args.guest:
-        streams.append(('', args.guest, True))
+    for g in args.guest:
+        name, path = g.split('=', 1) if '=' in g else ('', g)
+        streams.append((name, path, True))
     for prefix, path, is_guest in streams:
         try:
             with open(path, errors='replace') as fh:
@@ -155,12 +158,12 @@ def main():
             rows.append((name, *n.count(), n.directive))
 
     reports = []
-    if args.console:
+    for console in args.console:
         try:
-            with open(args.console, errors='replace') as fh:
-                reports = scan_console(fh.read())
+            with open(console, errors='replace') as fh:
+                reports += scan_console(fh.read())
         except OSError as e:
-            problems.append(f'{args.console}: cannot read: {e.strerror}')
+            problems.append(f'{console}: cannot read: {e.strerror}')
 
     out = []
     width = max([len(r[0]) for r in rows] + [20])

@@ -53,6 +53,14 @@ expect "missing results file" 1 'failed' 'cannot read' -- --guest "$d/absent.tap
 expect "harness stream with a failure" 1 '^7 passed, 1 failed, 1 skipped$' \
 	'failed: harness/ranges: -ENOMEM' -- \
 	--tap "harness=$d/harness.tap" --guest "$d/pass.tap"
+expect "two boots, both clean" 0 '^12 passed, 0 failed, 2 skipped$' '' -- \
+	--guest "$d/pass.tap" --guest "reserve-boot=$d/pass.tap" \
+	--console "$d/clean.console" --console "$d/clean.console"
+expect "second boot's console has a WARNING" 1 'passed, 1 failed' 'kernel WARNING' -- \
+	--guest "$d/pass.tap" --guest "reserve-boot=$d/pass.tap" \
+	--console "$d/clean.console" --console "$d/warn.console"
+expect "second boot hung" 1 'failed' 'did not finish' -- \
+	--guest "$d/pass.tap" --guest "reserve-boot=$d/nodone.tap"
 
 if [ $fails -ne 0 ]; then
 	echo "aggregator: $fails of $cases cases failed" >&2
