@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn gmem-bench's measurements into results.json, results.md and plots.
 
-Usage: bench-report.py RAW.json OUTDIR
+Usage: bench-report.py RAW.json OUTDIR [BOOTDIR]
 
 RAW.json is what tools/gmem-bench printed in the guest (one boot, every
 design). This adds, from those numbers only:
@@ -15,6 +15,17 @@ design). This adds, from those numbers only:
 
 and writes OUTDIR/results.json, OUTDIR/results.md (also printed),
 OUTDIR/overhead.svg and OUTDIR/latency.svg (gnuplot).
+
+BOOTDIR holds workbench/bench-boot.sh's figures of five boots of the same
+kernel (plain, HugeTLB 1G with and without HVO, two sizes of
+gmem_track.reserve=); they become "boot" in results.json and the boot
+table, with the vmemmap each kept for the reserved memory:
+
+  kept        16 MiB per reserved GiB (what plain memory spends on struct
+              pages) less the MemTotal the boot gained over the plain boot;
+  per TiB     the gmem_track reservation's kept vmemmap per GiB, from the
+              difference between its two sizes (what grows with the
+              reservation), times 1024.
 """
 
 import json
@@ -282,14 +293,93 @@ def plots(res, outdir):
     subprocess.run(["gnuplot", gp], check=True)
 
 
+BOOTS = ["plain", "hugetlb", "hugetlb-hvo", "gmem_track", "gmem_track-2x"]
+
+
+def boot_results(bootdir):
+    """The boot comparison from bench-boot.sh's JSON files, or None."""
+    boots = {}
+    for name in BOOTS:
+        path = os.path.join(bootdir, name + ".json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            boots[name] = json.load(f)
+    plain = boots["plain"]
+    size_gib = boots["gmem_track"]["reserved_1g_bytes"] / GIB
+    if not size_gib:
+        return None
+    for name, b in boots.items():
+        # What each boot really reserved, not what it asked for.
+        if name.startswith("gmem_track"):
+            gib = b["reserved_1g_bytes"] / GIB
+        else:
+            gib = b["hugepages_1g"]
+        b["reserved_gib"] = gib
+        b["mem_total_gain_kb"] = b["mem_total_kb"] - plain["mem_total_kb"]
+        # The struct pages plain memory has: 16 MiB per GiB.
+        b["vmemmap_kept_kb"] = gib * (ANCHOR_4K >> 10) - b["mem_total_gain_kb"] \
+            if gib else 0
+    g1, g2 = boots["gmem_track"], boots["gmem_track-2x"]
+    per_gib = (g2["vmemmap_kept_kb"] - g1["vmemmap_kept_kb"]) / \
+        (g2["reserved_gib"] - g1["reserved_gib"])
+    hvo = boots["hugetlb-hvo"]
+    return {
+        "reserved_gib": size_gib,
+        "boots": boots,
+        "gmem_track_kept_kb_per_gib": per_gib,
+        "gmem_track_kept_kb_per_tib": per_gib * 1024,
+        "gmem_track_fixed_kb": g1["vmemmap_kept_kb"] - per_gib * size_gib,
+        "hvo_kept_kb_per_gib": hvo["vmemmap_kept_kb"] / hvo["reserved_gib"],
+        "gmem_track_over_hvo_mem_total_kb":
+            g1["mem_total_kb"] - hvo["mem_total_kb"],
+    }
+
+
+def boot_table(boot):
+    out = ["", "Boot: the same kernel and memory booted five ways "
+           "(HugeTLB and gmem_track reserve %g GiB of 1G pages; "
+           "gmem_track-2x twice that):" % boot["reserved_gib"], "",
+           "| boot | MemTotal | MemFree | nr_memmap_boot_pages "
+           "| nr_memmap_pages | MemTotal gain | vmemmap kept for the "
+           "reserved memory |",
+           "|---" * 7 + "|"]
+    for name in BOOTS:
+        b = boot["boots"][name]
+        out.append("| %s | %d kB | %d kB | %d | %d | %+d kB | %s |" % (
+            name, b["mem_total_kb"], b["mem_free_kb"],
+            b["nr_memmap_boot_pages"], b["nr_memmap_pages"],
+            b["mem_total_gain_kb"],
+            "%d kB" % b["vmemmap_kept_kb"] if b["reserved_gib"] else "–"))
+    out.append("")
+    out.append("gmem_track keeps %.1f kB of vmemmap per reserved GiB "
+               "(%.1f kB per TiB; goal at most 64 kB per TiB: %s) plus "
+               "%.1f kB whatever the size (a sentinel and its PTE table per "
+               "node and zone); HugeTLB with HVO keeps %.1f kB per GiB. "
+               "MemTotal with the reservation is %+d kB over HugeTLB with "
+               "HVO." % (
+                   boot["gmem_track_kept_kb_per_gib"],
+                   boot["gmem_track_kept_kb_per_tib"],
+                   "met" if boot["gmem_track_kept_kb_per_tib"] <= 64
+                   else "missed",
+                   boot["gmem_track_fixed_kb"], boot["hvo_kept_kb_per_gib"],
+                   boot["gmem_track_over_hvo_mem_total_kb"]))
+    return "\n".join(out) + "\n"
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     with open(sys.argv[1]) as f:
         raw = json.load(f)
     outdir = os.path.abspath(sys.argv[2])
     os.makedirs(outdir, exist_ok=True)
     res = build(raw)
+    if len(sys.argv) == 4:
+        boot = boot_results(sys.argv[3])
+        if boot is None:
+            sys.exit("bench-report: incomplete boot figures in " + sys.argv[3])
+        res["boot"] = boot
     missing = [n for n in DESIGNS if n not in res.get("designs", {})]
     if missing:
         print("bench-report: no figures for %s" % ", ".join(missing),
@@ -298,6 +388,8 @@ def main():
         json.dump(res, f, indent=1, sort_keys=False)
         f.write("\n")
     md = table(res)
+    if "boot" in res:
+        md += boot_table(res["boot"])
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)
     plots(res, outdir)

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: build the patched kernel, boot it once and run tools/gmem-bench
-# over every guest_memfd design, then write build/bench/{results.json,
-# results.md,overhead.svg,latency.svg} and print the table.
+# over every guest_memfd design, boot it five more ways to compare what a
+# boot reservation costs (workbench/bench-boot.sh), then write
+# build/bench/{results.json,results.md,overhead.svg,latency.svg} and print
+# the tables.
 # Environment: SIZE (guest_memfd size per design, default 2G),
 #              BENCH_ARGS (more gmem-bench arguments, e.g. --quick),
 #              PERF=1 (also build perf from the tree and save perf stat
@@ -90,8 +92,13 @@ if grep -aqE 'Oops|BUG:|WARNING:|KASAN|possible circular|kmemleak' "$out/console
 	echo "bench: the kernel reported a problem; see build/bench/console.log"
 	exit 1
 fi
+
+# The boot comparison reserves SIZE rounded down to whole GiB, at least 1.
+gib=$(python3 -c 'import sys; s = sys.argv[1].upper(); m = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}; n = int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s); print(max(1, n >> 30))' "$SIZE")
+step "boot comparison (5 boots, ${gib} GiB reserved)" bash workbench/bench-boot.sh \
+	"$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" "$out/boot" "$gib"
 echo
-python3 workbench/bench-report.py "$out/raw.json" "$out"
+python3 workbench/bench-report.py "$out/raw.json" "$out" "$out/boot"
 echo
 files="build/bench/results.{json,md}, overhead.svg, latency.svg"
 if [ $perf = 1 ]; then
