@@ -112,41 +112,38 @@ if [ "$mode" = shell ]; then
 		"$b/initramfs.cpio.gz" "${extra[@]}"
 fi
 
-i=$((i + 1))
-printf '[%d/%d] boot + tests in QEMU … ' "$i" "$total"
-s=$(date +%s)
-set +e
-bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
-	"$b/console.log" "$b/results.tap" "${extra[@]}" > "$b/qemu.log" 2>&1
-qrc=$?
-set -e
-cat "$b/qemu.log" >> "$log"
-echo "$(elapsed $(($(date +%s) - s)))"
-if [ $qrc -ne 0 ]; then
-	echo "QEMU exited with $qrc:"
-	tail -n 45 "$b/qemu.log" | sed 's/^/  | /'
-fi
+# boot WHAT SUFFIX [cmdline...]: one boot running tests, into
+# build/{console,results,qemu}SUFFIX.{log,tap,log}; returns QEMU's exit.
+boot() {
+	local what=$1 sfx=$2 s rc
+	shift 2
+	i=$((i + 1))
+	printf '[%d/%d] %s in QEMU … ' "$i" "$total" "$what"
+	s=$(date +%s)
+	set +e
+	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+		"$b/console$sfx.log" "$b/results$sfx.tap" "$@" > "$b/qemu$sfx.log" 2>&1
+	rc=$?
+	set -e
+	cat "$b/qemu$sfx.log" >> "$log"
+	echo "$(elapsed $(($(date +%s) - s)))"
+	if [ $rc -ne 0 ]; then
+		echo "QEMU exited with $rc:"
+		tail -n 45 "$b/qemu$sfx.log" | sed 's/^/  | /'
+	fi
+	return $rc
+}
+
+qrc=0
+boot "boot + tests" "" "${extra[@]}" || qrc=$?
 
 # Only if the first boot finished: a kernel that dies there would die here.
 rsv_guest=()
 rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
 if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
-	i=$((i + 1))
-	printf '[%d/%d] boot with a reservation + tests in QEMU … ' "$i" "$total"
-	s=$(date +%s)
-	set +e
-	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
-		"$b/console-reserve.log" "$b/results-reserve.tap" "${rsv_extra[@]}" \
-		$RESERVE_ARGS wb.list=reserve wb.only=reserve > "$b/qemu-reserve.log" 2>&1
-	rrc=$?
-	set -e
-	cat "$b/qemu-reserve.log" >> "$log"
-	echo "$(elapsed $(($(date +%s) - s)))"
-	if [ $rrc -ne 0 ]; then
-		echo "QEMU exited with $rrc:"
-		tail -n 45 "$b/qemu-reserve.log" | sed 's/^/  | /'
-		qrc=$rrc
-	fi
+	# shellcheck disable=SC2086
+	boot "boot with a reservation + tests" -reserve "${rsv_extra[@]}" \
+		$RESERVE_ARGS wb.list=reserve wb.only=reserve || qrc=$?
 	rsv_guest=(--guest "reserve-boot=$b/results-reserve.tap" --console "$b/console-reserve.log")
 else
 	i=$((i + 1))
