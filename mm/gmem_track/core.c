@@ -21,6 +21,7 @@
 
 #define pr_fmt(fmt) "gmem_track: " fmt
 
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -37,6 +38,13 @@
 #define MODULE_PARAM_PREFIX "gmem_track."
 
 atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
+
+/*
+ * fail_function may make a descriptor change fail (a split that cannot
+ * allocate), to test every caller's way back. ranges.c includes only its
+ * own header, for the userspace harness, so its mark is here.
+ */
+ALLOW_ERROR_INJECTION(gmem_ranges_set_state, ERRNO);
 
 static LIST_HEAD(gmem_owners);
 static DEFINE_MUTEX(gmem_owners_lock);

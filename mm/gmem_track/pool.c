@@ -21,6 +21,7 @@
 
 #define pr_fmt(fmt) "gmem_track: " fmt
 
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/maple_tree.h>
 #include <linux/mm.h>
@@ -145,6 +146,7 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 	}
 	return 0;
 }
+ALLOW_ERROR_INJECTION(gmem_pool_alloc, ERRNO);
 
 /**
  * gmem_pool_free - give a chunk back to the buddy allocator

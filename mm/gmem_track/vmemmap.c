@@ -46,6 +46,7 @@
 #define pr_fmt(fmt) "gmem_track: " fmt
 
 #include <kunit/static_stub.h>
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -435,6 +436,7 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 	trace_gmem_track_repopulate(pfn, nr, (end - start) >> PAGE_SHIFT);
 	return (end - start) >> PAGE_SHIFT;
 }
+ALLOW_ERROR_INJECTION(gmem_vmemmap_repopulate, ERRNO);
 
 /**
  * gmem_vmemmap_populated - does a granule have struct pages of its own?
