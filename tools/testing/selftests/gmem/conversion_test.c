@@ -24,6 +24,9 @@
  *  - private content unreadable from the host: the mapping,
  *    /proc/self/mem, process_vm_readv(), read() and pread() of the file,
  *    /dev/mem;
+ *  - gmem_track's allocation points made to fail by fail_function
+ *    (vmemmap rebuild, descriptor split, chunk allocation): ENOMEM, and
+ *    the file as it was, content and counters;
  *  - every invalid field of struct kvm_memory_attributes2 and of
  *    KVM_CREATE_GUEST_MEMFD refused with EINVAL, state unchanged;
  *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
@@ -967,7 +970,7 @@ static bool same_counters(const struct counters *a, const struct counters *b)
 {
 	return a->chunks == b->chunks && a->private_b == b->private_b &&
 	       a->shared_b == b->shared_b && a->vmemmap_b == b->vmemmap_b &&
-	       a->memmap == b->memmap;
+	       a->memmap == b->memmap && a->parked == b->parked;
 }
 
 TEST_F_TIMEOUT(gmem, bad_input, TMO)
@@ -1238,6 +1241,161 @@ static void leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
 	ASSERT_EQ(0, LOAD((__u64 *)(mem + off + len)));
 	ASSERT_EQ(0, munmap(mem, size));
 	ASSERT_EQ(0, close(fd));
+}
+
+/* ---- injected failures ---- */
+
+#define FAIL_FN		"/sys/kernel/debug/fail_function"
+
+static int fail_knob(const char *knob, const char *val)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), FAIL_FN "/%s", knob);
+	return write_file(path, val);
+}
+
+/* fail_function's remaining failures: 0 once the armed one fired. */
+static long fail_times(void)
+{
+	return read_long(FAIL_FN "/times");
+}
+
+/*
+ * Make @fn, one of gmem_track's ALLOW_ERROR_INJECTION() points, return
+ * -ENOMEM whenever fail_function is armed (fail_arm()), quietly: a stack
+ * dump per failure would read as a kernel report on the console.
+ */
+static int fail_target(const char *fn)
+{
+	char val[32];
+	int ret;
+
+	fail_knob("inject", " ");	/* a blank clears the list */
+	ret = fail_knob("inject", fn);
+	snprintf(val, sizeof(val), "%#lx", (unsigned long)-ENOMEM);
+	if (!ret) {
+		char knob[96];
+
+		snprintf(knob, sizeof(knob), "%s/retval", fn);
+		ret = fail_knob(knob, val);
+	}
+	if (!ret)
+		ret = fail_knob("verbose", "0");
+	if (!ret)
+		ret = fail_knob("probability", "100");
+	if (!ret)
+		ret = fail_knob("interval", "1");
+	if (!ret)
+		ret = fail_knob("times", "0");
+	return ret;
+}
+
+static int fail_arm(void)
+{
+	return fail_knob("times", "1");
+}
+
+/*
+ * Every allocation point of gmem_track that fail_function can make fail,
+ * hit again and again through the uapi: converting to shared (the vmemmap
+ * cannot be rebuilt), converting either way (the descriptor cannot be
+ * split) and fallocate (no chunk). Each failure must fire (fail_function
+ * counts it), give ENOMEM, and leave the file as it was: the same state
+ * page by page, the same content, the same counters. The same operation
+ * then succeeds. The struct-page design has no vmemmap to rebuild.
+ */
+TEST_F_TIMEOUT(gmem, injected_failures, TMO)
+{
+	struct gfile *f = &self->f;
+	bool tracked = is_tracked(f), big = f->chunk == SZ_1G;
+	int n_rebuild = tracked ? 150 : 0, n_split = big ? 100 : 150;
+	int n_alloc = big ? (tracked ? 8 : 4) : 50, fired = 0, i;
+	struct counters c0, c1;
+	__u64 off, seed;
+
+	if (!f->design)
+		SKIP(return, "not a gmem_track file");
+	if (access(FAIL_FN "/inject", W_OK))
+		SKIP(return, FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
+
+	/* Converting to shared: the vmemmap of the granule cannot be rebuilt. */
+	ASSERT_EQ(0, fail_target("gmem_vmemmap_repopulate"));
+	for (i = 0; i < n_rebuild; i++) {
+		off = ((__u64)i * 37 * GRANULE + (i % 64) * PAGE_SZ) % f->size;
+		read_counters(f, &c0);
+		ASSERT_EQ(0, fail_arm());
+		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
+					     PRESERVE, NULL));
+		EXPECT_EQ(0, fail_times());
+		fired += !fail_times();
+		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
+		read_counters(f, &c1);
+		EXPECT_TRUE(same_counters(&c0, &c1));
+		/* Unarmed, it works, and the page goes back. */
+		ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, ZERO, NULL));
+		ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, PRIVATE, ZERO, NULL));
+		if (_metadata->exit_code)
+			break;
+	}
+
+	/* Both ways: the descriptor cannot be split. */
+	ASSERT_EQ(0, fail_target("gmem_ranges_set_state"));
+	for (i = 0; i < n_split; i++) {
+		off = ((__u64)i * 53 * PAGE_SZ + PAGE_SZ) % f->size;
+		seed = next_seed();
+		read_counters(f, &c0);
+		ASSERT_EQ(0, fail_arm());
+		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
+					     PRESERVE, NULL));
+		fired += !fail_times();
+		EXPECT_EQ(0, fail_times());
+		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
+		read_counters(f, &c1);
+		EXPECT_TRUE(same_counters(&c0, &c1));
+
+		ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, ZERO, NULL));
+		ASSERT_EQ(-1, fill_range(f, off, PAGE_SZ, seed));
+		read_counters(f, &c0);
+		ASSERT_EQ(0, fail_arm());
+		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, PRIVATE,
+					     PRESERVE, NULL));
+		fired += !fail_times();
+		EXPECT_EQ(0, fail_times());
+		/* Still shared, content and all. */
+		EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, seed));
+		read_counters(f, &c1);
+		EXPECT_TRUE(same_counters(&c0, &c1));
+		ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, PRIVATE, ZERO, NULL));
+		if (_metadata->exit_code)
+			break;
+	}
+
+	/* fallocate: no chunk for a punched hole. */
+	ASSERT_EQ(0, fail_target("gmem_pool_alloc"));
+	for (i = 0; i < n_alloc; i++) {
+		off = (i % (f->size / f->chunk)) * f->chunk;
+		ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, off, f->chunk));
+		read_counters(f, &c0);
+		ASSERT_EQ(0, fail_arm());
+		EXPECT_EQ(-ENOMEM, falloc(f->fd, FALLOC_FL_KEEP_SIZE, off,
+					  f->chunk));
+		fired += !fail_times();
+		EXPECT_EQ(0, fail_times());
+		read_counters(f, &c1);
+		EXPECT_TRUE(same_counters(&c0, &c1));
+		ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_KEEP_SIZE, off, f->chunk));
+		if (_metadata->exit_code)
+			break;
+	}
+	fail_knob("inject", " ");
+
+	ksft_print_msg("%s: %d injected failures, each ENOMEM with nothing changed\n",
+		       f->design, fired);
+	EXPECT_EQ(n_rebuild + 2 * n_split + n_alloc, fired);
+	/* The whole file is private and allocated again, as at the start. */
+	expect_accounting(_metadata, f, 0, 0, NULL);
 }
 
 /*
