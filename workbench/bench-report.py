@@ -355,7 +355,8 @@ def boot_table(boot):
     out.append("gmem_track keeps %.1f kB of vmemmap per reserved GiB "
                "(%.1f kB per TiB; goal at most 64 kB per TiB: %s) plus "
                "%.1f kB whatever the size (a sentinel and its PTE table per "
-               "node and zone); HugeTLB with HVO keeps %.1f kB per GiB. "
+               "node and zone); HugeTLB with HVO keeps %.1f kB per GiB at "
+               "this size, its shared tail page included. "
                "MemTotal with the reservation is %+d kB over HugeTLB with "
                "HVO." % (
                    boot["gmem_track_kept_kb_per_gib"],
