@@ -788,8 +788,8 @@ static int gmem_reserve_release_one(struct gmem_reserve_block *b,
  * @bytes: the size the node's reservation of @order is to have.
  *
  * Free chunks are given back, from the highest-PFN block down and the
- * highest chunk of a block first, each with its struct pages built first (nr_memmap_pages grows by 4096 per GiB). Chunks
- * in use or poisoned stay.
+ * highest chunk of a block first, each with its struct pages built first
+ * (nr_memmap_pages grows by 4096 per GiB). Chunks in use or poisoned stay.
  *
  * Return: 0; -EINVAL if @bytes is not a multiple of the chunk size or is
  * larger than the reservation (it cannot grow after boot); -EBUSY if too
