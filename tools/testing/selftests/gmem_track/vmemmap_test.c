@@ -8,9 +8,10 @@
  * chunk (nr_memmap_pages + nr_memmap_boot_pages), report the same in
  * /sys/kernel/mm/gmem_track/, show its private PFNs as reserved in
  * /proc/kpageflags, and survive the PFN walkers with private memory
- * present (/proc/kpage*, compaction, drop_caches, sysrq-m, idle page
- * tracking, page_owner, offlining the memory block). Memory is driven
- * through /sys/kernel/debug/gmem_track/owner.
+ * present, and a granule of shared memory next to it (/proc/kpage*,
+ * compaction, drop_caches, sysrq-m, idle page tracking, page_owner,
+ * offlining the memory block, hibernation's image sizing). Memory is
+ * driven through /sys/kernel/debug/gmem_track/owner.
  */
 
 #include <errno.h>
@@ -254,17 +255,58 @@ out:
 	return total;
 }
 
+#define PM_TEST		"/sys/power/pm_test"
+#define PM_STATE	"/sys/power/state"
+
+/*
+ * Hibernation up to its freezer test point (/sys/power/pm_test): the
+ * image is sized by count_data_pages(), which calls saveable_page() on
+ * every PFN of every zone, and preallocated; then everything is thawed
+ * and nothing is written. Returns 0, -ENOENT when this kernel cannot
+ * hibernate (no CONFIG_HIBERNATION or CONFIG_PM_DEBUG, nohibernate), or
+ * the error of the write to /sys/power/state.
+ */
+static int hibernation_scan(void)
+{
+	char states[128] = "";
+	FILE *f;
+	int ret;
+
+	f = fopen(PM_STATE, "r");
+	if (f) {
+		if (!fgets(states, sizeof(states), f))
+			states[0] = 0;
+		fclose(f);
+	}
+	if (!strstr(states, "disk") || access(PM_TEST, W_OK))
+		return -ENOENT;
+	ret = write_file(PM_TEST, "freezer");
+	if (ret)
+		return ret;
+	ret = write_file(PM_STATE, "disk");
+	write_file(PM_TEST, "none");
+	return ret;
+}
+
+/* The walkers pfn_walkers runs, for the figures of make check. */
+#define NR_WALKERS	10
+
 /*
  * Every PFN walker that may read a private PFN's struct page, which is
  * the read-only sentinel: each must skip it or read it, never write it
  * (a write would oops on the read-only mapping), and none may move or
- * rebuild the chunk. Documentation/mm/gmem_track.rst lists why each is
- * safe.
+ * rebuild the chunk. The first granule of the chunk is shared, so that
+ * walkers meet both kinds of struct page side by side.
+ * Documentation/mm/gmem_track.rst lists why each is safe.
  */
 TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 {
-	long gone = self->before - memmap_pages(), ret;
+	const unsigned long nr_shared = 64;	/* one 256 KiB granule */
+	long gone, ret;
 	char state[32];
+
+	ASSERT_EQ(0, owner_cmd("shared 0 %lu", nr_shared));
+	gone = self->before - memmap_pages();
 
 	EXPECT_LT(0, read_all("/proc/kpageflags"));
 	EXPECT_LT(0, read_all("/proc/kpagecount"));
@@ -299,11 +341,19 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 		EXPECT_STREQ("online", state);
 	}
 
+	ret = hibernation_scan();
+	ksft_print_msg("hibernation image sizing: %s\n",
+		       ret == -ENOENT ? "not offered" : ret ? strerror(-ret) :
+		       "done");
+	if (ret != -ENOENT)
+		EXPECT_EQ(0, ret);
+
 	/* Nothing moved, nothing was rebuilt. */
 	EXPECT_EQ(self->pfn, owner_pfn());
 	EXPECT_EQ(gone, self->before - memmap_pages());
-	EXPECT_EQ(variant->vmemmap_pages ? (long)variant->nr : 0,
+	EXPECT_EQ(variant->vmemmap_pages ? (long)(variant->nr - nr_shared) : 0,
 		  count_reserved(self->pfn, variant->nr));
+	ksft_print_msg("reliability: walkers_audited %d\n", NR_WALKERS);
 }
 
 static long count_in(const char *path, const char *word)
