@@ -4,7 +4,8 @@
 # make check / make shell: build the patched kernel and run every test.
 # Usage: check.sh check|shell
 # Environment: DEBUG=1 (debug kernel), ONLY=NAME (run only matching tests),
-#              WB_TIMEOUT (seconds before a guest counts as hung).
+#              WB_TIMEOUT (seconds before a guest counts as hung),
+#              STRESS_SECS (each stress test's length: 15, DEBUG=1: 60).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,6 +103,8 @@ extra=()
 if [ "${DEBUG:-0}" = 1 ]; then
 	extra+=(page_owner=on)
 fi
+# Seconds of each concurrency stress test (per design and chunk size).
+extra+=("wb.stress_secs=${STRESS_SECS:-$([ "${DEBUG:-0}" = 1 ] && echo 60 || echo 15)}")
 rsv_extra=("${extra[@]}")
 if [ -n "${ONLY:-}" ]; then
 	extra+=("wb.only=$ONLY")
@@ -153,7 +156,8 @@ fi
 i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: build/check.log, build/console.log, build/results.tap)"
 args=(--guest "$b/results.tap" --console "$b/console.log" "${rsv_guest[@]}"
-      --summary "$b/summary.txt")
+      --summary "$b/summary.txt" --reliability "$b/reliability.json"
+      --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo plain)")
 if [ ${#harness[@]} -gt 0 ]; then
 	args+=(--tap "harness=$b/harness.tap")
 fi

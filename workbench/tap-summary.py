@@ -12,14 +12,23 @@ The run fails (exit 1) when any test failed, when a stream's plan is not
 met or its end marker is missing (a guest that died or hung), or when the
 console shows a kernel report: an oops, BUG, WARNING, KASAN, UBSAN, lockdep
 or kmemleak report, or any Call Trace. Each problem is printed with a reason.
+
+Tests report figures with lines 'reliability: KEY N' (kselftest's
+ksft_print_msg() puts '# ' in front). Each figure is summed over every
+stream, except the ones in MAX_FIGURES, which are the same fact reported
+once per variant; they are printed before the last line and, with
+--reliability, written to a JSON file with the test counts.
 """
 
 import argparse
+import json
 import re
 import sys
 
 RESULT = re.compile(r'^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(.*))?$')
 PLAN = re.compile(r'^1\.\.(\d+)')
+FIGURE = re.compile(r'^\s*#\s*reliability:\s*([a-z][a-z0-9_]*)\s+(-?\d+)\s*$')
+MAX_FIGURES = {'walkers_audited'}
 DONE = '# wb: done'
 
 # Kernel reports that fail the run, with the name printed for each.
@@ -74,13 +83,30 @@ class Node:
         return p, f, s
 
 
-def parse_tap(lines):
-    """Parse a TAP stream; return (top-level nodes, plan or None, done seen)."""
+def add_figure(figures, line):
+    """Add the figure of a 'reliability: KEY N' line to figures."""
+    m = FIGURE.match(line)
+    if not m:
+        return
+    key, val = m.group(1), int(m.group(2))
+    if key in MAX_FIGURES:
+        figures[key] = max(figures.get(key, val), val)
+    else:
+        figures[key] = figures.get(key, 0) + val
+
+
+def parse_tap(lines, figures=None):
+    """Parse a TAP stream; return (top-level nodes, plan or None, done seen).
+
+    Figures ('reliability: KEY N' lines) are added to figures if given.
+    """
     pending = {}
     plan = None
     done = False
     for raw in lines:
         line = raw.rstrip('\n').rstrip('\r').replace('\t', '    ')
+        if figures is not None:
+            add_figure(figures, line)
         stripped = line.lstrip(' ')
         depth = (len(line) - len(stripped)) // 4
         if depth == 0 and stripped.startswith(DONE):
@@ -130,7 +156,12 @@ def main():
     ap.add_argument('--console', action='append', default=[], metavar='FILE',
                     help='kernel console log to scan')
     ap.add_argument('--summary', metavar='FILE', help='also write the table here')
+    ap.add_argument('--reliability', metavar='FILE',
+                    help='write the figures and test counts here as JSON')
+    ap.add_argument('--label', default='',
+                    help='what was run (e.g. the kernel flavour), for the JSON')
     args = ap.parse_args()
+    figures = {}
 
     rows = []
     problems = []
@@ -141,7 +172,7 @@ def main():
     for prefix, path, is_guest in streams:
         try:
             with open(path, errors='replace') as fh:
-                nodes, plan, done = parse_tap(fh)
+                nodes, plan, done = parse_tap(fh, figures)
         except OSError as e:
             problems.append(f'{path}: cannot read: {e.strerror}')
             continue
@@ -190,6 +221,15 @@ def main():
     skipped = sum(r[3] for r in rows)
     # Kernel reports and broken runs are failures too, counted once each.
     failed += len(reports) + len(problems)
+    if figures:
+        print('figures: ' + ', '.join(f'{k} {v}' for k, v in sorted(figures.items())))
+    if args.reliability:
+        with open(args.reliability, 'w') as fh:
+            json.dump({'label': args.label, 'figures': figures,
+                       'passed': passed, 'failed': failed, 'skipped': skipped,
+                       'kernel_reports': len(reports)},
+                      fh, indent=2, sort_keys=True)
+            fh.write('\n')
     sys.stdout.flush()
     line = f'{passed} passed, {failed} failed'
     if skipped:

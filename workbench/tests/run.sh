@@ -62,6 +62,22 @@ expect "second boot's console has a WARNING" 1 'passed, 1 failed' 'kernel WARNIN
 expect "second boot hung" 1 'failed' 'did not finish' -- \
 	--guest "$d/pass.tap" --guest "reserve-boot=$d/nodone.tap"
 
+# Figures: summed over variants, walkers_audited once, malformed lines
+# ignored, and written to the JSON file with the counts.
+json=$(mktemp)
+expect "figures collected" 0 '^4 passed, 0 failed$' '' -- \
+	--guest "$d/figures.tap" --reliability "$json" --label plain
+want='{"bad_inputs": 40, "injected_failures": 850, "walkers_audited": 10} 4 0 plain'
+got=$(python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps(r["figures"], sort_keys=True), r["passed"], r["failed"], r["label"])' "$json" 2>&1)
+cases=$((cases + 1))
+if [ "$got" != "$want" ]; then
+	echo "aggregator: FAIL figures in JSON: '$got', want '$want'" >&2
+	fails=$((fails + 1))
+fi
+rm -f "$json"
+
 if [ $fails -ne 0 ]; then
 	echo "aggregator: $fails of $cases cases failed" >&2
 	exit 1
