@@ -27,8 +27,18 @@
  *  - gmem_track's allocation points made to fail by fail_function
  *    (vmemmap rebuild, descriptor split, chunk allocation): ENOMEM, and
  *    the file as it was, content and counters;
- *  - every invalid field of struct kvm_memory_attributes2 and of
- *    KVM_CREATE_GUEST_MEMFD refused with EINVAL, state unchanged;
+ *  - bad input, table by table, each case refused with its documented
+ *    errno and nothing changed (shared pages keep their content, a
+ *    private page still SIGBUSes, the counters are the same): every
+ *    invalid field of struct kvm_memory_attributes2 and of
+ *    KVM_CREATE_GUEST_MEMFD (EINVAL); every fallocate() mode but
+ *    allocation and punching, misaligned, negative, empty, overflowing
+ *    and out-of-file ranges (EOPNOTSUPP, EINVAL, EFBIG; a punch past the
+ *    end is a no-op); mmap() with MAP_PRIVATE, PROT_EXEC, bad offsets and
+ *    lengths, of a file without MMAP, mprotect() to PROT_EXEC, and
+ *    mappings past the end of the file (SIGBUS there); the default design
+ *    knob, the debugfs owner and the read-only counters of sysfs. Each
+ *    table prints "reliability: bad_inputs <N>";
  *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
  *    nr_memmap_pages + nr_memmap_boot_pages in /proc/vmstat) after every
  *    step: the tracked design holds 4 KiB of vmemmap per 256 KiB granule
@@ -38,6 +48,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1020,11 +1031,469 @@ TEST_F_TIMEOUT(gmem, bad_input, TMO)
 		}
 	}
 
+	ksft_print_msg("reliability: bad_inputs %d\n", n * 2);
+
 	/* The probes themselves still convert: the cases were the fault. */
 	EXPECT_EQ(0, set_attrs(f->fd, p0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
 	EXPECT_EQ(-1, check_private(f, p0, PAGE_SZ, false));
 	EXPECT_EQ(0, set_attrs(f->fd, pp, PAGE_SZ, SHARED, PRESERVE, NULL));
 	EXPECT_EQ(-1, check_range(f, pp, PAGE_SZ, 0));
+}
+
+/*
+ * What a refused call must leave as it was: two shared pages with a
+ * pattern at 1 MiB, the last page of the file shared with the pattern too,
+ * the page before 1 MiB private, and every counter.
+ */
+struct witness {
+	__u64 p0;
+	__u64 pp;
+	__u64 last;
+	__u64 seed;
+	struct counters c;
+};
+
+static void witness_set(struct __test_metadata *_metadata, struct gfile *f,
+			struct witness *w)
+{
+	w->p0 = SZ_1M;
+	w->pp = w->p0 - PAGE_SZ;
+	w->last = f->size - PAGE_SZ;
+	w->seed = next_seed();
+	ASSERT_EQ(0, set_attrs(f->fd, w->p0, 2 * PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, w->last, PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(-1, fill_range(f, w->p0, 2 * PAGE_SZ, w->seed));
+	ASSERT_EQ(-1, fill_range(f, w->last, PAGE_SZ, w->seed));
+	read_counters(f, &w->c);
+}
+
+static void witness_check(struct __test_metadata *_metadata, struct gfile *f,
+			  const struct witness *w, const char *after)
+{
+	struct counters now;
+
+	EXPECT_EQ(-1, check_range(f, w->p0, 2 * PAGE_SZ, w->seed)) {
+		TH_LOG("after %s", after);
+	}
+	EXPECT_EQ(-1, check_range(f, w->last, PAGE_SZ, w->seed)) {
+		TH_LOG("after %s", after);
+	}
+	EXPECT_EQ(-1, check_private(f, w->pp, PAGE_SZ, false)) {
+		TH_LOG("after %s", after);
+	}
+	read_counters(f, &now);
+	EXPECT_TRUE(same_counters(&w->c, &now)) {
+		print_counters(after, &now, &w->c);
+	}
+}
+
+#ifndef FALLOC_FL_WRITE_ZEROES
+#define FALLOC_FL_WRITE_ZEROES	0x80
+#endif
+
+#define KEEP		FALLOC_FL_KEEP_SIZE
+#define PUNCH		(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+
+struct falloc_case {
+	const char *name;
+	int mode;
+	__s64 off;
+	__s64 len;
+	int err;	/* -errno for a gmem_track file */
+	int err_4k;	/* for an upstream file; 1: valid there, not tried */
+};
+
+/*
+ * Every way fallocate() on a file of @size in chunks of @u can be refused.
+ * A punch that went through would zero the shared witness pages of the
+ * first chunk; an allocation that went through would change the counters.
+ */
+static int falloc_cases(struct falloc_case *c, __s64 size, __s64 u)
+{
+	const __s64 top = 0x7fffffffffffffffLL & ~(u - 1);
+	const struct falloc_case t[] = {
+		{ "allocate without KEEP_SIZE", 0, 0, u, -EOPNOTSUPP },
+		{ "PUNCH_HOLE without KEEP_SIZE", FALLOC_FL_PUNCH_HOLE, 0, u,
+		  -EOPNOTSUPP },
+		{ "COLLAPSE_RANGE", FALLOC_FL_COLLAPSE_RANGE, 0, u,
+		  -EOPNOTSUPP },
+		{ "COLLAPSE_RANGE|KEEP_SIZE", FALLOC_FL_COLLAPSE_RANGE | KEEP,
+		  0, u, -EOPNOTSUPP },
+		{ "INSERT_RANGE", FALLOC_FL_INSERT_RANGE, 0, u, -EOPNOTSUPP },
+		{ "ZERO_RANGE", FALLOC_FL_ZERO_RANGE, 0, u, -EOPNOTSUPP },
+		{ "ZERO_RANGE|KEEP_SIZE", FALLOC_FL_ZERO_RANGE | KEEP, 0, u,
+		  -EOPNOTSUPP },
+		{ "UNSHARE_RANGE|KEEP_SIZE", FALLOC_FL_UNSHARE_RANGE | KEEP, 0,
+		  u, -EOPNOTSUPP },
+		{ "WRITE_ZEROES", FALLOC_FL_WRITE_ZEROES, 0, u, -EOPNOTSUPP },
+		{ "PUNCH_HOLE|ZERO_RANGE", PUNCH | FALLOC_FL_ZERO_RANGE, 0, u,
+		  -EOPNOTSUPP },
+		{ "NO_HIDE_STALE|PUNCH_HOLE", PUNCH | FALLOC_FL_NO_HIDE_STALE,
+		  0, u, -EOPNOTSUPP },
+		{ "mode bit 8", PUNCH | 0x100, 0, u, -EOPNOTSUPP },
+		{ "mode bit 31", PUNCH | INT_MIN, 0, u, -EOPNOTSUPP },
+		{ "mode -1", -1, 0, u, -EOPNOTSUPP },
+		{ "punch, offset 1", PUNCH, 1, u, -EINVAL },
+		{ "punch, offset 2048", PUNCH, 2048, u, -EINVAL },
+		{ "punch, length + 1", PUNCH, 0, u + 1, -EINVAL },
+		{ "punch, offset 4K", PUNCH, PAGE_SZ, u, -EINVAL, 1 },
+		{ "punch, offset half a chunk", PUNCH, u / 2, u, -EINVAL,
+		  u / 2 % PAGE_SZ ? -EINVAL : 1 },
+		{ "punch, length 4K", PUNCH, 0, PAGE_SZ, -EINVAL, 1 },
+		{ "punch, length chunk + 4K", PUNCH, 0, u + PAGE_SZ, -EINVAL,
+		  1 },
+		{ "punch, length 0", PUNCH, 0, 0, -EINVAL },
+		{ "punch, offset -chunk", PUNCH, -u, u, -EINVAL },
+		{ "punch, length -chunk", PUNCH, u, -u, -EINVAL },
+		{ "punch, offset + length wraps", PUNCH, top, 2 * u, -EFBIG },
+		{ "punch, length 2^63 - 1", PUNCH, 0, 0x7fffffffffffffffLL,
+		  -EINVAL },
+		{ "allocate, offset at the end", KEEP, size, u, -EINVAL },
+		{ "allocate, last chunk + 1", KEEP, size - u, 2 * u, -EINVAL },
+		{ "allocate, far past the end", KEEP, 1LL << 40, u, -EINVAL },
+		{ "allocate, offset 1", KEEP, 1, u, -EINVAL },
+		{ "allocate, length 2048", KEEP, 0, 2048, -EINVAL },
+		{ "allocate, length 0", KEEP, 0, 0, -EINVAL },
+		{ "allocate, offset -4K", KEEP, -(__s64)PAGE_SZ, u, -EINVAL },
+		{ "allocate, length -4K", KEEP, 0, -(__s64)PAGE_SZ, -EINVAL },
+		{ "allocate, offset + length wraps", KEEP, top, 2 * u, -EFBIG },
+		{ "allocate, length 2^63 - 4K", KEEP, 0,
+		  0x7fffffffffffffffLL & ~(__s64)(PAGE_SZ - 1), -EINVAL },
+		/* Past the end a punch has nothing to free: a no-op. */
+		{ "punch at the end", PUNCH, size, u, 0 },
+		{ "punch far past the end", PUNCH, 1LL << 40, u, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		c[i] = t[i];
+		if (!c[i].err_4k)
+			c[i].err_4k = c[i].err;
+	}
+	return i;
+}
+
+TEST_F_TIMEOUT(gmem, falloc_bad_input, TMO)
+{
+	struct gfile *f = &self->f;
+	struct falloc_case c[48];
+	struct witness w;
+	int i, n, err, tried = 0;
+
+	witness_set(_metadata, f, &w);
+	n = falloc_cases(c, f->size, f->chunk);
+	ASSERT_GE(48, n);
+	for (i = 0; i < n; i++) {
+		err = f->design ? c[i].err : c[i].err_4k;
+		if (err == 1)
+			continue;
+		tried++;
+		EXPECT_EQ(err, falloc(f->fd, c[i].mode, c[i].off, c[i].len)) {
+			TH_LOG("%s", c[i].name);
+		}
+		witness_check(_metadata, f, &w, c[i].name);
+	}
+	ksft_print_msg("reliability: bad_inputs %d\n", tried);
+}
+
+/* Every page of [p, p + len) past the end of the file SIGBUSes. */
+static int beyond_sigbus(struct gfile *f, char *p, __u64 off, __u64 len)
+{
+	__u64 o;
+
+	for (o = 0; o < len; o += PAGE_SZ) {
+		if (off + o < f->size)
+			continue;
+		if (probe(p, o, false) != PG_SIGBUS ||
+		    probe(p, o, true) != PG_SIGBUS)
+			return -1;
+	}
+	return 0;
+}
+
+struct mmap_case {
+	const char *name;
+	int prot;
+	int flags;
+	__u64 off;
+	__u64 len;
+	int err;	/* 0: mapped, each page past the end SIGBUSes */
+	bool no_mmap;	/* a file created without GUEST_MEMFD_FLAG_MMAP */
+};
+
+#define RW		(PROT_READ | PROT_WRITE)
+
+TEST_F_TIMEOUT(gmem, mmap_bad_input, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 size = f->size;
+	const struct mmap_case c[] = {
+		{ "MAP_PRIVATE", RW, MAP_PRIVATE, 0, PAGE_SZ, -EINVAL },
+		{ "MAP_PRIVATE, read only", PROT_READ, MAP_PRIVATE, 0, PAGE_SZ,
+		  -EINVAL },
+		{ "no map type", RW, 0, 0, PAGE_SZ, -EINVAL },
+		{ "PROT_EXEC", RW | PROT_EXEC, MAP_SHARED, 0, PAGE_SZ, -EPERM },
+		{ "PROT_READ|PROT_EXEC", PROT_READ | PROT_EXEC, MAP_SHARED, 0,
+		  PAGE_SZ, -EPERM },
+		{ "offset 1", RW, MAP_SHARED, 1, PAGE_SZ, -EINVAL },
+		{ "offset 2048", RW, MAP_SHARED, 2048, PAGE_SZ, -EINVAL },
+		{ "length 0", RW, MAP_SHARED, 0, 0, -EINVAL },
+		{ "length 2^64 - 1", RW, MAP_SHARED, 0, -1ULL, -ENOMEM },
+		{ "length 2^64 - 4K", RW, MAP_SHARED, 0, -PAGE_SZ, -ENOMEM },
+		{ "offset near 2^63", RW, MAP_SHARED, 0x7ffffffffffff000ULL,
+		  2 * PAGE_SZ, -EOVERFLOW },
+		{ "MAP_SYNC", RW, MAP_SHARED_VALIDATE | MAP_SYNC, 0, PAGE_SZ,
+		  -EOPNOTSUPP },
+		{ "MAP_HUGETLB", RW, MAP_SHARED | MAP_HUGETLB, 0, SZ_2M,
+		  -EINVAL },
+		{ "MAP_GROWSDOWN", RW, MAP_SHARED | MAP_GROWSDOWN, 0, PAGE_SZ,
+		  -EINVAL },
+		{ "without GUEST_MEMFD_FLAG_MMAP", RW, MAP_SHARED, 0, PAGE_SZ,
+		  -ENODEV, true },
+		{ "offset at the end", RW, MAP_SHARED, size, 2 * PAGE_SZ, 0 },
+		{ "across the end", RW, MAP_SHARED, size - PAGE_SZ,
+		  4 * PAGE_SZ, 0 },
+		{ "far past the end", RW, MAP_SHARED, 1ULL << 40, PAGE_SZ, 0 },
+	};
+	int i, fd, ret, tried = 0;
+	struct witness w;
+	char *p, *q;
+
+	witness_set(_metadata, f, &w);
+	for (i = 0; i < (int)ARRAY_SIZE(c); i++, tried++) {
+		fd = f->fd;
+		if (c[i].no_mmap) {
+			fd = create_gmem(f->vm_fd, SZ_2M, 0);
+			ASSERT_LE(0, fd);
+		}
+		p = mmap(NULL, c[i].len, c[i].prot, c[i].flags, fd,
+			 c[i].off);
+		ret = p == MAP_FAILED ? -errno : 0;
+		EXPECT_EQ(c[i].err, ret) {
+			TH_LOG("%s", c[i].name);
+		}
+		if (!ret) {
+			EXPECT_EQ(0, beyond_sigbus(f, p, c[i].off, c[i].len)) {
+				TH_LOG("%s: a page past the end did not SIGBUS",
+				       c[i].name);
+			}
+			munmap(p, c[i].len);
+		}
+		if (fd != f->fd)
+			close(fd);
+		witness_check(_metadata, f, &w, c[i].name);
+	}
+
+	/* The file system is noexec: no mapping of it becomes executable. */
+	p = mmap(NULL, 2 * PAGE_SZ, PROT_READ, MAP_SHARED, f->fd, w.p0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, PAGE_SZ, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-1, mprotect(p, 2 * PAGE_SZ, RW | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	tried += 2;
+	witness_check(_metadata, f, &w, "mprotect(PROT_EXEC)");
+	EXPECT_EQ(-1, check_range(f, w.p0, 2 * PAGE_SZ, w.seed));
+	munmap(p, 2 * PAGE_SZ);
+
+	/* Grown past the end by mremap(): the new pages SIGBUS. */
+	p = mmap(NULL, PAGE_SZ, RW, MAP_SHARED, f->fd, w.last);
+	ASSERT_NE(MAP_FAILED, p);
+	q = mremap(p, PAGE_SZ, 3 * PAGE_SZ, MREMAP_MAYMOVE);
+	EXPECT_NE(MAP_FAILED, q);
+	tried++;
+	if (q != MAP_FAILED) {
+		p = q;
+		EXPECT_EQ(pattern(w.seed, w.last), LOAD((__u64 *)p));
+		EXPECT_EQ(0, beyond_sigbus(f, p, w.last, 3 * PAGE_SZ));
+	}
+	munmap(p, q != MAP_FAILED ? 3 * PAGE_SZ : PAGE_SZ);
+	witness_check(_metadata, f, &w, "mremap() past the end");
+	ksft_print_msg("reliability: bad_inputs %d\n", tried);
+}
+
+#define DESIGN_PARAM	"/sys/module/gmem_track/parameters/design"
+
+/* A sysfs or debugfs file's first line, without the newline. */
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *fp = fopen(path, "r");
+
+	buf[0] = 0;
+	if (fp) {
+		if (!fgets(buf, len, fp))
+			buf[0] = 0;
+		fclose(fp);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* The whole of a debugfs file, as text; empty if unreadable. */
+static void read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+struct knob_case {
+	const char *name;
+	const char *val;
+	int err;
+};
+
+/* Writes the cases of @c to @path: each refused, @path reading the same. */
+static int knob_cases(struct __test_metadata *_metadata, struct gfile *f,
+		      const char *path, const struct knob_case *c, int n,
+		      const struct witness *w)
+{
+	static char before[4096], after[4096];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		read_text(path, before, sizeof(before));
+		EXPECT_EQ(c[i].err, write_file(path, c[i].val)) {
+			TH_LOG("%s: %s", path, c[i].name);
+		}
+		read_text(path, after, sizeof(after));
+		EXPECT_STREQ(before, after) {
+			TH_LOG("%s: %s", path, c[i].name);
+		}
+		witness_check(_metadata, f, w, c[i].name);
+	}
+	return n;
+}
+
+/* The read-only files of /sys/kernel/mm/gmem_track (reserve/ apart). */
+static const char * const gmem_ro_files[] = {
+	"tracked/chunks_2M", "tracked/chunks_1G", "tracked/private_bytes",
+	"tracked/shared_bytes", "tracked/vmemmap_bytes",
+	"tracked/vmemmap_freed_bytes", "tracked/ranges",
+	"tracked/descriptor_bytes",
+	"struct_page/chunks_2M", "struct_page/chunks_1G",
+	"struct_page/private_bytes", "struct_page/shared_bytes",
+	"struct_page/vmemmap_bytes", "struct_page/vmemmap_freed_bytes",
+	"struct_page/ranges", "struct_page/descriptor_bytes",
+	"sentinel_pages", "parked_2M", "parked_1G", "used_2M_bytes",
+	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes", "pfn_tree_bytes",
+};
+
+/*
+ * The writable knobs of gmem_track other than the reservation's (see
+ * gmem_track/reserve_test.c): the default design and the debugfs owner.
+ * Every bad value is refused with its errno and changes nothing: the knob
+ * reads the same, the fixture's file and the counters are as they were.
+ * The read-only counters refuse to be opened for writing.
+ */
+TEST_F_TIMEOUT(gmem, knob_bad_input, TMO)
+{
+	struct gfile *f = &self->f;
+	static char longval[4096], owner0[4096], owner1[4096];
+	const struct knob_case design[] = {
+		{ "garbage", "bogus", -EINVAL },
+		/* sysfs passes no empty write on: a no-op. */
+		{ "empty", "", 0 },
+		{ "newline", "\n", -EINVAL },
+		{ "two names", "tracked struct_page", -EINVAL },
+		{ "upper case", "TRACKED", -EINVAL },
+		{ "a prefix", "track", -EINVAL },
+		{ "a suffix", "trackedx", -EINVAL },
+		{ "dash", "struct-page", -EINVAL },
+		{ "negative", "-1", -EINVAL },
+		{ "an index", "0", -EINVAL },
+		{ "overflow", "18446744073709551616", -EINVAL },
+		{ "4095 bytes", longval, -EINVAL },
+	};
+	const struct knob_case no_owner[] = {
+		{ "create, unknown design", "create bogus 2M", -EINVAL },
+		{ "create, 4M chunks", "create tracked 4M", -EINVAL },
+		{ "create, lower case size", "create tracked 2m", -EINVAL },
+		{ "create, no size", "create tracked", -ENOENT },
+		{ "garbage, no owner", "bogus", -ENOENT },
+		{ "shared, no owner", "shared 0 1", -ENOENT },
+		{ "destroy, no owner", "destroy", -ENOENT },
+	};
+	const struct knob_case owner[] = {
+		{ "create, owner exists", "create tracked 2M", -EBUSY },
+		{ "garbage", "bogus", -EINVAL },
+		{ "empty", "", -EINVAL },
+		{ "64 bytes", longval + sizeof(longval) - 65, -EINVAL },
+		{ "populate, backed", "populate 0", -EEXIST },
+		{ "populate -1", "populate -1", -EINVAL },
+		{ "shared, nr 0", "shared 0 0", -EINVAL },
+		{ "shared, nr -1 from 1", "shared 1 -1", -EINVAL },
+		{ "shared, index -1", "shared -1 2", -EINVAL },
+		{ "private, nr 0", "private 0 0", -EINVAL },
+		{ "private, wraps", "private 5 -5", -EINVAL },
+		{ "release, nr 0", "release 0 0", -EINVAL },
+		{ "release, unaligned index", "release 1 0x40000", -EINVAL },
+		{ "release, unaligned nr", "release 0 1", -EINVAL },
+		{ "shared, missing nr", "shared 0", -EINVAL },
+	};
+	char path[160], was[64], now[64];
+	int i, ret, tried = 0;
+	struct witness w;
+
+	memset(longval, 'a', sizeof(longval) - 1);
+	witness_set(_metadata, f, &w);
+
+	if (access(DESIGN_PARAM, W_OK)) {
+		TH_LOG(DESIGN_PARAM ": %s: not checked", strerror(errno));
+	} else {
+		read_line(DESIGN_PARAM, was, sizeof(was));
+		tried += knob_cases(_metadata, f, DESIGN_PARAM, design,
+				    ARRAY_SIZE(design), &w);
+		read_line(DESIGN_PARAM, now, sizeof(now));
+		EXPECT_STREQ(was, now);
+	}
+
+	for (i = 0; i < (int)ARRAY_SIZE(gmem_ro_files); i++, tried++) {
+		snprintf(path, sizeof(path), GMEM_TRACK_SYSFS "/%s",
+			 gmem_ro_files[i]);
+		read_line(path, was, sizeof(was));
+		EXPECT_EQ(-EACCES, write_file(path, "0")) {
+			TH_LOG("%s", path);
+		}
+		read_line(path, now, sizeof(now));
+		EXPECT_STREQ(was, now) {
+			TH_LOG("%s", path);
+		}
+	}
+
+	if (!f->design || access(GMEM_OWNER, W_OK)) {
+		ksft_print_msg("debugfs owner not checked: %s\n",
+			       f->design ? strerror(errno) :
+			       "not a gmem_track file");
+		goto out;
+	}
+	if (owner_cmd("destroy") != -ENOENT)
+		SKIP(goto out, "the debugfs owner is in use");
+	tried += knob_cases(_metadata, f, GMEM_OWNER, no_owner,
+			    ARRAY_SIZE(no_owner), &w);
+
+	ASSERT_EQ(0, owner_cmd("create %s %s", f->design,
+			       f->chunk == SZ_1G ? "1G" : "2M"));
+	ret = owner_cmd("populate 0");
+	if (ret == -ENOMEM && f->chunk == SZ_1G) {
+		owner_cmd("destroy");
+		SKIP(goto out, "no free 1 GiB chunk for the debugfs owner");
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, owner_cmd("shared 0x10 0x20"));
+	read_counters(f, &w.c);
+	read_text(GMEM_OWNER, owner0, sizeof(owner0));
+	tried += knob_cases(_metadata, f, GMEM_OWNER, owner, ARRAY_SIZE(owner),
+			    &w);
+	read_text(GMEM_OWNER, owner1, sizeof(owner1));
+	EXPECT_STREQ(owner0, owner1);
+	EXPECT_EQ(0, owner_cmd("destroy"));
+out:
+	ksft_print_msg("reliability: bad_inputs %d\n", tried);
 }
 
 TEST_F_TIMEOUT(gmem, counters, TMO)
@@ -1393,6 +1862,7 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 
 	ksft_print_msg("%s: %d injected failures, each ENOMEM with nothing changed\n",
 		       f->design, fired);
+	ksft_print_msg("reliability: injected_failures %d\n", fired);
 	EXPECT_EQ(n_rebuild + 2 * n_split + n_alloc, fired);
 	/* The whole file is private and allocated again, as at the start. */
 	expect_accounting(_metadata, f, 0, 0, NULL);
@@ -1441,6 +1911,7 @@ TEST_F_TIMEOUT(gmem, leak_cycles, TMO)
 		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
 		       now.used_b - base.used_b,
 		       now.pool_free_b - base.pool_free_b);
+	ksft_print_msg("reliability: leak_cycles %d\n", cycles);
 }
 
 /* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */
@@ -1581,6 +2052,7 @@ TEST(create_bad_input)
 	EXPECT_EQ(EINVAL, errno);
 	if (fd >= 0)
 		close(fd);
+	ksft_print_msg("reliability: bad_inputs %d\n", (int)ARRAY_SIZE(c) + 1);
 
 	/* The same sizes and flags, right this time, are accepted. */
 	fd = create_gmem(vm_fd, SZ_4M, GMEM_FLAGS);
