@@ -257,4 +257,61 @@ static inline int offline_block(unsigned long pfn, char *state, size_t len)
 	return ret;
 }
 
+#define GMEM_FAIL_FN	"/sys/kernel/debug/fail_function"
+
+static inline int gmem_fail_knob(const char *knob, const char *val)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), GMEM_FAIL_FN "/%s", knob);
+	return write_file(path, val);
+}
+
+/* fail_function's remaining failures: 0 once the armed one fired. */
+static inline long gmem_fail_times(void)
+{
+	return read_long(GMEM_FAIL_FN "/times");
+}
+
+/*
+ * Make @fn, one of gmem_track's ALLOW_ERROR_INJECTION() points, return
+ * -ENOMEM whenever fail_function is armed (gmem_fail_arm()), quietly: a
+ * stack dump per failure would read as a kernel report on the console.
+ * Returns 0 or -errno.
+ */
+static inline int gmem_fail_target(const char *fn)
+{
+	char knob[96], val[32];
+	int ret;
+
+	gmem_fail_knob("inject", " ");	/* a blank clears the list */
+	ret = gmem_fail_knob("inject", fn);
+	snprintf(knob, sizeof(knob), "%s/retval", fn);
+	snprintf(val, sizeof(val), "%#lx", (unsigned long)-ENOMEM);
+	if (!ret)
+		ret = gmem_fail_knob(knob, val);
+	if (!ret)
+		ret = gmem_fail_knob("verbose", "0");
+	if (!ret)
+		ret = gmem_fail_knob("probability", "100");
+	if (!ret)
+		ret = gmem_fail_knob("interval", "1");
+	if (!ret)
+		ret = gmem_fail_knob("times", "0");
+	return ret;
+}
+
+/* Let the next call of the target fail, once. Returns 0 or -errno. */
+static inline int gmem_fail_arm(void)
+{
+	return gmem_fail_knob("times", "1");
+}
+
+/* Forget the target: nothing fails any more. */
+static inline void gmem_fail_clear(void)
+{
+	gmem_fail_knob("times", "0");
+	gmem_fail_knob("inject", " ");
+}
+
 #endif /* _GMEM_TRACK_UTIL_H */

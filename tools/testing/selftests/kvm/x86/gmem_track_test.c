@@ -24,13 +24,32 @@
  *   takes the mapping away: the guest's next access exits to the VMM with
  *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more, the rest
  *   of the file keeps working.
+ * - stress: for GMEM_STRESS_SECS seconds (default 10), at once on one file:
+ *   host threads converting random ranges both ways (retrying EAGAIN), two
+ *   vCPUs checking and rewriting pages, host threads faulting the shared
+ *   mapping, chunks punched out and allocated again, shared pages held by
+ *   a pipe (vmsplice). Every page has one owner at a time, so the guest and
+ *   the host know what each must hold: no page may be found corrupt. The
+ *   file is closed under the running threads; once they, the mapping and
+ *   the VM are gone, gmem_track's counters are back where they were.
+ * - injected_fault: with fail_function, the chunk allocation of a guest
+ *   fault on a punched-out chunk fails (KVM_RUN: ENOMEM with a
+ *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
+ *   (descriptor split, vmemmap rebuild); nothing changes, the rest of the
+ *   file is untouched, and the step then succeeds.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sys/uio.h>
 
 #include <linux/falloc.h>
 #include <linux/kvm_para.h>
@@ -42,6 +61,8 @@
 #include "processor.h"
 #include "test_util.h"
 #include "ucall_common.h"
+
+#include "gmem_track/gmem_track_util.h"
 
 #define GMEM_SLOT		10
 /* Above the memory of slot 0 and the PCI hole; 1 GiB aligned. */
@@ -209,6 +230,8 @@ struct gmem_test {
 	u8 *mem;
 	void *reserved;
 	size_t reserved_size;
+	/* fail_function was set up: clear it whatever happens. */
+	bool fail_set;
 	char reason[128];
 };
 
@@ -304,6 +327,8 @@ FIXTURE_TEARDOWN(gmem_track)
 {
 	struct gmem_test *t = &self->t;
 
+	if (t->fail_set)
+		gmem_fail_clear();
 	if (t->reserved)
 		kvm_munmap(t->reserved, t->reserved_size);
 	if (t->fd >= 0)
@@ -402,10 +427,10 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 	return NULL;
 }
 
-/* Carry out a KVM_HC_MAP_GPA_RANGE request on the guest_memfd. */
-static void handle_map_gpa_range(struct gmem_test *t)
+/* Carry out a KVM_HC_MAP_GPA_RANGE request of @vcpu on the guest_memfd. */
+static void handle_map_gpa_range(struct gmem_test *t, struct kvm_vcpu *vcpu)
 {
-	struct kvm_run *run = t->vcpu->run;
+	struct kvm_run *run = vcpu->run;
 	u64 gpa = run->hypercall.args[0];
 	u64 size = run->hypercall.args[1] * PAGE_SIZE;
 	bool private = run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED;
@@ -424,22 +449,11 @@ static void handle_map_gpa_range(struct gmem_test *t)
 	run->hypercall.ret = 0;
 }
 
-/*
- * Run the vCPU to its next ucall, carrying out MAP_GPA_RANGE requests on the
- * way, and check that it is @want: UCALL_DONE, or UCALL_SYNC of stage @stage.
- */
-static void __run_vcpu(struct gmem_test *t, u64 want, u64 stage)
+/* Check that @vcpu stopped at a ucall, @want: see __run_vcpu(). */
+static void check_ucall(struct kvm_vcpu *vcpu, u64 want, u64 stage)
 {
-	struct kvm_vcpu *vcpu = t->vcpu;
 	struct kvm_run *run = vcpu->run;
 	struct ucall uc;
-
-	for (;;) {
-		vcpu_run(vcpu);
-		if (run->exit_reason != KVM_EXIT_HYPERCALL)
-			break;
-		handle_map_gpa_range(t);
-	}
 
 	TEST_ASSERT(run->exit_reason != KVM_EXIT_MEMORY_FAULT,
 		    "KVM_EXIT_MEMORY_FAULT at gpa 0x%llx size 0x%llx flags 0x%llx",
@@ -463,14 +477,32 @@ static void __run_vcpu(struct gmem_test *t, u64 want, u64 stage)
 	}
 }
 
+/*
+ * Run @vcpu to its next ucall, carrying out MAP_GPA_RANGE requests on the
+ * way, and check that it is @want: UCALL_DONE, or UCALL_SYNC of stage @stage.
+ */
+static void __run_vcpu(struct gmem_test *t, struct kvm_vcpu *vcpu, u64 want,
+		       u64 stage)
+{
+	struct kvm_run *run = vcpu->run;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		if (run->exit_reason != KVM_EXIT_HYPERCALL)
+			break;
+		handle_map_gpa_range(t, vcpu);
+	}
+	check_ucall(vcpu, want, stage);
+}
+
 static void run_to_sync(struct gmem_test *t, u64 stage)
 {
-	__run_vcpu(t, UCALL_SYNC, stage);
+	__run_vcpu(t, t->vcpu, UCALL_SYNC, stage);
 }
 
 static void run_to_done(struct gmem_test *t)
 {
-	__run_vcpu(t, UCALL_DONE, 0);
+	__run_vcpu(t, t->vcpu, UCALL_DONE, 0);
 }
 
 static void guest_writes_private(u64 gpa, u64 size)
@@ -839,7 +871,7 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 	vcpu_args_set(t->vcpu, 1, GMEM_GPA + offset);
 	run_to_sync(t, 1);
 
-	snprintf(buf, sizeof(buf), "%#lx", pfn + offset / PAGE_SIZE);
+	snprintf(buf, sizeof(buf), "%#lx", pfn + offset / (u64)PAGE_SIZE);
 	TEST_ASSERT(!write_str(CORRUPT_PFN, buf), "poison pfn %s", buf);
 
 	run = t->vcpu->run;
@@ -851,7 +883,7 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 		    (run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE),
 		    "memory fault at gpa 0x%llx flags 0x%llx, wanted 0x%lx private",
 		    run->memory_fault.gpa, run->memory_fault.flags,
-		    GMEM_GPA + offset);
+		    (u64)GMEM_GPA + offset);
 
 	/* The page cannot come back; its neighbours convert as before. */
 	r = __gmem_set_attributes(t->fd, 0, 2 * PAGE_SIZE, 0,
@@ -862,6 +894,1245 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
 	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
+}
+
+/*
+ * The stress and injected_fault tests drive a vCPU with commands in memory
+ * the guest and the host share: the host fills a struct guest_cmd, runs the
+ * vCPU to its next GUEST_SYNC, and reads the result.
+ */
+#define CMD_MAX_PAGES		64
+
+enum {
+	CMD_CHECK_WRITE = 1,
+	CMD_MAP_GPA,
+	CMD_EXIT,
+};
+
+/**
+ * struct guest_cmd - what the host asks of a vCPU
+ * @op: CMD_CHECK_WRITE, CMD_MAP_GPA or CMD_EXIT.
+ * @offset: file offset of the first page.
+ * @npages: number of pages from @offset, at most CMD_MAX_PAGES.
+ * @private: CMD_MAP_GPA converts to private, else to shared.
+ * @corrupt: pages CMD_CHECK_WRITE found not to hold their @old_gen; the
+ *	guest only adds to it.
+ * @bad_offset: file offset of the first wrong word found.
+ * @bad_want: what it should have held.
+ * @bad_got: what it held.
+ * @retries: MAP_GPA_RANGE calls the host answered with an error.
+ * @old_gen: the generation each page holds, 0 for zeroes.
+ * @new_gen: the generation CMD_CHECK_WRITE writes, unless it is @old_gen.
+ */
+struct guest_cmd {
+	u64 op;
+	u64 offset;
+	u64 npages;
+	u64 private;
+	u64 corrupt;
+	u64 bad_offset;
+	u64 bad_want;
+	u64 bad_got;
+	u64 retries;
+	u32 old_gen[CMD_MAX_PAGES];
+	u32 new_gen[CMD_MAX_PAGES];
+};
+
+#define SALT_GEN		0x6b6b6b6b00000000ull
+
+/*
+ * The salt of generation @gen of a page's content: every word depends on
+ * its file offset and the generation; generation 0 is all zeroes.
+ */
+static u64 gen_salt(u32 gen)
+{
+	return gen ? SALT_GEN ^ ((u64)gen << 32) : 0;
+}
+
+/* Index of the first word of @page not of generation @gen, or -1. */
+static int page_bad_word(const u64 *page, u64 offset, u32 gen)
+{
+	u64 salt = gen_salt(gen);
+	int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i++) {
+		if (READ_ONCE(page[i]) !=
+		    expected_value(offset + i * sizeof(u64), salt))
+			return i;
+	}
+	return -1;
+}
+
+static void guest_check_write(struct guest_cmd *cmd, u64 gpa)
+{
+	u64 npages = READ_ONCE(cmd->npages), offset, i;
+	u64 *page;
+	int w;
+
+	GUEST_ASSERT(npages <= CMD_MAX_PAGES);
+	for (i = 0; i < npages; i++) {
+		offset = READ_ONCE(cmd->offset) + i * PAGE_SIZE;
+		page = (u64 *)(gpa + offset);
+		w = page_bad_word(page, offset, cmd->old_gen[i]);
+		if (w >= 0 && !cmd->corrupt++) {
+			cmd->bad_offset = offset + w * sizeof(u64);
+			cmd->bad_want = expected_value(cmd->bad_offset,
+						       gen_salt(cmd->old_gen[i]));
+			cmd->bad_got = page[w];
+		}
+		if (cmd->new_gen[i] != cmd->old_gen[i])
+			fill_page(page, offset, gen_salt(cmd->new_gen[i]));
+	}
+}
+
+/* Ask the host to convert; it may refuse a few times (injected failures). */
+static void guest_map_gpa(struct guest_cmd *cmd, u64 gpa)
+{
+	u64 flags = READ_ONCE(cmd->private) ? KVM_MAP_GPA_RANGE_ENCRYPTED :
+					      KVM_MAP_GPA_RANGE_DECRYPTED;
+
+	while (__kvm_hypercall_map_gpa_range(gpa + READ_ONCE(cmd->offset),
+					     cmd->npages * PAGE_SIZE, flags)) {
+		cmd->retries++;
+		GUEST_ASSERT(cmd->retries < 100);
+	}
+}
+
+/* @gpa is where the guest_memfd is; pages are identity-mapped. */
+static void guest_cmd_loop(struct guest_cmd *cmd, u64 gpa)
+{
+	for (;;) {
+		GUEST_SYNC(1);
+		switch (READ_ONCE(cmd->op)) {
+		case CMD_CHECK_WRITE:
+			guest_check_write(cmd, gpa);
+			break;
+		case CMD_MAP_GPA:
+			guest_map_gpa(cmd, gpa);
+			break;
+		case CMD_EXIT:
+			GUEST_DONE();
+			break;
+		default:
+			GUEST_FAIL("Unknown command %lu", cmd->op);
+		}
+	}
+}
+
+/* A page of guest memory for the commands of @vcpu; the guest waits. */
+static struct guest_cmd *cmd_setup(struct gmem_test *t, struct kvm_vcpu *vcpu)
+{
+	gva_t gva = vm_alloc_page(t->vm);
+
+	vcpu_args_set(vcpu, 2, gva, GMEM_GPA);
+	__run_vcpu(t, vcpu, UCALL_SYNC, 1);
+	return addr_gva2hva(t->vm, gva);
+}
+
+/*
+ * Have @vcpu check that the @npages pages at @offset hold generation @old
+ * (each its own, if @old is NULL) and write generation @new (if not NULL).
+ * Returns the pages found corrupt.
+ */
+static u64 cmd_check_write(struct gmem_test *t, struct kvm_vcpu *vcpu,
+			   struct guest_cmd *cmd, u64 offset, u64 npages,
+			   const u32 *old, const u32 *new)
+{
+	u64 corrupt = cmd->corrupt, i;
+
+	TEST_ASSERT(npages <= CMD_MAX_PAGES, "%lu pages in a command", npages);
+	cmd->op = CMD_CHECK_WRITE;
+	cmd->offset = offset;
+	cmd->npages = npages;
+	for (i = 0; i < npages; i++) {
+		cmd->old_gen[i] = old[i];
+		cmd->new_gen[i] = new ? new[i] : old[i];
+	}
+	__run_vcpu(t, vcpu, UCALL_SYNC, 1);
+	return cmd->corrupt - corrupt;
+}
+
+static void cmd_exit(struct gmem_test *t, struct kvm_vcpu *vcpu,
+		     struct guest_cmd *cmd)
+{
+	cmd->op = CMD_EXIT;
+	__run_vcpu(t, vcpu, UCALL_DONE, 0);
+}
+
+static const char *gmem_design(struct gmem_test *t)
+{
+	return t->gmem_flags & GUEST_MEMFD_FLAG_TRACKED ? "tracked" :
+							  "struct_page";
+}
+
+/* gmem_track's counters of the design and chunk size of a test. */
+struct gmem_counters {
+	long chunks;
+	long private_b;
+	long shared_b;
+	long vmemmap_b;
+};
+
+static void read_gmem_counters(struct gmem_test *t, struct gmem_counters *c)
+{
+	const char *design = gmem_design(t);
+
+	c->chunks = sysfs_long(design, t->chunk_size == SZ_1G ? "chunks_1G" :
+								"chunks_2M");
+	c->private_b = sysfs_long(design, "private_bytes");
+	c->shared_b = sysfs_long(design, "shared_bytes");
+	c->vmemmap_b = sysfs_long(design, "vmemmap_bytes");
+}
+
+static bool same_counters(const struct gmem_counters *a,
+			  const struct gmem_counters *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait up to @ms for the counters to hold still for 300 ms (@want NULL), or
+ * to equal @want: memory is freed when the last reference to a file goes,
+ * which may be a little after close() or munmap() return.
+ */
+static bool settle_counters(struct gmem_test *t, struct gmem_counters *c,
+			    const struct gmem_counters *want, unsigned int ms)
+{
+	struct gmem_counters prev;
+	unsigned int waited, still = 0;
+
+	read_gmem_counters(t, c);
+	for (waited = 0; waited < ms; waited += 50) {
+		if (want && same_counters(c, want))
+			return true;
+		prev = *c;
+		sleep_ms(50);
+		read_gmem_counters(t, c);
+		still = same_counters(c, &prev) ? still + 50 : 0;
+		if (!want && still >= 300)
+			return true;
+	}
+	return want ? same_counters(c, want) : false;
+}
+
+static int punch_hole(int fd, u64 offset, u64 len)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 offset, len);
+}
+
+/*
+ * Back [@offset, @offset + @len) with memory again; a 1 GiB chunk just freed
+ * may take a moment to come back to the allocator.
+ */
+static void refill(struct gmem_test *t, int fd, u64 offset, u64 len)
+{
+	int i, r;
+
+	for (i = 0; i < 50; i++) {
+		r = fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len);
+		if (!r || errno != ENOMEM || t->chunk_size != SZ_1G)
+			break;
+		sleep_ms(100);
+	}
+	TEST_ASSERT(!r, "fallocate(0x%lx, 0x%lx): errno %d (%s)", offset, len,
+		    errno, strerror(errno));
+}
+
+/*
+ * The stress test. The file is cut into STRESS_REGIONS regions of 2 MiB
+ * (back to back in a 2 MiB file, spread over a 1 GiB one), each with a lock
+ * and, for each page, whether it is private and which generation of its
+ * pattern it holds. A thread holds the locks of the regions it works on,
+ * so every access and every change of a page has one author who knows
+ * what the page must hold; the only things that outlive a lock are the
+ * pipes' references to pinned pages, counted per region.
+ */
+#define STRESS_REGIONS		16
+#define REGION_PAGES		(SZ_2M / PAGE_SIZE)
+#define STRESS_VCPUS		2
+#define STRESS_CONVERTERS	2
+#define STRESS_FAULTERS		2
+#define STRESS_SECS		10
+/* Longest wait for a pinned page to be let go, TCG included. */
+#define EAGAIN_LIMIT_S		60
+#define STRESS_TIMEOUT		900
+
+enum stress_op {
+	OP_TO_PRIVATE,
+	OP_TO_SHARED,
+	OP_ZERO,
+	OP_GUEST,
+	OP_HOST,
+	OP_SIGBUS,
+	OP_PUNCH,
+	OP_PIN,
+	NR_STRESS_OPS
+};
+
+static const char * const stress_op_name[NR_STRESS_OPS] = {
+	[OP_TO_PRIVATE] = "to_private",
+	[OP_TO_SHARED] = "to_shared",
+	[OP_ZERO] = "zeroing",
+	[OP_GUEST] = "guest",
+	[OP_HOST] = "host",
+	[OP_SIGBUS] = "sigbus",
+	[OP_PUNCH] = "punch",
+	[OP_PIN] = "pin",
+};
+
+struct stress_region {
+	pthread_mutex_t lock;
+	u64 offset;
+	/* Pages of the region a pipe holds; no punching while there are. */
+	int pins;
+	bool private[REGION_PAGES];
+	u32 gen[REGION_PAGES];
+};
+
+struct stress {
+	struct gmem_test *t;
+	struct stress_region region[STRESS_REGIONS];
+	/* Regions are back to back: conversions may span several. */
+	bool contiguous;
+	bool stop;
+	u32 gen;
+	u64 ops[NR_STRESS_OPS];
+	u64 eagain;
+	/* EAGAIN where no pin was known, for the record. */
+	u64 eagain_unpinned;
+	u64 corrupt;
+	u64 leaks;
+	u64 pages_checked;
+	/* Time spent punching and allocating again, in ms. */
+	u64 punch_ms;
+};
+
+struct stress_thread {
+	struct stress *s;
+	pthread_t thread;
+	u64 rnd;
+	int fd;
+	struct kvm_vcpu *vcpu;
+	struct guest_cmd *cmd;
+};
+
+static u64 stress_rnd(struct stress_thread *th)
+{
+	u64 x = th->rnd;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	th->rnd = x;
+	return x;
+}
+
+static bool stress_stopped(struct stress *s)
+{
+	return __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
+}
+
+static void stress_count(struct stress *s, u64 *counter, u64 n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static u32 stress_next_gen(struct stress *s)
+{
+	return __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
+}
+
+static void stress_corrupt(struct stress *s, const char *who, u64 offset,
+			   u64 want, u64 got)
+{
+	if (__atomic_fetch_add(&s->corrupt, 1, __ATOMIC_RELAXED) < 8)
+		ksft_print_msg("corrupt page (%s): file offset 0x%lx holds 0x%lx, expected 0x%lx\n",
+			       who, offset, got, want);
+}
+
+/* Check the page at @offset (host address @page) for generation @gen. */
+static void stress_check(struct stress *s, const char *who, const u64 *page,
+			 u64 offset, u32 gen)
+{
+	int w = page_bad_word(page, offset, gen);
+
+	stress_count(s, &s->pages_checked, 1);
+	if (w >= 0)
+		stress_corrupt(s, who, offset + w * sizeof(u64),
+			       expected_value(offset + w * sizeof(u64),
+					      gen_salt(gen)),
+			       page[w]);
+}
+
+static void lock_regions(struct stress *s, int first, int n)
+{
+	int i;
+
+	for (i = first; i < first + n; i++)
+		pthread_mutex_lock(&s->region[i].lock);
+}
+
+static void unlock_regions(struct stress *s, int first, int n)
+{
+	int i;
+
+	for (i = first + n - 1; i >= first; i--)
+		pthread_mutex_unlock(&s->region[i].lock);
+}
+
+static int pins_in(struct stress *s, int first, int n)
+{
+	int i, pins = 0;
+
+	for (i = first; i < first + n; i++)
+		pins += s->region[i].pins;
+	return pins;
+}
+
+static u64 page_offset(struct stress *s, int region, u64 page)
+{
+	return s->region[region].offset + page * PAGE_SIZE;
+}
+
+/* A host SIGBUS is expected only inside read_sigbus(), per thread. */
+static __thread sigjmp_buf sigbus_jmp;
+static __thread sig_atomic_t sigbus_armed;
+
+static void stress_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	TEST_ASSERT(READ_ONCE(sigbus_armed), "Unexpected SIGBUS at %p",
+		    si->si_addr);
+	WRITE_ONCE(sigbus_armed, 0);
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Whether reading @p raises SIGBUS. */
+static bool read_sigbus(const u64 *p)
+{
+	if (sigsetjmp(sigbus_jmp, 1))
+		return true;
+	/* Volatile accesses: the compiler keeps them in order. */
+	WRITE_ONCE(sigbus_armed, 1);
+	(void)READ_ONCE(*p);
+	WRITE_ONCE(sigbus_armed, 0);
+	return false;
+}
+
+/*
+ * Convert a random range, 4 KiB to 6 MiB, to private or shared, keeping
+ * the content (or, one time in eight, zeroing it). A pinned page makes
+ * the conversion to private fail with EAGAIN: let the regions go so that
+ * the pin can be dropped, and try again.
+ */
+static void stress_convert(struct stress_thread *th)
+{
+	const u64 flags_keep = KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
+	struct stress *s = th->s;
+	u64 r = stress_rnd(th), start, len, total, i, error_offset;
+	u64 offset, bytes;
+	int kind = r % 4, first = (r >> 8) % STRESS_REGIONS, n = 1, ret;
+	bool private = (r >> 16) & 1, zero = !((r >> 17) % 8);
+	double t0 = now_s();
+
+	if (s->contiguous && kind == 3) {
+		n = 1 + (r >> 24) % 3;
+		first = min_t(int, first, STRESS_REGIONS - n);
+	}
+	total = n * REGION_PAGES;
+	start = (r >> 32) % REGION_PAGES;
+	if (kind < 2)
+		len = 1 + (r >> 48) % 8;
+	else if (kind == 2)
+		len = 1 + (r >> 48) % REGION_PAGES;
+	else
+		len = total - start;
+	len = min_t(u64, len, total - start);
+
+	offset = page_offset(s, first, start);
+	bytes = len * PAGE_SIZE;
+	lock_regions(s, first, n);
+	for (;;) {
+		ret = __gmem_set_attributes(th->fd, offset, bytes,
+					    private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+					    zero ? KVM_SET_MEMORY_ATTRIBUTES2_ZERO :
+						   flags_keep,
+					    &error_offset);
+		if (!ret)
+			break;
+		TEST_ASSERT(errno == EAGAIN,
+			    "KVM_SET_MEMORY_ATTRIBUTES2(0x%lx, 0x%lx, %s): errno %d (%s)",
+			    offset, bytes, private ? "private" : "shared",
+			    errno, strerror(errno));
+		TEST_ASSERT(error_offset >= offset &&
+			    error_offset < offset + bytes,
+			    "error_offset 0x%lx outside 0x%lx+0x%lx",
+			    error_offset, offset, bytes);
+		stress_count(s, &s->eagain, 1);
+		if (!pins_in(s, first, n))
+			stress_count(s, &s->eagain_unpinned, 1);
+		unlock_regions(s, first, n);
+		TEST_ASSERT(now_s() - t0 < EAGAIN_LIMIT_S,
+			    "EAGAIN for %d s converting 0x%lx+0x%lx, at 0x%lx",
+			    EAGAIN_LIMIT_S, offset, bytes, error_offset);
+		sleep_ms(1);
+		lock_regions(s, first, n);
+	}
+	for (i = start; i < start + len; i++) {
+		struct stress_region *rg = &s->region[first + i / REGION_PAGES];
+
+		rg->private[i % REGION_PAGES] = private;
+		if (zero)
+			rg->gen[i % REGION_PAGES] = 0;
+	}
+	unlock_regions(s, first, n);
+	stress_count(s, &s->ops[zero ? OP_ZERO : private ? OP_TO_PRIVATE :
+						  OP_TO_SHARED], 1);
+}
+
+static void *stress_converter(void *arg)
+{
+	struct stress_thread *th = arg;
+
+	while (!stress_stopped(th->s))
+		stress_convert(th);
+	return NULL;
+}
+
+/*
+ * Through the host mapping: check and rewrite the shared pages of a random
+ * stretch of a region, and check that its first private page, if any,
+ * cannot be read.
+ */
+static void stress_host_access(struct stress_thread *th)
+{
+	struct stress *s = th->s;
+	u64 r = stress_rnd(th), start, len, i, offset;
+	int region = r % STRESS_REGIONS;
+	struct stress_region *rg = &s->region[region];
+	bool probed = false;
+	u64 *page;
+	u32 gen;
+
+	start = (r >> 16) % REGION_PAGES;
+	len = min_t(u64, 1 + (r >> 32) % 32, REGION_PAGES - start);
+
+	pthread_mutex_lock(&rg->lock);
+	for (i = start; i < start + len; i++) {
+		offset = page_offset(s, region, i);
+		page = (u64 *)(s->t->mem + offset);
+		if (rg->private[i]) {
+			if (probed)
+				continue;
+			probed = true;
+			if (!read_sigbus(page)) {
+				stress_count(s, &s->leaks, 1);
+				ksft_print_msg("private page at 0x%lx readable by the host\n",
+					       offset);
+			}
+			stress_count(s, &s->ops[OP_SIGBUS], 1);
+			continue;
+		}
+		stress_check(s, "host", page, offset, rg->gen[i]);
+		gen = stress_next_gen(s);
+		fill_page(page, offset, gen_salt(gen));
+		rg->gen[i] = gen;
+	}
+	pthread_mutex_unlock(&rg->lock);
+	stress_count(s, &s->ops[OP_HOST], 1);
+}
+
+static void *stress_faulter(void *arg)
+{
+	struct stress_thread *th = arg;
+
+	while (!stress_stopped(th->s))
+		stress_host_access(th);
+	return NULL;
+}
+
+/*
+ * Punch a chunk out and allocate it again while nobody uses its regions
+ * and no pipe holds one of its pages: all of it reads as zeroes after,
+ * private or shared as before. Returns whether it did.
+ */
+static bool stress_punch(struct stress_thread *th)
+{
+	struct stress *s = th->s;
+	struct gmem_test *t = s->t;
+	u64 chunk = stress_rnd(th) % (t->size / t->chunk_size);
+	u64 offset = chunk * t->chunk_size;
+	int first, n = 0, i;
+	double t0;
+
+	for (first = 0; first < STRESS_REGIONS; first++)
+		if (s->region[first].offset >= offset)
+			break;
+	while (first + n < STRESS_REGIONS &&
+	       s->region[first + n].offset < offset + t->chunk_size)
+		n++;
+
+	lock_regions(s, first, n);
+	if (pins_in(s, first, n)) {
+		unlock_regions(s, first, n);
+		return false;
+	}
+	t0 = now_s();
+	TEST_ASSERT(!punch_hole(th->fd, offset, t->chunk_size),
+		    "punch 0x%lx+0x%lx: errno %d (%s)", offset, t->chunk_size,
+		    errno, strerror(errno));
+	refill(t, th->fd, offset, t->chunk_size);
+	stress_count(s, &s->punch_ms, (now_s() - t0) * 1000);
+	for (i = first; i < first + n; i++)
+		memset(s->region[i].gen, 0, sizeof(s->region[i].gen));
+	unlock_regions(s, first, n);
+	stress_count(s, &s->ops[OP_PUNCH], 1);
+	return true;
+}
+
+static void *stress_puncher(void *arg)
+{
+	struct stress_thread *th = arg;
+	struct stress *s = th->s;
+	/* A 1 GiB chunk takes a while to zero under TCG. */
+	unsigned int pause = s->t->chunk_size == SZ_1G ? 2000 : 50, waited;
+
+	while (!stress_stopped(s)) {
+		for (waited = 0; waited < pause && !stress_stopped(s);
+		     waited += 50)
+			sleep_ms(50);
+		/* A pinned page is let go within a few ms. */
+		while (!stress_stopped(s) && !stress_punch(th))
+			sleep_ms(5);
+	}
+	return NULL;
+}
+
+/*
+ * Splice a shared page into a pipe, which keeps a reference to it while
+ * the regions go on being used (converting it to private must fail with
+ * EAGAIN meanwhile), then read it out: it holds what its last writer
+ * wrote.
+ */
+static void stress_pin(struct stress_thread *th, int pipefd[2])
+{
+	struct stress *s = th->s;
+	u64 r = stress_rnd(th), i, page = REGION_PAGES, offset;
+	int region = r % STRESS_REGIONS;
+	struct stress_region *rg = &s->region[region];
+	struct iovec iov;
+	u64 buf[PAGE_SIZE / sizeof(u64)];
+	ssize_t n;
+
+	pthread_mutex_lock(&rg->lock);
+	for (i = 0; i < REGION_PAGES; i++) {
+		if (!rg->private[((r >> 16) + i) % REGION_PAGES]) {
+			page = ((r >> 16) + i) % REGION_PAGES;
+			break;
+		}
+	}
+	if (page == REGION_PAGES) {
+		pthread_mutex_unlock(&rg->lock);
+		return;
+	}
+	offset = page_offset(s, region, page);
+	iov.iov_base = s->t->mem + offset;
+	iov.iov_len = PAGE_SIZE;
+	n = vmsplice(pipefd[1], &iov, 1, 0);
+	TEST_ASSERT(n == PAGE_SIZE, "vmsplice of 0x%lx: %zd, errno %d",
+		    offset, n, errno);
+	rg->pins++;
+	pthread_mutex_unlock(&rg->lock);
+
+	sleep_ms(2 + (r >> 32) % 20);
+
+	pthread_mutex_lock(&rg->lock);
+	TEST_ASSERT(!rg->private[page],
+		    "pinned page at 0x%lx was converted to private", offset);
+	n = read(pipefd[0], buf, sizeof(buf));
+	TEST_ASSERT(n == PAGE_SIZE, "read of the pipe: %zd, errno %d", n,
+		    errno);
+	stress_check(s, "pipe", buf, offset, rg->gen[page]);
+	rg->pins--;
+	pthread_mutex_unlock(&rg->lock);
+	stress_count(s, &s->ops[OP_PIN], 1);
+}
+
+static void *stress_pinner(void *arg)
+{
+	struct stress_thread *th = arg;
+	int pipefd[2];
+
+	TEST_ASSERT(!pipe(pipefd), "pipe()");
+	while (!stress_stopped(th->s)) {
+		stress_pin(th, pipefd);
+		/* Gaps without a pin, for the puncher. */
+		sleep_ms(stress_rnd(th) % 10);
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return NULL;
+}
+
+/*
+ * The guest checks and rewrites a random stretch of a region, private and
+ * shared pages alike (a KVM_X86_SW_PROTECTED_VM accesses each page as its
+ * attribute says).
+ */
+static void stress_guest_access(struct stress_thread *th)
+{
+	struct stress *s = th->s;
+	u64 r = stress_rnd(th), start, len, i, corrupt;
+	int region = r % STRESS_REGIONS;
+	struct stress_region *rg = &s->region[region];
+	struct guest_cmd *cmd = th->cmd;
+	u32 new[CMD_MAX_PAGES];
+
+	start = (r >> 16) % REGION_PAGES;
+	len = min_t(u64, 1 + (r >> 32) % CMD_MAX_PAGES,
+		    REGION_PAGES - start);
+
+	pthread_mutex_lock(&rg->lock);
+	for (i = 0; i < len; i++)
+		new[i] = stress_next_gen(s);
+	corrupt = cmd_check_write(s->t, th->vcpu, cmd,
+				  page_offset(s, region, start), len,
+				  &rg->gen[start], new);
+	if (corrupt) {
+		stress_corrupt(s, "guest", cmd->bad_offset, cmd->bad_want,
+			       cmd->bad_got);
+		stress_count(s, &s->corrupt, corrupt - 1);
+	}
+	memcpy(&rg->gen[start], new, len * sizeof(*new));
+	pthread_mutex_unlock(&rg->lock);
+	stress_count(s, &s->pages_checked, len);
+	stress_count(s, &s->ops[OP_GUEST], 1);
+}
+
+static void *stress_vcpu(void *arg)
+{
+	struct stress_thread *th = arg;
+
+	while (!stress_stopped(th->s))
+		stress_guest_access(th);
+	return NULL;
+}
+
+static void stress_start(struct stress_thread *th, struct stress *s,
+			 void *(*fn)(void *), u64 seed)
+{
+	th->s = s;
+	th->rnd = seed * 0x9e3779b97f4a7c15ull + 1;
+	th->fd = dup(s->t->fd);
+	TEST_ASSERT(th->fd >= 0, "dup()");
+	TEST_ASSERT(!pthread_create(&th->thread, NULL, fn, th),
+		    "pthread_create()");
+}
+
+static void stress_join(struct stress_thread *th)
+{
+	pthread_join(th->thread, NULL);
+	close(th->fd);
+}
+
+/* After the threads: the guest checks every page, the host the shared. */
+static void stress_final_check(struct stress *s, struct stress_thread *vth)
+{
+	struct stress_region *rg;
+	u64 corrupt, p, offset;
+	int i;
+
+	for (i = 0; i < STRESS_REGIONS; i++) {
+		rg = &s->region[i];
+		for (p = 0; p < REGION_PAGES; p += CMD_MAX_PAGES) {
+			corrupt = cmd_check_write(s->t, vth->vcpu, vth->cmd,
+						  page_offset(s, i, p),
+						  CMD_MAX_PAGES, &rg->gen[p],
+						  NULL);
+			if (corrupt) {
+				stress_corrupt(s, "guest, final",
+					       vth->cmd->bad_offset,
+					       vth->cmd->bad_want,
+					       vth->cmd->bad_got);
+				stress_count(s, &s->corrupt, corrupt - 1);
+			}
+			stress_count(s, &s->pages_checked, CMD_MAX_PAGES);
+		}
+		for (p = 0; p < REGION_PAGES; p++) {
+			offset = page_offset(s, i, p);
+			if (!rg->private[p])
+				stress_check(s, "host, final",
+					     (u64 *)(s->t->mem + offset),
+					     offset, rg->gen[p]);
+		}
+	}
+}
+
+static unsigned int stress_seconds(void)
+{
+	const char *env = getenv("GMEM_STRESS_SECS");
+	long secs = env ? strtol(env, NULL, 0) : 0;
+
+	return secs > 0 ? secs : STRESS_SECS;
+}
+
+/*
+ * Everything at once on one file for GMEM_STRESS_SECS seconds: host threads
+ * converting random ranges both ways, vCPUs checking and writing pages,
+ * host threads faulting the shared mapping, a thread punching chunks out
+ * and allocating them again, a thread holding shared pages in a pipe. The
+ * file is then closed under the running threads, and once they, the
+ * mapping and the VM are gone every counter is back where it was.
+ */
+TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
+{
+	struct stress_thread vth[STRESS_VCPUS], cth[STRESS_CONVERTERS];
+	struct stress_thread fth[STRESS_FAULTERS], pth, ith;
+	struct gmem_test *t = &self->t;
+	u64 size = gmem_file_size(t, STRESS_REGIONS), stride, total = 0;
+	unsigned int secs = stress_seconds();
+	struct gmem_counters before, after;
+	struct sigaction sa = {
+		.sa_sigaction = stress_sigbus,
+		.sa_flags = SA_SIGINFO,
+	}, old_sa;
+	char ops[NR_STRESS_OPS * 32];
+	const char *reason;
+	struct stress *s;
+	double t0, elapsed;
+	int i, len;
+
+	TEST_ASSERT(!sigaction(SIGBUS, &sa, &old_sa), "sigaction()");
+	settle_counters(t, &before, NULL, 5000);
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_cmd_loop);
+	if (!reason)
+		reason = gmem_file_create(t, size, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	s = calloc(1, sizeof(*s));
+	TEST_ASSERT(s, "calloc()");
+	s->t = t;
+	stride = size / STRESS_REGIONS;
+	s->contiguous = stride == SZ_2M;
+	for (i = 0; i < STRESS_REGIONS; i++) {
+		pthread_mutex_init(&s->region[i].lock, NULL);
+		/* Private and zeroed, as the file starts. */
+		s->region[i].offset = i * stride;
+		memset(s->region[i].private, 1, sizeof(s->region[i].private));
+		virt_map(t->vm, GMEM_GPA + s->region[i].offset,
+			 GMEM_GPA + s->region[i].offset, REGION_PAGES);
+	}
+
+	vth[0].vcpu = t->vcpu;
+	for (i = 1; i < STRESS_VCPUS; i++)
+		vth[i].vcpu = vm_vcpu_add(t->vm, i, guest_cmd_loop);
+	for (i = 0; i < STRESS_VCPUS; i++)
+		vth[i].cmd = cmd_setup(t, vth[i].vcpu);
+
+	t0 = now_s();
+	for (i = 0; i < STRESS_VCPUS; i++)
+		stress_start(&vth[i], s, stress_vcpu, 1 + i);
+	for (i = 0; i < STRESS_CONVERTERS; i++)
+		stress_start(&cth[i], s, stress_converter, 11 + i);
+	for (i = 0; i < STRESS_FAULTERS; i++)
+		stress_start(&fth[i], s, stress_faulter, 21 + i);
+	stress_start(&pth, s, stress_puncher, 31);
+	stress_start(&ith, s, stress_pinner, 41);
+
+	sleep_ms(secs * 1000);
+
+	/*
+	 * Close the file under the running threads: they go on through
+	 * their own descriptors, the mapping and the memslot.
+	 */
+	kvm_close(t->fd);
+	t->fd = -1;
+	sleep_ms(300);
+
+	__atomic_store_n(&s->stop, true, __ATOMIC_RELEASE);
+	for (i = 0; i < STRESS_VCPUS; i++)
+		stress_join(&vth[i]);
+	for (i = 0; i < STRESS_CONVERTERS; i++)
+		stress_join(&cth[i]);
+	for (i = 0; i < STRESS_FAULTERS; i++)
+		stress_join(&fth[i]);
+	stress_join(&pth);
+	stress_join(&ith);
+	elapsed = now_s() - t0;
+
+	stress_final_check(s, &vth[0]);
+	sigaction(SIGBUS, &old_sa, NULL);
+	for (i = 0; i < STRESS_VCPUS; i++)
+		cmd_exit(t, vth[i].vcpu, vth[i].cmd);
+
+	/* The last references: the mapping, then the memslot's. */
+	kvm_munmap(t->reserved, t->reserved_size);
+	t->reserved = NULL;
+	kvm_vm_free(t->vm);
+	t->vm = NULL;
+	settle_counters(t, &after, &before, 60000);
+
+	for (i = 0, len = 0; i < NR_STRESS_OPS; i++) {
+		total += s->ops[i];
+		len += snprintf(ops + len, sizeof(ops) - len, " %s %lu",
+				stress_op_name[i], s->ops[i]);
+	}
+	ksft_print_msg("%s %s: %.1f s, ops:%s; %lu ms punching\n",
+		       gmem_design(t), t->chunk_size == SZ_1G ? "1G" : "2M",
+		       elapsed, ops, s->punch_ms);
+	ksft_print_msg("%lu EAGAIN retried (%lu with no pin); %lu pages checked\n",
+		       s->eagain, s->eagain_unpinned, s->pages_checked);
+	ksft_print_msg("reliability: stress_seconds %u\n", secs);
+	ksft_print_msg("reliability: stress_ops %lu\n", total);
+	ksft_print_msg("reliability: stress_eagain_retried %lu\n", s->eagain);
+	ksft_print_msg("reliability: corrupt_pages %lu\n", s->corrupt);
+
+	TEST_ASSERT(!s->corrupt, "%lu corrupt pages", s->corrupt);
+	TEST_ASSERT(!s->leaks, "%lu private pages readable by the host",
+		    s->leaks);
+	TEST_ASSERT(same_counters(&after, &before),
+		    "gmem_track counters not back after teardown: chunks %ld -> %ld, private %ld -> %ld, shared %ld -> %ld, vmemmap %ld -> %ld",
+		    before.chunks, after.chunks, before.private_b,
+		    after.private_b, before.shared_b, after.shared_b,
+		    before.vmemmap_b, after.vmemmap_b);
+	for (i = 0; i < STRESS_REGIONS; i++)
+		pthread_mutex_destroy(&s->region[i].lock);
+	free(s);
+}
+
+/* Pages of the first chunk whose content must survive every failure. */
+#define NR_KEEPERS		4
+/* Pages of the victim chunk the guest faults on, in turn. */
+#define NR_VICTIMS		16
+
+static u64 keeper_offset(int i)
+{
+	return i * (SZ_2M / NR_KEEPERS) + i * PAGE_SIZE;
+}
+
+/* Victims rotate over the chunks after the first. */
+static u64 victim_offset(struct gmem_test *t, int i)
+{
+	u64 chunk = 1 + i % (t->size / t->chunk_size - 1);
+	int j = i % NR_VICTIMS;
+
+	return chunk * t->chunk_size + j * (t->chunk_size / NR_VICTIMS) +
+	       j * PAGE_SIZE;
+}
+
+static void expect_counters(struct gmem_test *t,
+			    const struct gmem_counters *want, long chunks,
+			    const char *when)
+{
+	struct gmem_counters now;
+
+	read_gmem_counters(t, &now);
+	TEST_ASSERT(now.chunks == want->chunks + chunks &&
+		    (chunks || same_counters(&now, want)),
+		    "%s: chunks %ld (wanted %ld), private %ld (%ld), shared %ld (%ld), vmemmap %ld (%ld)",
+		    when, now.chunks, want->chunks + chunks, now.private_b,
+		    want->private_b, now.shared_b, want->shared_b,
+		    now.vmemmap_b, want->vmemmap_b);
+}
+
+/*
+ * The guest's pages of the first chunk hold what it wrote; the one the
+ * host owns (keeper 1, shared) what the host wrote.
+ */
+static void check_keepers(struct gmem_test *t, struct guest_cmd *cmd,
+			  const u32 *gen)
+{
+	int i;
+
+	for (i = 0; i < NR_KEEPERS; i++)
+		TEST_ASSERT(!cmd_check_write(t, t->vcpu, cmd, keeper_offset(i),
+					     1, &gen[i], NULL),
+			    "keeper at 0x%lx: 0x%lx instead of 0x%lx",
+			    cmd->bad_offset, cmd->bad_got, cmd->bad_want);
+	TEST_ASSERT(page_bad_word((u64 *)(t->mem + keeper_offset(1)),
+				  keeper_offset(1), gen[1]) < 0,
+		    "the host's keeper page changed");
+}
+
+/*
+ * A guest fault on a punched-out chunk whose allocation fails: KVM_RUN
+ * fails with ENOMEM and a KVM_EXIT_MEMORY_FAULT for the page, nothing is
+ * allocated, and the next KVM_RUN, without failure, gives the guest a
+ * zeroed chunk. Returns the failures injected.
+ */
+static int inject_fault_alloc(struct gmem_test *t, struct guest_cmd *cmd,
+			      const u32 *keeper_gen, int iterations)
+{
+	struct kvm_run *run = t->vcpu->run;
+	struct gmem_counters before;
+	u64 offset, chunk;
+	int i, j, r, fired = 0;
+	bool shared;
+	u32 gen;
+
+	TEST_ASSERT(!gmem_fail_target("gmem_pool_alloc"),
+		    "fail_function: gmem_pool_alloc");
+	for (i = 0; i < iterations; i++) {
+		offset = victim_offset(t, i);
+		chunk = offset - offset % t->chunk_size;
+		/* Every other time the page is shared: the same path. */
+		shared = i & 1;
+		if (shared)
+			gmem_set_attributes(t->fd, offset, PAGE_SIZE, 0,
+					    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+		TEST_ASSERT(!punch_hole(t->fd, chunk, t->chunk_size),
+			    "punch 0x%lx: errno %d", chunk, errno);
+		read_gmem_counters(t, &before);
+
+		cmd->op = CMD_CHECK_WRITE;
+		cmd->offset = offset;
+		cmd->npages = 1;
+		cmd->old_gen[0] = 0;
+		gen = 1000 + i;
+		cmd->new_gen[0] = gen;
+
+		TEST_ASSERT(!gmem_fail_arm(), "fail_function: arm");
+		r = _vcpu_run(t->vcpu);
+		TEST_ASSERT(r == -1 && errno == ENOMEM &&
+			    run->exit_reason == KVM_EXIT_MEMORY_FAULT,
+			    "fault on a hole, allocation failing: rc %d errno %d (%s), exit reason %u",
+			    r, errno, strerror(errno), run->exit_reason);
+		TEST_ASSERT(run->memory_fault.gpa == GMEM_GPA + offset &&
+			    run->memory_fault.size == PAGE_SIZE &&
+			    !!(run->memory_fault.flags &
+			       KVM_MEMORY_EXIT_FLAG_PRIVATE) == !shared,
+			    "memory fault gpa 0x%llx size 0x%llx flags 0x%llx, wanted 0x%lx %s",
+			    run->memory_fault.gpa, run->memory_fault.size,
+			    run->memory_fault.flags, (u64)GMEM_GPA + offset,
+			    shared ? "shared" : "private");
+		TEST_ASSERT(!gmem_fail_times(), "the injected failure did not fire");
+		fired++;
+		expect_counters(t, &before, 0, "after a failed fault");
+		TEST_ASSERT(page_bad_word((u64 *)(t->mem + keeper_offset(1)),
+					  keeper_offset(1), keeper_gen[1]) < 0,
+			    "the host's keeper page changed");
+
+		/* Again, without failure; 1 GiB may need a moment. */
+		for (j = 0; j < 50; j++) {
+			r = _vcpu_run(t->vcpu);
+			if (!r || errno != ENOMEM || t->chunk_size != SZ_1G)
+				break;
+			sleep_ms(100);
+		}
+		TEST_ASSERT(!r, "fault on a hole: rc %d errno %d (%s)", r,
+			    errno, strerror(errno));
+		check_ucall(t->vcpu, UCALL_SYNC, 1);
+		TEST_ASSERT(!cmd->corrupt,
+			    "new chunk: 0x%lx at 0x%lx instead of zeroes",
+			    cmd->bad_got, cmd->bad_offset);
+		expect_counters(t, &before, 1, "after the fault");
+
+		if (shared) {
+			TEST_ASSERT(page_bad_word((u64 *)(t->mem + offset),
+						  offset, gen) < 0,
+				    "shared page 0x%lx: not what the guest wrote",
+				    offset);
+			gmem_set_attributes(t->fd, offset, PAGE_SIZE,
+					    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+					    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+		}
+		check_keepers(t, cmd, keeper_gen);
+	}
+	return fired;
+}
+
+/*
+ * The guest asks for a conversion of the page at @offset, which holds
+ * generation @gen; the host's first attempt fails in the armed function
+ * and must leave the page as it was, and the guest asks again. Returns the
+ * failures injected.
+ */
+static int inject_fault_convert(struct gmem_test *t, struct guest_cmd *cmd,
+				u64 offset, bool private, u32 gen)
+{
+	struct kvm_run *run = t->vcpu->run;
+	struct gmem_counters before;
+	u64 error_offset;
+	int r;
+
+	cmd->op = CMD_MAP_GPA;
+	cmd->offset = offset;
+	cmd->npages = 1;
+	cmd->private = private;
+	cmd->retries = 0;
+	vcpu_run(t->vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(t->vcpu, KVM_EXIT_HYPERCALL);
+
+	read_gmem_counters(t, &before);
+	TEST_ASSERT(!gmem_fail_arm(), "fail_function: arm");
+	r = __gmem_set_attributes(t->fd, offset, PAGE_SIZE,
+				  private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r == -1 && errno == ENOMEM,
+		    "conversion to %s, failing: rc %d errno %d (%s)",
+		    private ? "private" : "shared", r, errno, strerror(errno));
+	TEST_ASSERT(!gmem_fail_times(), "the injected failure did not fire");
+	expect_counters(t, &before, 0, "after a failed conversion");
+	if (private)
+		TEST_ASSERT(page_bad_word((u64 *)(t->mem + offset), offset,
+					  gen) < 0,
+			    "page 0x%lx changed by a failed conversion",
+			    offset);
+	else
+		host_expect_sigbus(t->mem, offset);
+
+	/* The guest is told and asks again; this time it works. */
+	run->hypercall.ret = -ENOMEM;
+	__run_vcpu(t, t->vcpu, UCALL_SYNC, 1);
+	TEST_ASSERT(cmd->retries == 1, "%lu retries of MAP_GPA_RANGE",
+		    cmd->retries);
+	return 1;
+}
+
+#define NR_CONVERT_PAGES	64
+
+/*
+ * Conversions the guest asks for, failing in @fn to shared and, if
+ * @both_ways, to private: the guest's content survives every round trip.
+ * Returns the failures injected.
+ */
+static int inject_conversions(struct gmem_test *t, struct guest_cmd *cmd,
+			      const char *fn, bool both_ways, int iterations,
+			      u32 *gens)
+{
+	u64 offset;
+	int i, k, fired = 0;
+	u32 gen;
+
+	TEST_ASSERT(!gmem_fail_target(fn), "fail_function: %s", fn);
+	for (i = 0; i < iterations; i++) {
+		/* Private pages of the first chunk, none of them a keeper. */
+		k = i % NR_CONVERT_PAGES;
+		offset = (8 + k) * PAGE_SIZE;
+		gen = gens[k] + 1;
+		TEST_ASSERT(!cmd_check_write(t, t->vcpu, cmd, offset, 1,
+					     &gens[k], &gen),
+			    "page 0x%lx: 0x%lx instead of 0x%lx", offset,
+			    cmd->bad_got, cmd->bad_want);
+		gens[k] = gen;
+
+		fired += inject_fault_convert(t, cmd, offset, false, gen);
+		TEST_ASSERT(page_bad_word((u64 *)(t->mem + offset), offset,
+					  gen) < 0,
+			    "page 0x%lx lost its content going shared", offset);
+		if (both_ways)
+			fired += inject_fault_convert(t, cmd, offset, true, gen);
+		else
+			gmem_set_attributes(t->fd, offset, PAGE_SIZE,
+					    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+					    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+		TEST_ASSERT(!cmd_check_write(t, t->vcpu, cmd, offset, 1, &gen,
+					     NULL),
+			    "page 0x%lx: 0x%lx instead of 0x%lx after the round trip",
+			    offset, cmd->bad_got, cmd->bad_want);
+	}
+	return fired;
+}
+
+/*
+ * gmem_track's allocation points made to fail by fail_function under KVM:
+ * the chunk for a guest fault on a hole (KVM_RUN fails with ENOMEM and a
+ * KVM_EXIT_MEMORY_FAULT), and the conversions a guest asks for with
+ * MAP_GPA_RANGE (the descriptor cannot be split, the vmemmap cannot be
+ * rebuilt). Each failure fires, changes nothing, and the same step then
+ * succeeds; the rest of the file is untouched.
+ */
+TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
+{
+	bool huge = self->t.chunk_size == SZ_1G;
+	bool tracked = self->t.gmem_flags & GUEST_MEMFD_FLAG_TRACKED;
+	int n_alloc = huge ? 6 : 50, n_convert = huge ? 10 : 30;
+	struct gmem_test *t = &self->t;
+	u64 size = huge ? 2ull * SZ_1G : gmem_file_size(t, 4);
+	u32 keeper_gen[NR_KEEPERS], gens[NR_CONVERT_PAGES] = {};
+	struct guest_cmd *cmd;
+	const char *reason;
+	bool convert;
+	int i, fired = 0;
+	double t0;
+
+	if (access(GMEM_FAIL_FN "/inject", W_OK))
+		SKIP(return, GMEM_FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
+	t0 = now_s();
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_cmd_loop);
+	if (!reason)
+		reason = gmem_file_create(t, size, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+	t->fail_set = true;
+
+	convert = kvm_check_cap(KVM_CAP_EXIT_HYPERCALL) &
+		  BIT(KVM_HC_MAP_GPA_RANGE);
+	if (convert)
+		vm_enable_cap(t->vm, KVM_CAP_EXIT_HYPERCALL,
+			      BIT(KVM_HC_MAP_GPA_RANGE));
+	for (i = 0; i < NR_KEEPERS; i++)
+		map_page(t->vm, keeper_offset(i));
+	for (i = 0; i < NR_CONVERT_PAGES; i++)
+		map_page(t->vm, (8 + i) * PAGE_SIZE);
+	/* victim_offset() repeats after this many, all distinct. */
+	for (i = 0; i < (size / t->chunk_size - 1) * NR_VICTIMS; i++)
+		map_page(t->vm, victim_offset(t, i));
+	cmd = cmd_setup(t, t->vcpu);
+
+	/* The guest writes its keepers; keeper 1 goes to the host. */
+	for (i = 0; i < NR_KEEPERS; i++) {
+		u32 zero = 0;
+
+		keeper_gen[i] = 100 + i;
+		TEST_ASSERT(!cmd_check_write(t, t->vcpu, cmd, keeper_offset(i),
+					     1, &zero, &keeper_gen[i]),
+			    "keeper 0x%lx not zeroed", keeper_offset(i));
+	}
+	gmem_set_attributes(t->fd, keeper_offset(1), PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	check_keepers(t, cmd, keeper_gen);
+
+	fired += inject_fault_alloc(t, cmd, keeper_gen, n_alloc);
+	if (convert) {
+		fired += inject_conversions(t, cmd, "gmem_ranges_set_state",
+					    true, n_convert, gens);
+		if (tracked)
+			fired += inject_conversions(t, cmd,
+						    "gmem_vmemmap_repopulate",
+						    false, n_convert, gens);
+	}
+	gmem_fail_clear();
+	check_keepers(t, cmd, keeper_gen);
+	cmd_exit(t, t->vcpu, cmd);
+
+	ksft_print_msg("%s %s: %.1f s, %d injected failures: %d faults on a hole, %d conversions\n",
+		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0, fired,
+		       n_alloc, fired - n_alloc);
+	ksft_print_msg("reliability: injected_failures %d\n", fired);
 }
 
 TEST_HARNESS_MAIN
