@@ -76,6 +76,11 @@
 
 /* Attempts to allocate a 1 GiB chunk that the previous test may still hold. */
 #define NR_ALLOC_TRIES		5
+/*
+ * 100 ms waits for a 1 GiB chunk just freed to be found again, which takes
+ * longer on a debug kernel.
+ */
+#define NR_REALLOC_WAITS	200
 
 #define SALT_PRIVATE		0x5a5a000000000000ull
 #define SALT_SHARED		0xa5a5000000000000ull
@@ -1148,7 +1153,7 @@ static void refill(struct gmem_test *t, int fd, u64 offset, u64 len)
 {
 	int i, r;
 
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < NR_REALLOC_WAITS; i++) {
 		r = fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len);
 		if (!r || errno != ENOMEM || t->chunk_size != SZ_1G)
 			break;
@@ -1934,7 +1939,7 @@ static int inject_fault_alloc(struct gmem_test *t, struct guest_cmd *cmd,
 			    "the host's keeper page changed");
 
 		/* Again, without failure; 1 GiB may need a moment. */
-		for (j = 0; j < 50; j++) {
+		for (j = 0; j < NR_REALLOC_WAITS; j++) {
 			r = _vcpu_run(t->vcpu);
 			if (!r || errno != ENOMEM || t->chunk_size != SZ_1G)
 				break;
