@@ -388,8 +388,11 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 					 &vmemmap_pages, 0);
 	if (ret) {
 		mutex_unlock(&gmem_vmemmap_lock);
-		/* memmap_on_memory: the vmemmap lives on the memory itself. */
-		return ret == -ENOTSUPP ? -EOPNOTSUPP : ret;
+		/*
+		 * Short of page tables (-ENOMEM), the walker only refuses
+		 * memmap_on_memory, whose vmemmap lives on the memory itself.
+		 */
+		return ret == -ENOMEM ? ret : -EOPNOTSUPP;
 	}
 
 	freed = 0;
