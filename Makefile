@@ -9,11 +9,13 @@
 #                     PERF=1 adds perf stat/record of the conversions)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files
+#   make series       the project as a patch series against the pristine
+#                     kernel in build/series/ (CHECK=1 builds every patch)
 #   make shell        boot the same kernel with a shell on the console
 #   make clean        remove build/ except the unpacked source and ccache
 #   make distclean    remove build/ entirely
 
-.PHONY: check bench harness lint shell clean distclean
+.PHONY: check bench harness lint series shell clean distclean
 
 check:
 	@bash workbench/check.sh check
@@ -31,6 +33,10 @@ harness:
 
 lint:
 	@bash workbench/lint.sh
+
+series:
+	@CHECK=$(CHECK) DOCS=$(DOCS) SUBMITTER="$(SUBMITTER)" \
+		SUBJECT_PREFIX="$(SUBJECT_PREFIX)" bash workbench/series.sh
 
 clean:
 	rm -rf build/obj build/obj-debug build/src/work build/src/touched \
