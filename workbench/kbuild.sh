@@ -3,10 +3,12 @@
 #
 # Configure and build the kernel out of tree.
 # Usage: kbuild.sh OBJDIR [fragment ...]
+# The source tree is build/src/work, or $WB_SRC (make series CHECK=1 builds
+# the tree of each commit of the series).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-work=$top/build/src/work
+work=${WB_SRC:-$top/build/src/work}
 obj=$1
 shift
 # kvm_guest.config names symbols of every architecture; only our own
