@@ -27,6 +27,10 @@
  *  - gmem_track's allocation points made to fail by fail_function
  *    (vmemmap rebuild, descriptor split, chunk allocation): ENOMEM, and
  *    the file as it was, content and counters;
+ *  - every slab and page allocation of a conversion either way, a punch
+ *    and a fallocate made to fail in turn (failslab and fail_page_alloc
+ *    through fail-nth, debug kernels only): ENOMEM and the file as it
+ *    was, or the failure absorbed and the operation done;
  *  - bad input, table by table, each case refused with its documented
  *    errno and nothing changed (shared pages keep their content, a
  *    private page still SIGBUSes, the counters are the same): every
@@ -1866,6 +1870,358 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 	EXPECT_EQ(n_rebuild + 2 * n_split + n_alloc, fired);
 	/* The whole file is private and allocated again, as at the start. */
 	expect_accounting(_metadata, f, 0, 0, NULL);
+}
+
+/* ---- failslab and fail_page_alloc, through fail-nth ---- */
+
+#define FAILSLAB	"/sys/kernel/debug/failslab"
+#define FAIL_PAGE	"/sys/kernel/debug/fail_page_alloc"
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+/*
+ * Bounds per operation, not expectations: a 1 GiB chunk taken from the
+ * buddy allocator migrates pages, each migration an allocation that may
+ * fail and be retried elsewhere, and each retry is slow on a debug kernel.
+ */
+#define NTH_MAX		400
+#define NTH_SECS	90
+
+/*
+ * The fault attributes as the test needs them, and as they were: every
+ * allocation of the task may fail, order 0 and sleeping ones included,
+ * but only the one fail-nth names (probability 0), and silently (verbose
+ * 0: no "FAULT_INJECTION: forcing a failure" and no stack).
+ */
+static struct {
+	const char *path;
+	const char *val;
+	char old[32];
+} nth_attrs[] = {
+	{ FAILSLAB "/probability", "0" },
+	{ FAILSLAB "/verbose", "0" },
+	{ FAILSLAB "/ignore-gfp-wait", "N" },
+	{ FAIL_PAGE "/probability", "0" },
+	{ FAIL_PAGE "/verbose", "0" },
+	{ FAIL_PAGE "/ignore-gfp-wait", "N" },
+	{ FAIL_PAGE "/ignore-gfp-highmem", "N" },
+	{ FAIL_PAGE "/min-order", "0" },
+};
+
+static int nth_fd = -1;
+
+static int nth_setup(void)
+{
+	unsigned int i;
+	int ret;
+
+	/* fail_function's points would count too: none. */
+	if (!access(FAIL_FN "/inject", W_OK))
+		fail_knob("inject", " ");
+	for (i = 0; i < ARRAY_SIZE(nth_attrs); i++) {
+		read_line(nth_attrs[i].path, nth_attrs[i].old,
+			  sizeof(nth_attrs[i].old));
+		ret = write_file(nth_attrs[i].path, nth_attrs[i].val);
+		if (ret)
+			return ret;
+	}
+	nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+	return nth_fd < 0 ? -errno : 0;
+}
+
+static void nth_restore(void)
+{
+	unsigned int i;
+
+	for (i = ARRAY_SIZE(nth_attrs); i--; ) {
+		if (nth_attrs[i].old[0])
+			write_file(nth_attrs[i].path, nth_attrs[i].old);
+	}
+	if (nth_fd >= 0)
+		close(nth_fd);
+	nth_fd = -1;
+}
+
+static int nth_arm(unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return write(nth_fd, buf, len) == len ? 0 : -1;
+}
+
+/* Disarm; true if the armed failure fired (the counter had reached 0). */
+static bool nth_fired(void)
+{
+	char buf[16] = "";
+	ssize_t len = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+
+	if (write(nth_fd, "0", 1) != 1 || len <= 0)
+		return false;
+	return atoi(buf) == 0;
+}
+
+enum nth_op { NTH_SHARED, NTH_PRIVATE, NTH_PUNCH, NTH_ALLOC, NTH_OPS };
+
+static const char * const nth_op_names[] = {
+	[NTH_SHARED]	= "to shared",
+	[NTH_PRIVATE]	= "to private",
+	[NTH_PUNCH]	= "punch",
+	[NTH_ALLOC]	= "fallocate",
+};
+
+/*
+ * The stage: the witness pages (two shared at 1 MiB, the last page
+ * shared, a private one below 1 MiB), R converted either way across three
+ * 256 KiB granules and a descriptor split at each end, and T, the last
+ * chunk, punched and refilled, with a shared page @t_wit of its own.
+ */
+struct nth_stage {
+	struct witness w;
+	__u64 r_off, r_len, r_seed;
+	__u64 t_off, t_len, t_wit, t_seed;
+};
+
+static bool file_counters_same(const struct counters *a,
+			       const struct counters *b)
+{
+	return a->chunks == b->chunks && a->private_b == b->private_b &&
+	       a->shared_b == b->shared_b && a->vmemmap_b == b->vmemmap_b;
+}
+
+/*
+ * After a failure the file's counters are as they were. The pool's may
+ * have moved one way only: a tracked chunk taken from the buddy allocator
+ * (its vmemmap removed) and then not needed, because the descriptor could
+ * not take it, is parked rather than rebuilt, for the next file.
+ */
+static void nth_check_pool(struct __test_metadata *_metadata,
+			   struct gfile *f, const struct counters *c0,
+			   const struct counters *c1, const char *when)
+{
+	long parked = c1->parked - c0->parked;
+
+	EXPECT_TRUE(file_counters_same(c0, c1))
+		print_counters(when, c1, c0);
+	EXPECT_EQ(-parked * (long)(f->chunk / GRANULE), c1->memmap - c0->memmap)
+		print_counters(when, c1, c0);
+	if (parked)
+		ksft_print_msg("%s: %+ld chunk parked\n", when, parked);
+}
+
+/* The witness pages and T's shared page, written again after a punch. */
+static void nth_refill(struct __test_metadata *_metadata, struct gfile *f,
+		       struct nth_stage *s)
+{
+	ASSERT_EQ(-1, fill_range(f, s->w.p0, 2 * PAGE_SZ, s->w.seed));
+	ASSERT_EQ(-1, fill_range(f, s->w.last, PAGE_SZ, s->w.seed));
+	ASSERT_EQ(-1, fill_range(f, s->t_wit, PAGE_SZ, s->t_seed));
+}
+
+static bool in_t(const struct nth_stage *s, __u64 off)
+{
+	return off >= s->t_off && off < s->t_off + s->t_len;
+}
+
+/*
+ * The part of the file @op must not have changed is as it was. A hole (T
+ * before NTH_ALLOC) is not probed: that would fill it.
+ */
+static void nth_check_rest(struct __test_metadata *_metadata,
+			   struct gfile *f, struct nth_stage *s,
+			   enum nth_op op, const char *when)
+{
+	bool hole = op == NTH_ALLOC;
+
+	if (!hole || !in_t(s, s->w.p0)) {
+		EXPECT_EQ(-1, check_range(f, s->w.p0, 2 * PAGE_SZ,
+					  s->w.seed)) TH_LOG("%s", when);
+	}
+	if (!hole || !in_t(s, s->w.pp)) {
+		EXPECT_EQ(-1, check_private(f, s->w.pp, PAGE_SZ, false))
+			TH_LOG("%s", when);
+	}
+	if (!hole || !in_t(s, s->w.last)) {
+		EXPECT_EQ(-1, check_range(f, s->w.last, PAGE_SZ, s->w.seed))
+			TH_LOG("%s", when);
+	}
+	if (!hole) {
+		EXPECT_EQ(-1, check_range(f, s->t_wit, PAGE_SZ, s->t_seed))
+			TH_LOG("%s", when);
+	}
+}
+
+static int nth_call(struct gfile *f, struct nth_stage *s, enum nth_op op)
+{
+	switch (op) {
+	case NTH_SHARED:
+		return set_attrs(f->fd, s->r_off, s->r_len, SHARED, PRESERVE,
+				 NULL);
+	case NTH_PRIVATE:
+		return set_attrs(f->fd, s->r_off, s->r_len, PRIVATE, PRESERVE,
+				 NULL);
+	case NTH_PUNCH:
+		return falloc(f->fd, PUNCH, s->t_off, s->t_len);
+	default:
+		return falloc(f->fd, KEEP, s->t_off, s->t_len);
+	}
+}
+
+/* After @op succeeded: check its effect, then undo it. */
+static void nth_done_undo(struct __test_metadata *_metadata, struct gfile *f,
+			  struct nth_stage *s, enum nth_op op)
+{
+	struct counters want = s->w.c, now;
+
+	switch (op) {
+	case NTH_SHARED:
+		EXPECT_EQ(-1, check_range(f, s->r_off, s->r_len, s->r_seed));
+		ASSERT_EQ(0, set_attrs(f->fd, s->r_off, s->r_len, PRIVATE,
+				       PRESERVE, NULL));
+		break;
+	case NTH_PRIVATE:
+		EXPECT_EQ(-1, check_private(f, s->r_off, s->r_len, false));
+		ASSERT_EQ(0, set_attrs(f->fd, s->r_off, s->r_len, SHARED,
+				       PRESERVE, NULL));
+		EXPECT_EQ(-1, check_range(f, s->r_off, s->r_len, s->r_seed));
+		break;
+	case NTH_PUNCH:
+		if (f->design) {
+			want.chunks--;
+			EXPECT_TRUE(wait_counters(f, &want, true, &now));
+		}
+		ASSERT_EQ(0, falloc(f->fd, KEEP, s->t_off, s->t_len));
+		nth_refill(_metadata, f, s);
+		break;
+	default:
+		nth_refill(_metadata, f, s);
+		break;
+	}
+	/* The file holds what it held; the pool may have moved chunks. */
+	read_counters(f, &now);
+	EXPECT_TRUE(file_counters_same(&s->w.c, &now))
+		print_counters(nth_op_names[op], &now, &s->w.c);
+	if (op == NTH_ALLOC)
+		ASSERT_EQ(0, falloc(f->fd, PUNCH, s->t_off, s->t_len));
+}
+
+/*
+ * Fail the 1st, 2nd, 3rd, ... allocation (slab or page) that @op makes,
+ * until it makes no more: each failure must give ENOMEM and leave the file
+ * exactly as it was, or be absorbed with the operation done. Returns the
+ * failures injected.
+ */
+static int nth_run(struct __test_metadata *_metadata, struct gfile *f,
+		   struct nth_stage *s, enum nth_op op)
+{
+	int n, ret, fired = 0, absorbed = 0;
+	struct timespec t0, t;
+	struct counters c0, c1;
+	bool hit, bound = false;
+	char when[64];
+
+	if (op == NTH_ALLOC)
+		ASSERT_EQ(0, falloc(f->fd, PUNCH, s->t_off, s->t_len));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (n = 1; ; n++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (n > NTH_MAX || t.tv_sec - t0.tv_sec > NTH_SECS) {
+			bound = true;
+			break;
+		}
+		snprintf(when, sizeof(when), "%s, allocation %d failed",
+			 nth_op_names[op], n);
+		read_counters(f, &c0);
+		ASSERT_EQ(0, nth_arm(n));
+		ret = nth_call(f, s, op);
+		hit = nth_fired();
+		fired += hit;
+		if (ret) {
+			EXPECT_TRUE(hit) TH_LOG("%s: %s", when, strerror(-ret));
+			EXPECT_EQ(-ENOMEM, ret) TH_LOG("%s", when);
+			read_counters(f, &c1);
+			nth_check_pool(_metadata, f, &c0, &c1, when);
+			if (op == NTH_SHARED)
+				EXPECT_EQ(-1, check_private(f, s->r_off,
+							    s->r_len, false))
+					TH_LOG("%s", when);
+			if (op == NTH_PRIVATE)
+				EXPECT_EQ(-1, check_range(f, s->r_off, s->r_len,
+							  s->r_seed))
+					TH_LOG("%s", when);
+			nth_check_rest(_metadata, f, s, op, when);
+		} else {
+			absorbed += hit;
+			nth_done_undo(_metadata, f, s, op);
+			if (!hit)
+				break;
+		}
+		if (_metadata->exit_code)
+			break;
+	}
+	if (op == NTH_ALLOC) {
+		ASSERT_EQ(0, falloc(f->fd, KEEP, s->t_off, s->t_len));
+		nth_refill(_metadata, f, s);
+	}
+	ksft_print_msg("%s: %d allocations, %d failures injected, %d absorbed%s\n",
+		       nth_op_names[op], n - 1, fired, absorbed,
+		       bound ? " (stopped at the bound)" : "");
+	return fired;
+}
+
+/*
+ * failslab and fail_page_alloc, driven by fail-nth, at every allocation a
+ * conversion either way (descriptor split, vmemmap rebuilt for the tracked
+ * design, the attributes' maple nodes), a punch (vmemmap rebuilt for a
+ * freed chunk) and a fallocate (chunk, descriptor, page cache) make: each
+ * injected failure gives ENOMEM with the file as it was (content, states,
+ * counters), or is absorbed with the operation done. Needs
+ * CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC (the debug kernel).
+ */
+TEST_F_TIMEOUT(gmem, injected_alloc_failures, 3 * TMO)
+{
+	struct gfile *f = &self->f;
+	struct nth_stage s;
+	int op, ret, fired = 0;
+
+	if (access(FAILSLAB "/ignore-gfp-wait", W_OK) ||
+	    access(FAIL_PAGE "/min-order", W_OK))
+		SKIP(return, "no failslab or fail_page_alloc in debugfs");
+
+	witness_set(_metadata, f, &s.w);
+	s.r_off = mixed_base(f) + GRANULE - 2 * PAGE_SZ;
+	s.r_len = GRANULE + 4 * PAGE_SZ;
+	s.r_seed = next_seed();
+	s.t_len = f->design ? f->chunk : 16 * PAGE_SZ;
+	s.t_off = f->design ? f->size - f->chunk : SZ_2M;
+	s.t_wit = s.t_off + s.t_len / 2 + 2 * PAGE_SZ;
+	s.t_seed = next_seed();
+	ASSERT_EQ(0, set_attrs(f->fd, s.t_wit, PAGE_SZ, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(-1, fill_range(f, s.t_wit, PAGE_SZ, s.t_seed));
+	ASSERT_EQ(0, set_attrs(f->fd, s.r_off, s.r_len, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(-1, fill_range(f, s.r_off, s.r_len, s.r_seed));
+	ASSERT_EQ(0, set_attrs(f->fd, s.r_off, s.r_len, PRIVATE, PRESERVE,
+			       NULL));
+	read_counters(f, &s.w.c);
+
+	ret = nth_setup();
+	if (ret) {
+		nth_restore();
+		SKIP(return, "fault attributes: %s", strerror(-ret));
+	}
+	for (op = 0; op < NTH_OPS && !_metadata->exit_code; op++) {
+		if (op == NTH_PRIVATE)
+			ASSERT_EQ(0, set_attrs(f->fd, s.r_off, s.r_len, SHARED,
+					       PRESERVE, NULL));
+		if (op == NTH_PUNCH)
+			ASSERT_EQ(0, set_attrs(f->fd, s.r_off, s.r_len, PRIVATE,
+					       PRESERVE, NULL));
+		read_counters(f, &s.w.c);
+		fired += nth_run(_metadata, f, &s, op);
+	}
+	nth_restore();
+	ksft_print_msg("reliability: injected_failures %d\n", fired);
+	EXPECT_LT(0, fired);
 }
 
 /*
