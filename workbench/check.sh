@@ -20,7 +20,7 @@ log=$b/check.log
 if [ "${DEBUG:-0}" = 1 ]; then
 	obj=$b/obj-debug
 	frags=("$top/workbench/kconfig/base.config" "$top/workbench/kconfig/debug.config")
-	: "${WB_TIMEOUT:=3600}"
+	: "${WB_TIMEOUT:=9000}"
 	# A debug kernel walks 12 GiB of PFNs too slowly for the walker tests'
 	# time limits, and its 1 GiB cases skip anyway.
 	: "${WB_MEM:=8G}"
@@ -101,7 +101,9 @@ stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.c
 # with it.
 extra=()
 if [ "${DEBUG:-0}" = 1 ]; then
-	extra+=(page_owner=on)
+	# KASAN, lockdep and DEBUG_PAGEALLOC make every test several times
+	# slower under TCG: each test gets four times its timeout.
+	extra+=(page_owner=on wb.tmo_scale=4)
 fi
 # Seconds of each concurrency stress test (per design and chunk size).
 extra+=("wb.stress_secs=${STRESS_SECS:-$([ "${DEBUG:-0}" = 1 ] && echo 60 || echo 15)}")
