@@ -13,9 +13,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 mode=${1:-check}
 b=$top/build
-mkdir -p "$b"
-log=$b/check.log
-: > "$log"
 
 if [ "${DEBUG:-0}" = 1 ]; then
 	obj=$b/obj-debug
@@ -26,13 +23,22 @@ if [ "${DEBUG:-0}" = 1 ]; then
 	: "${WB_MEM:=8G}"
 	export WB_MEM
 	flavour=" (debug)"
+	# Logs, results and the initramfs of the debug run go to build/debug/,
+	# so that a plain make check can run while a debug one does.
+	r=$b/debug
+	export WB_SELFTESTS=$r/selftests WB_INITRAMFS_ROOT=$r/initramfs
 else
 	obj=$b/obj
 	frags=("$top/workbench/kconfig/base.config")
 	: "${WB_TIMEOUT:=1200}"
 	flavour=""
+	r=$b
 fi
 export WB_TIMEOUT
+mkdir -p "$r"
+log=$r/check.log
+rel=${r#"$top"/}
+: > "$log"
 
 harness=()
 if [ -f "$top/tools/testing/gmem_track/Makefile" ]; then
@@ -76,7 +82,7 @@ stage() {
 	set -e
 	echo "$(elapsed $(($(date +%s) - s)))"
 	if [ $rc -ne 0 ]; then
-		echo "FAILED: $name (exit $rc); last lines of build/check.log:"
+		echo "FAILED: $name (exit $rc); last lines of $rel/check.log:"
 		tail -n 40 "$log" | sed 's/^/  | /'
 		exit 1
 	fi
@@ -90,10 +96,10 @@ stage "kernel source ($SRC_PKG)" bash workbench/source.sh
 stage "work tree (patches + overlay)" bash workbench/tree.sh
 if [ "$mode" = check ] && [ ${#harness[@]} -gt 0 ]; then
 	# A failing harness is reported with the other results, not fatal here.
-	stage "userspace harness" bash -c 'bash workbench/harness.sh "$1" || true' _ "$b/harness.tap"
+	stage "userspace harness" bash -c 'bash workbench/harness.sh "$1" || true' _ "$r/harness.tap"
 fi
 stage "kernel build$flavour (ccache)" bash workbench/kbuild.sh "$obj" "${frags[@]}"
-stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
+stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$r/initramfs.cpio.gz"
 
 # page_owner's dump is one of the PFN walkers the tests run over private
 # memory. It records a stack per allocation, which makes the plain run's
@@ -114,11 +120,11 @@ fi
 if [ "$mode" = shell ]; then
 	echo "booting $obj/arch/x86/boot/bzImage; 'poweroff -f' to leave"
 	exec bash workbench/qemu.sh shell "$obj/arch/x86/boot/bzImage" \
-		"$b/initramfs.cpio.gz" "${extra[@]}"
+		"$r/initramfs.cpio.gz" "${extra[@]}"
 fi
 
 # boot WHAT SUFFIX [cmdline...]: one boot running tests, into
-# build/{console,results,qemu}SUFFIX.{log,tap,log}; returns QEMU's exit.
+# build/[debug/]{console,results,qemu}SUFFIX.{log,tap,log}; returns QEMU's exit.
 boot() {
 	local what=$1 sfx=$2 s rc
 	shift 2
@@ -126,15 +132,15 @@ boot() {
 	printf '[%d/%d] %s in QEMU … ' "$i" "$total" "$what"
 	s=$(date +%s)
 	set +e
-	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
-		"$b/console$sfx.log" "$b/results$sfx.tap" "$@" > "$b/qemu$sfx.log" 2>&1
+	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$r/initramfs.cpio.gz" \
+		"$r/console$sfx.log" "$r/results$sfx.tap" "$@" > "$r/qemu$sfx.log" 2>&1
 	rc=$?
 	set -e
-	cat "$b/qemu$sfx.log" >> "$log"
+	cat "$r/qemu$sfx.log" >> "$log"
 	echo "$(elapsed $(($(date +%s) - s)))"
 	if [ $rc -ne 0 ]; then
 		echo "QEMU exited with $rc:"
-		tail -n 45 "$b/qemu$sfx.log" | sed 's/^/  | /'
+		tail -n 45 "$r/qemu$sfx.log" | sed 's/^/  | /'
 	fi
 	return $rc
 }
@@ -149,19 +155,19 @@ if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
 	# shellcheck disable=SC2086
 	boot "boot with a reservation + tests" -reserve "${rsv_extra[@]}" \
 		$RESERVE_ARGS wb.list=reserve wb.only=reserve || qrc=$?
-	rsv_guest=(--guest "reserve-boot=$b/results-reserve.tap" --console "$b/console-reserve.log")
+	rsv_guest=(--guest "reserve-boot=$r/results-reserve.tap" --console "$r/console-reserve.log")
 else
 	i=$((i + 1))
 	echo "[$i/$total] boot with a reservation: not run"
 fi
 
 i=$((i + 1))
-echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: build/check.log, build/console.log, build/results.tap)"
-args=(--guest "$b/results.tap" --console "$b/console.log" "${rsv_guest[@]}"
-      --summary "$b/summary.txt" --reliability "$b/reliability.json"
+echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
+args=(--guest "$r/results.tap" --console "$r/console.log" "${rsv_guest[@]}"
+      --summary "$r/summary.txt" --reliability "$b/reliability.json"
       --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo plain)")
 if [ ${#harness[@]} -gt 0 ]; then
-	args+=(--tap "harness=$b/harness.tap")
+	args+=(--tap "harness=$r/harness.tap")
 fi
 set +e
 python3 workbench/tap-summary.py "${args[@]}" 2>&1 | tee -a "$log"

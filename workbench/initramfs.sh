@@ -4,7 +4,10 @@
 # Build the selftests named in config.sh from the work tree and pack the
 # guest's initramfs: busybox, init, the test list and every binary it names.
 # Usage: initramfs.sh OBJDIR OUT.cpio.gz
-# Environment: WB_PERF, a perf binary to add as /usr/bin/perf with the
+# Environment: WB_SELFTESTS, WB_INITRAMFS_ROOT: where the selftests are
+#              built and the initramfs is assembled (build/selftests,
+#              build/initramfs);
+#              WB_PERF, a perf binary to add as /usr/bin/perf with the
 #              shared libraries it needs (make bench PERF=1).
 set -euo pipefail
 
@@ -13,8 +16,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$top/build/src/work
 obj=$1
 out=$2
-st=$top/build/selftests
-root=$top/build/initramfs
+st=${WB_SELFTESTS:-$top/build/selftests}
+root=${WB_INITRAMFS_ROOT:-$top/build/initramfs}
 
 for d in $SELFTEST_DIRS; do
 	mkdir -p "$st/$d"
