@@ -341,9 +341,14 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 		EXPECT_STREQ("online", state);
 	}
 
-	ret = hibernation_scan();
+	/*
+	 * Only where struct pages are missing: the struct-page design's are
+	 * ordinary ones, and preallocating the image takes minutes per run
+	 * on the debug kernel.
+	 */
+	ret = variant->vmemmap_pages ? hibernation_scan() : -ENOENT;
 	ksft_print_msg("hibernation image sizing: %s\n",
-		       ret == -ENOENT ? "not offered" : ret ? strerror(-ret) :
+		       ret == -ENOENT ? "not run" : ret ? strerror(-ret) :
 		       "done");
 	if (ret != -ENOENT)
 		EXPECT_EQ(0, ret);
@@ -353,7 +358,8 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 	EXPECT_EQ(gone, self->before - memmap_pages());
 	EXPECT_EQ(variant->vmemmap_pages ? (long)(variant->nr - nr_shared) : 0,
 		  count_reserved(self->pfn, variant->nr));
-	ksft_print_msg("reliability: walkers_audited %d\n", NR_WALKERS);
+	ksft_print_msg("reliability: walkers_audited %d\n",
+		       NR_WALKERS - !variant->vmemmap_pages);
 }
 
 static long count_in(const char *path, const char *word)
