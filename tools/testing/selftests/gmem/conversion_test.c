@@ -1752,56 +1752,7 @@ static void leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
 
 /* ---- injected failures ---- */
 
-#define FAIL_FN		"/sys/kernel/debug/fail_function"
-
-static int fail_knob(const char *knob, const char *val)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), FAIL_FN "/%s", knob);
-	return write_file(path, val);
-}
-
-/* fail_function's remaining failures: 0 once the armed one fired. */
-static long fail_times(void)
-{
-	return read_long(FAIL_FN "/times");
-}
-
-/*
- * Make @fn, one of gmem_track's ALLOW_ERROR_INJECTION() points, return
- * -ENOMEM whenever fail_function is armed (fail_arm()), quietly: a stack
- * dump per failure would read as a kernel report on the console.
- */
-static int fail_target(const char *fn)
-{
-	char val[32];
-	int ret;
-
-	fail_knob("inject", " ");	/* a blank clears the list */
-	ret = fail_knob("inject", fn);
-	snprintf(val, sizeof(val), "%#lx", (unsigned long)-ENOMEM);
-	if (!ret) {
-		char knob[96];
-
-		snprintf(knob, sizeof(knob), "%s/retval", fn);
-		ret = fail_knob(knob, val);
-	}
-	if (!ret)
-		ret = fail_knob("verbose", "0");
-	if (!ret)
-		ret = fail_knob("probability", "100");
-	if (!ret)
-		ret = fail_knob("interval", "1");
-	if (!ret)
-		ret = fail_knob("times", "0");
-	return ret;
-}
-
-static int fail_arm(void)
-{
-	return fail_knob("times", "1");
-}
+/* fail_function is driven by the gmem_fail_*() helpers of gmem_track_util.h. */
 
 /*
  * Every allocation point of gmem_track that fail_function can make fail,
@@ -1823,19 +1774,19 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 
 	if (!f->design)
 		SKIP(return, "not a gmem_track file");
-	if (access(FAIL_FN "/inject", W_OK))
-		SKIP(return, FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
+	if (access(GMEM_FAIL_FN "/inject", W_OK))
+		SKIP(return, GMEM_FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
 
 	/* Converting to shared: the vmemmap of the granule cannot be rebuilt. */
-	ASSERT_EQ(0, fail_target("gmem_vmemmap_repopulate"));
+	ASSERT_EQ(0, gmem_fail_target("gmem_vmemmap_repopulate"));
 	for (i = 0; i < n_rebuild; i++) {
 		off = ((__u64)i * 37 * GRANULE + (i % 64) * PAGE_SZ) % f->size;
 		read_counters(f, &c0);
-		ASSERT_EQ(0, fail_arm());
+		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
 					     PRESERVE, NULL));
-		EXPECT_EQ(0, fail_times());
-		fired += !fail_times();
+		EXPECT_EQ(0, gmem_fail_times());
+		fired += !gmem_fail_times();
 		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
 		read_counters(f, &c1);
 		EXPECT_TRUE(same_counters(&c0, &c1));
@@ -1847,16 +1798,16 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 	}
 
 	/* Both ways: the descriptor cannot be split. */
-	ASSERT_EQ(0, fail_target("gmem_ranges_set_state"));
+	ASSERT_EQ(0, gmem_fail_target("gmem_ranges_set_state"));
 	for (i = 0; i < n_split; i++) {
 		off = ((__u64)i * 53 * PAGE_SZ + PAGE_SZ) % f->size;
 		seed = next_seed();
 		read_counters(f, &c0);
-		ASSERT_EQ(0, fail_arm());
+		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
 					     PRESERVE, NULL));
-		fired += !fail_times();
-		EXPECT_EQ(0, fail_times());
+		fired += !gmem_fail_times();
+		EXPECT_EQ(0, gmem_fail_times());
 		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
 		read_counters(f, &c1);
 		EXPECT_TRUE(same_counters(&c0, &c1));
@@ -1864,11 +1815,11 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 		ASSERT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, ZERO, NULL));
 		ASSERT_EQ(-1, fill_range(f, off, PAGE_SZ, seed));
 		read_counters(f, &c0);
-		ASSERT_EQ(0, fail_arm());
+		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, PRIVATE,
 					     PRESERVE, NULL));
-		fired += !fail_times();
-		EXPECT_EQ(0, fail_times());
+		fired += !gmem_fail_times();
+		EXPECT_EQ(0, gmem_fail_times());
 		/* Still shared, content and all. */
 		EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, seed));
 		read_counters(f, &c1);
@@ -1879,24 +1830,24 @@ TEST_F_TIMEOUT(gmem, injected_failures, TMO)
 	}
 
 	/* fallocate: no chunk for a punched hole. */
-	ASSERT_EQ(0, fail_target("gmem_pool_alloc"));
+	ASSERT_EQ(0, gmem_fail_target("gmem_pool_alloc"));
 	for (i = 0; i < n_alloc; i++) {
 		off = (i % (f->size / f->chunk)) * f->chunk;
 		ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
 				    FALLOC_FL_KEEP_SIZE, off, f->chunk));
 		read_counters(f, &c0);
-		ASSERT_EQ(0, fail_arm());
+		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, falloc(f->fd, FALLOC_FL_KEEP_SIZE, off,
 					  f->chunk));
-		fired += !fail_times();
-		EXPECT_EQ(0, fail_times());
+		fired += !gmem_fail_times();
+		EXPECT_EQ(0, gmem_fail_times());
 		read_counters(f, &c1);
 		EXPECT_TRUE(same_counters(&c0, &c1));
 		ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_KEEP_SIZE, off, f->chunk));
 		if (_metadata->exit_code)
 			break;
 	}
-	fail_knob("inject", " ");
+	gmem_fail_clear();
 
 	ksft_print_msg("%s: %d injected failures, each ENOMEM with nothing changed\n",
 		       f->design, fired);
@@ -1948,8 +1899,8 @@ static int nth_setup(void)
 	int ret;
 
 	/* fail_function's points would count too: none. */
-	if (!access(FAIL_FN "/inject", W_OK))
-		fail_knob("inject", " ");
+	if (!access(GMEM_FAIL_FN "/inject", W_OK))
+		gmem_fail_clear();
 	for (i = 0; i < ARRAY_SIZE(nth_attrs); i++) {
 		read_line(nth_attrs[i].path, nth_attrs[i].old,
 			  sizeof(nth_attrs[i].old));
