@@ -1813,6 +1813,10 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 	ksft_print_msg("reliability: stress_eagain_retried %lu\n", s->eagain);
 	ksft_print_msg("reliability: corrupt_pages %lu\n", s->corrupt);
 
+	/* A kind of work that never happened would leave its race untested. */
+	for (i = 0; i < NR_STRESS_OPS; i++)
+		TEST_ASSERT(s->ops[i], "no %s in %u s", stress_op_name[i], secs);
+	TEST_ASSERT(s->pages_checked, "no page checked");
 	TEST_ASSERT(!s->corrupt, "%lu corrupt pages", s->corrupt);
 	TEST_ASSERT(!s->leaks, "%lu private pages readable by the host",
 		    s->leaks);
