@@ -24,7 +24,8 @@ if [ "${DEBUG:-0}" = 1 ]; then
 	export WB_MEM
 	flavour=" (debug)"
 	# Logs, results and the initramfs of the debug run go to build/debug/,
-	# so that a plain make check can run while a debug one does.
+	# so that a plain make check can run while a debug one does (once it
+	# is past its kernel build: both use the one work tree).
 	r=$b/debug
 	export WB_SELFTESTS=$r/selftests WB_INITRAMFS_ROOT=$r/initramfs
 else
@@ -108,7 +109,8 @@ stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$r/initramfs.c
 extra=()
 if [ "${DEBUG:-0}" = 1 ]; then
 	# KASAN, lockdep and DEBUG_PAGEALLOC make every test several times
-	# slower under TCG: each test gets four times its timeout.
+	# slower under TCG: each test binary gets four times its budget of
+	# tests.list.
 	extra+=(page_owner=on wb.tmo_scale=4)
 fi
 # Seconds of each concurrency stress test (per design and chunk size).
@@ -164,7 +166,7 @@ fi
 i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
 args=(--guest "$r/results.tap" --console "$r/console.log" "${rsv_guest[@]}"
-      --summary "$r/summary.txt" --reliability "$b/reliability.json"
+      --summary "$r/summary.txt" --reliability "$r/reliability.json"
       --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo plain)")
 if [ ${#harness[@]} -gt 0 ]; then
 	args+=(--tap "harness=$r/harness.tap")
