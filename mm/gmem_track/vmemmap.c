@@ -347,7 +347,7 @@ long gmem_sentinel_pages(void)
 /**
  * gmem_vmemmap_depopulate - remove the struct pages of a PFN range
  * @pfn: first PFN, aligned to GMEM_GRANULE_PAGES.
- * @nr: number of pages, a multiple of GMEM_GRANULE_PAGES.
+ * @nr: number of pages, a non-zero multiple of GMEM_GRANULE_PAGES.
  *
  * The struct pages of the range must be unreferenced (refcount frozen at
  * zero) and its vmemmap populated; afterwards they read as the sentinel.
@@ -369,7 +369,7 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_depopulate, pfn, nr);
 
-	if (WARN_ON_ONCE(!IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
+	if (WARN_ON_ONCE(!nr || !IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
 		return -EINVAL;
 
 	sentinel = gmem_sentinel(page_to_nid(page), page_zonenum(page));
@@ -408,7 +408,7 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 /**
  * gmem_vmemmap_repopulate - rebuild the struct pages of a PFN range
  * @pfn: first PFN, aligned to GMEM_GRANULE_PAGES.
- * @nr: number of pages, a multiple of GMEM_GRANULE_PAGES.
+ * @nr: number of pages, a non-zero multiple of GMEM_GRANULE_PAGES.
  *
  * The range must read as the sentinel. New vmemmap pages are allocated on
  * the sentinel's node first, then mapped read-write; they start as copies
@@ -426,7 +426,7 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_repopulate, pfn, nr);
 
-	if (WARN_ON_ONCE(!IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
+	if (WARN_ON_ONCE(!nr || !IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
 		return -EINVAL;
 
 	mutex_lock(&gmem_vmemmap_lock);
