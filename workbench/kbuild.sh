@@ -4,7 +4,8 @@
 # Configure and build the kernel out of tree.
 # Usage: kbuild.sh OBJDIR [fragment ...]
 # The source tree is build/src/work, or $WB_SRC (make series CHECK=1 builds
-# the tree of each commit of the series).
+# the tree of each commit of the series). WB_MODULES=1 builds the modules
+# too, so that modpost checks every symbol they use is exported.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,4 +77,7 @@ if ! cmp -s "$cfg" "$obj/.config"; then
 fi
 "${mk[@]}" olddefconfig >/dev/null
 "${mk[@]}" bzImage
+if [ "${WB_MODULES:-0}" = 1 ]; then
+	"${mk[@]}" modules
+fi
 "${mk[@]}" headers_install INSTALL_HDR_PATH="$obj/usr-hdr" >/dev/null

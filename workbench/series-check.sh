@@ -5,9 +5,12 @@
 # its patches one by one to a copy of the pristine tree (build/series/src)
 # and build after each:
 #  - the kernel (workbench/kbuild.sh, ccache) with CONFIG_GMEM_TRACK=y and
-#    with it off, in build/series/obj/y and build/series/obj/n; before the
-#    patch that adds mm/gmem_track/Kconfig the gmem_track symbols do not
-#    exist and only one build is made;
+#    KVM modular (CONFIG_KVM=m, CONFIG_KVM_AMD=m: modpost then finds any
+#    symbol kvm.ko uses that is not exported), and with CONFIG_GMEM_TRACK
+#    off and KVM built in, as make check builds it, in build/series/obj/y
+#    and build/series/obj/n; before the patch that adds
+#    mm/gmem_track/Kconfig the gmem_track symbols do not exist and only
+#    the first build is made;
 #  - the selftests, harness or tool directories a patch changes.
 # Stops at the first patch that does not apply or build, and names it.
 # With every patch built, runs make check on build/src/work, which the
@@ -42,7 +45,8 @@ cp -al "$pristine" "$src"
 mkdir -p "$obj"
 
 # The fragment for one build: base.config less the symbols the tree does
-# not define yet; for "n", every gmem_track symbol off.
+# not define yet; for "y", KVM and KVM_AMD as modules; for "n", every
+# gmem_track symbol off.
 fragment() {
 	local flavour=$1 f=$2 line sym syms
 	syms=$(find "$src" -name 'Kconfig*' -type f -print0 |
@@ -63,6 +67,10 @@ fragment() {
 				echo "# CONFIG_GMEM_TRACK is not set" >> "$f"
 			fi
 			continue
+		fi
+		if [ "$flavour" = y ] && { [ "$line" = CONFIG_KVM=y ] ||
+				[ "$line" = CONFIG_KVM_AMD=y ]; }; then
+			line=${line%=y}=m
 		fi
 		echo "$line" >> "$f"
 	done < "$base"
@@ -104,9 +112,11 @@ for p in "${series[@]}"; do
 		fi
 		for fl in "${flavours[@]}"; do
 			fragment "$fl" "$obj/frag-$fl.config"
-			if ! WB_SRC=$src bash workbench/kbuild.sh "$obj/$fl" \
-					"$obj/frag-$fl.config" >> "$log" 2>&1; then
-				fail "$name" "kernel build with CONFIG_GMEM_TRACK=$fl failed"
+			mods=0
+			if [ "$fl" = y ]; then mods=1; fi
+			if ! WB_SRC=$src WB_MODULES=$mods bash workbench/kbuild.sh \
+					"$obj/$fl" "$obj/frag-$fl.config" >> "$log" 2>&1; then
+				fail "$name" "kernel build of flavour $fl failed"
 			fi
 			what+=("kernel($fl)")
 		done
@@ -133,8 +143,8 @@ for p in "${series[@]}"; do
 	done
 	echo "[$i/${#series[@]}] $name: ${what[*]:-nothing to build} ($(since "$s"))" | tee -a "$log"
 done
-flv="CONFIG_GMEM_TRACK=y and =n"
-if [ "${SERIES_N:-1}" != 1 ]; then flv="CONFIG_GMEM_TRACK=y"; fi
+flv="CONFIG_GMEM_TRACK=y with KVM=m and CONFIG_GMEM_TRACK=n with KVM=y"
+if [ "${SERIES_N:-1}" != 1 ]; then flv="CONFIG_GMEM_TRACK=y with KVM=m"; fi
 echo "series-check: every patch applies and builds with $flv ($(since "$t0"))"
 cover=$out/0000-cover-letter.patch
 sed -i "s/^- Build check: not run.*/- Build check: each of the ${#series[@]} patches applied and built on x86_64 with $flv/" "$cover"
