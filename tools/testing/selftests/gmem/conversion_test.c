@@ -498,11 +498,15 @@ FIXTURE_SETUP(gmem)
 	ASSERT_NE(MAP_FAILED, f->mem);
 }
 
+static void nth_restore(void);
+
 FIXTURE_TEARDOWN(gmem)
 {
 	struct gfile *f = &self->f;
 	struct counters now;
 
+	/* injected_alloc_failures' attributes, should an ASSERT end it. */
+	nth_restore();
 	release(f);
 	/* Let the next test's "before" figures start clean. */
 	if (f->design)
@@ -1912,6 +1916,7 @@ static int nth_setup(void)
 	return nth_fd < 0 ? -errno : 0;
 }
 
+/* Puts back what nth_setup() changed; a no-op when nothing was. */
 static void nth_restore(void)
 {
 	unsigned int i;
@@ -1919,6 +1924,7 @@ static void nth_restore(void)
 	for (i = ARRAY_SIZE(nth_attrs); i--; ) {
 		if (nth_attrs[i].old[0])
 			write_file(nth_attrs[i].path, nth_attrs[i].old);
+		nth_attrs[i].old[0] = '\0';
 	}
 	if (nth_fd >= 0)
 		close(nth_fd);

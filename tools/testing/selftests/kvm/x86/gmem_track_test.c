@@ -921,8 +921,8 @@ enum {
  * @npages: number of pages from @offset, at most CMD_MAX_PAGES.
  * @private: CMD_MAP_GPA converts to private, else to shared.
  * @corrupt: pages CMD_CHECK_WRITE found not to hold their @old_gen; the
- *	guest only adds to it.
- * @bad_offset: file offset of the first wrong word found.
+ *	host zeroes it before each command, the guest only adds to it.
+ * @bad_offset: file offset of the command's first wrong word.
  * @bad_want: what it should have held.
  * @bad_got: what it held.
  * @retries: MAP_GPA_RANGE calls the host answered with an error.
@@ -1043,10 +1043,11 @@ static u64 cmd_check_write(struct gmem_test *t, struct kvm_vcpu *vcpu,
 			   struct guest_cmd *cmd, u64 offset, u64 npages,
 			   const u32 *old, const u32 *new)
 {
-	u64 corrupt = cmd->corrupt, i;
+	u64 i;
 
 	TEST_ASSERT(npages <= CMD_MAX_PAGES, "%lu pages in a command", npages);
 	cmd->op = CMD_CHECK_WRITE;
+	cmd->corrupt = 0;
 	cmd->offset = offset;
 	cmd->npages = npages;
 	for (i = 0; i < npages; i++) {
@@ -1054,7 +1055,7 @@ static u64 cmd_check_write(struct gmem_test *t, struct kvm_vcpu *vcpu,
 		cmd->new_gen[i] = new ? new[i] : old[i];
 	}
 	__run_vcpu(t, vcpu, UCALL_SYNC, 1);
-	return cmd->corrupt - corrupt;
+	return cmd->corrupt;
 }
 
 static void cmd_exit(struct gmem_test *t, struct kvm_vcpu *vcpu,
