@@ -5,7 +5,9 @@
 # Usage: kbuild.sh OBJDIR [fragment ...]
 # The source tree is build/src/work, or $WB_SRC (make series CHECK=1 builds
 # the tree of each commit of the series). WB_MODULES=1 builds the modules
-# too, so that modpost checks every symbol they use is exported.
+# too, so that modpost checks every symbol they use is exported;
+# WB_DEFCONFIG names the configuration the fragments go on top of
+# (x86_64_defconfig; make series CHECK=1 starts from allnoconfig).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +39,7 @@ fi
 cfg=$obj/.config.wb
 rm -rf "$obj/.cfgtmp"
 mkdir -p "$obj/.cfgtmp"
-make -s -C "$work" O="$obj/.cfgtmp" x86_64_defconfig >/dev/null
+make -s -C "$work" O="$obj/.cfgtmp" "${WB_DEFCONFIG:-x86_64_defconfig}" >/dev/null
 "$work/scripts/kconfig/merge_config.sh" -m -O "$obj/.cfgtmp" \
 	"$obj/.cfgtmp/.config" "${frags[@]}" >/dev/null
 make -s -C "$work" O="$obj/.cfgtmp" olddefconfig >/dev/null

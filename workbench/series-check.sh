@@ -10,7 +10,9 @@
 #    off and KVM built in, as make check builds it, in build/series/obj/y
 #    and build/series/obj/n; before the patch that adds
 #    mm/gmem_track/Kconfig the gmem_track symbols do not exist and only
-#    the first build is made;
+#    the first build is made; both start from allnoconfig with
+#    series-min.config, not from x86_64_defconfig, so that the drivers
+#    and networking no patch touches or serves are not built;
 #  - the selftests, harness or tool directories a patch changes.
 # Stops at the first patch that does not apply or build, and names it.
 # With every patch built, runs make check on build/src/work, which the
@@ -26,6 +28,7 @@ src=$out/src
 obj=$out/obj
 pristine=$top/build/src/pristine
 base=$top/workbench/kconfig/base.config
+min=$top/workbench/kconfig/series-min.config
 log=$out/check.log
 : > "$log"
 
@@ -114,8 +117,10 @@ for p in "${series[@]}"; do
 			fragment "$fl" "$obj/frag-$fl.config"
 			mods=0
 			if [ "$fl" = y ]; then mods=1; fi
-			if ! WB_SRC=$src WB_MODULES=$mods bash workbench/kbuild.sh \
-					"$obj/$fl" "$obj/frag-$fl.config" >> "$log" 2>&1; then
+			if ! WB_SRC=$src WB_MODULES=$mods \
+					WB_DEFCONFIG=allnoconfig bash workbench/kbuild.sh \
+					"$obj/$fl" "$obj/frag-$fl.config" "$min" \
+					>> "$log" 2>&1; then
 				fail "$name" "kernel build of flavour $fl failed"
 			fi
 			what+=("kernel($fl)")
