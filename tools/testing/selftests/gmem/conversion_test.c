@@ -505,8 +505,10 @@ FIXTURE_TEARDOWN(gmem)
 	struct gfile *f = &self->f;
 	struct counters now;
 
-	/* injected_alloc_failures' attributes, should an ASSERT end it. */
+	/* The fault injection a test set up, should an ASSERT end it. */
 	nth_restore();
+	if (!access(GMEM_FAIL_FN "/inject", W_OK))
+		gmem_fail_clear();
 	release(f);
 	/* Let the next test's "before" figures start clean. */
 	if (f->design)

@@ -1916,6 +1916,7 @@ static int inject_fault_alloc(struct gmem_test *t, struct guest_cmd *cmd,
 		read_gmem_counters(t, &before);
 
 		cmd->op = CMD_CHECK_WRITE;
+		cmd->corrupt = 0;
 		cmd->offset = offset;
 		cmd->npages = 1;
 		cmd->old_gen[0] = 0;
