@@ -150,6 +150,7 @@ for p in "${series[@]}"; do
 done
 flv="CONFIG_GMEM_TRACK=y with KVM=m and CONFIG_GMEM_TRACK=n with KVM=y"
 if [ "${SERIES_N:-1}" != 1 ]; then flv="CONFIG_GMEM_TRACK=y with KVM=m"; fi
+flv="$flv (allnoconfig + series-min.config)"
 echo "series-check: every patch applies and builds with $flv ($(since "$t0"))"
 cover=$out/0000-cover-letter.patch
 sed -i "s/^- Build check: not run.*/- Build check: each of the ${#series[@]} patches applied and built on x86_64 with $flv/" "$cover"

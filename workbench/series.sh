@@ -16,9 +16,11 @@
 #
 # CHECK=1 then applies the patch files one by one to a copy of the
 # pristine tree and builds the kernel after each, with
-# CONFIG_GMEM_TRACK=y and =n (workbench/kbuild.sh, ccache, objects in
-# build/series/obj/{y,n}), reports the first patch that breaks, and runs
-# make check on the final tree.
+# CONFIG_GMEM_TRACK=y and KVM as modules and with CONFIG_GMEM_TRACK=n and
+# KVM built in, both from allnoconfig plus what the series needs
+# (workbench/series-check.sh, ccache, objects in build/series/obj/{y,n}),
+# reports the first patch that breaks, and runs make check on the final
+# tree.
 #
 # SUBMITTER="Name <mail>" authors and signs off the commits (default: the
 # placeholder identity of patches/, to be replaced); SUBJECT_PREFIX sets
