@@ -8,7 +8,8 @@
 #   make bench        measure every guest_memfd design in one boot (SIZE=2G,
 #                     PERF=1 adds perf stat/record of the conversions)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
-#   make lint         checkpatch --strict and kernel-doc on patches and new files
+#   make lint         checkpatch --strict and kernel-doc on patches and new files,
+#                     line length of the series' commit messages
 #   make series       the project as a patch series against the pristine
 #                     kernel in build/series/ (CHECK=1 builds every patch)
 #   make shell        boot the same kernel with a shell on the console

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make lint: checkpatch --strict on every patch and every new kernel file of
-# the overlay, kernel-doc -Wall on our C sources and headers.
+# the overlay, kernel-doc -Wall on our C sources and headers, and the line
+# length of the series' commit messages (workbench/series/*.msg).
 # Usage: lint.sh [file ...]   (default: patches/*.patch and the overlay)
 set -uo pipefail
 
@@ -21,7 +22,9 @@ cd "$top"
 whole="virt/kvm/guest_memfd.c"
 
 files=("$@")
+all=0
 if [ ${#files[@]} -eq 0 ]; then
+	all=1
 	# A lint that cannot fail is no lint: it must reject a known-bad file.
 	if "$src/scripts/checkpatch.pl" --strict --terse --no-tree -q \
 			-f workbench/tests/data/lint-bad.c >/dev/null 2>&1; then
@@ -78,6 +81,27 @@ for f in "${files[@]}"; do
 		;;
 	esac
 done
+
+# make series runs checkpatch on the commits it writes, which rejects a
+# message line over 75 columns (COMMIT_LOG_LONG_LINE): catch it here.
+msg_long() {
+	awk '/^#/ || /^(patch|file) / { next }
+	     length > 75 { printf "%s:%d: %d columns, 75 at most\n",
+			   FILENAME, FNR, length }' "$@"
+}
+if [ $all -eq 1 ]; then
+	printf 'patch 0001\n\nsubject\n\n%080d\n' 0 > "$tmp/bad.msg"
+	if [ -z "$(msg_long "$tmp/bad.msg")" ]; then
+		echo "lint: the message line check accepted an 80-column line"
+		exit 1
+	fi
+	out=$(msg_long workbench/series/*.msg)
+	if [ -n "$out" ]; then
+		echo "$out"
+		fail=1
+	fi
+	n=$((n + $(ls workbench/series/*.msg | wc -l)))
+fi
 if [ $fail -ne 0 ]; then
 	echo "lint: problems found in the files above ($n checked)"
 	exit 1
