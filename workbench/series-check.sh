@@ -11,8 +11,11 @@
 #    and build/series/obj/n; before the patch that adds
 #    mm/gmem_track/Kconfig the gmem_track symbols do not exist and only
 #    the first build is made; both start from allnoconfig with
-#    series-min.config, not from x86_64_defconfig, so that the drivers
-#    and networking no patch touches or serves are not built;
+#    series-min.config, not from x86_64_defconfig, so that the drivers,
+#    sound and most of the networking no patch touches or serves are not
+#    built (CONFIG_GMEM_TRACK=y with KVM built in, make check's
+#    combination, is built for the last patch only: nothing in the series
+#    depends on whether KVM is a module);
 #  - the selftests, harness or tool directories a patch changes.
 # Stops at the first patch that does not apply or build, and names it.
 # With every patch built, runs make check on build/src/work, which the
