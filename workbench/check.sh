@@ -16,7 +16,8 @@ b=$top/build
 
 if [ "${DEBUG:-0}" = 1 ]; then
 	obj=$b/obj-debug
-	frags=("$top/workbench/kconfig/base.config" "$top/workbench/kconfig/debug.config")
+	frags=("$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
+	       "$top/workbench/kconfig/debug.config")
 	: "${WB_TIMEOUT:=9000}"
 	# A debug kernel walks 12 GiB of PFNs too slowly for the walker tests'
 	# time limits, and its 1 GiB cases skip anyway.
