@@ -47,8 +47,23 @@ if [ -f "$top/tools/testing/gmem_track/Makefile" ]; then
 	harness=(1)
 fi
 
+# make check DEBUG=1 splits the first boot's tests between two guests that
+# run at the same time, one per core (TCG runs a guest on one host
+# thread): the second guest runs the tests named here and then the boot
+# with a reservation, the first the rest of tests.list and collects the
+# KUnit suites. Each guest ends with its own kmemleak scan. A plain run
+# keeps one guest: two of its 12 GiB guests would not fit next to each
+# other in 24 GiB.
+DEBUG_SPLIT=gmem/conversion_test,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
+split=
+if [ "${DEBUG:-0}" = 1 ] && [ -z "${ONLY:-}" ]; then
+	split=$DEBUG_SPLIT
+fi
+
 if [ "$mode" = shell ]; then
 	total=5
+elif [ -n "$split" ]; then
+	total=$((10 + ${#harness[@]}))
 else
 	total=$((9 + ${#harness[@]}))
 fi
@@ -148,25 +163,56 @@ boot() {
 	return $rc
 }
 
-qrc=0
-boot "boot + tests" "" "${extra[@]}" || qrc=$?
-
-# Only if the first boot finished: a kernel that dies there would die here.
-rsv_guest=()
-rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
-if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
+reserve_boot() {
 	# shellcheck disable=SC2086
 	boot "boot with a reservation + tests" -reserve "${rsv_extra[@]}" \
-		$RESERVE_ARGS wb.list=reserve wb.only=reserve || qrc=$?
-	rsv_guest=(--guest "reserve-boot=$r/results-reserve.tap" --console "$r/console-reserve.log")
+		$RESERVE_ARGS wb.list=reserve wb.only=reserve
+}
+
+qrc=0
+guests=(--guest "$r/results.tap" --console "$r/console.log")
+rsv_guest=()
+rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
+if [ -n "$split" ]; then
+	echo "[$((i + 1))-$((i + 3))/$total] boots in QEMU, two guests at a time:"
+	rm -f "$r/results-reserve.tap" "$r/console-reserve.log"
+	(boot "first guest: tests.list but the second's, KUnit" "" \
+		"${extra[@]}" "wb.skip=$split") > "$r/lane-1.out" 2>&1 &
+	lane1=$!
+	# A kernel that died in the second guest's tests would die in the
+	# reservation boot too.
+	(i=$((i + 1))
+	 boot "second guest: ${split//,/ }" -2 "${extra[@]}" "wb.only=$split" &&
+		reserve_boot) > "$r/lane-2.out" 2>&1 &
+	lane2=$!
+	wait $lane1 || qrc=$?
+	wait $lane2 || qrc=$?
+	sed 's/^/  /' "$r/lane-1.out" "$r/lane-2.out"
+	i=$((i + 3))
+	guests+=(--guest "$r/results-2.tap" --console "$r/console-2.log")
+	if [ -f "$r/results-reserve.tap" ]; then
+		rsv_guest=(--guest "reserve-boot=$r/results-reserve.tap"
+			   --console "$r/console-reserve.log")
+	else
+		echo "  boot with a reservation: not run"
+	fi
 else
-	i=$((i + 1))
-	echo "[$i/$total] boot with a reservation: not run"
+	boot "boot + tests" "" "${extra[@]}" || qrc=$?
+	# Only if the first boot finished: a kernel that dies there would
+	# die here.
+	if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
+		reserve_boot || qrc=$?
+		rsv_guest=(--guest "reserve-boot=$r/results-reserve.tap"
+			   --console "$r/console-reserve.log")
+	else
+		i=$((i + 1))
+		echo "[$i/$total] boot with a reservation: not run"
+	fi
 fi
 
 i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
-args=(--guest "$r/results.tap" --console "$r/console.log" "${rsv_guest[@]}"
+args=("${guests[@]}" "${rsv_guest[@]}"
       --summary "$r/summary.txt" --reliability "$r/reliability.json"
       --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo plain)")
 if [ ${#harness[@]} -gt 0 ]; then
