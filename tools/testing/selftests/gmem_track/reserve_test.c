@@ -268,7 +268,12 @@ TEST_F_TIMEOUT(rsv, no_vmemmap, TMO)
 	EXPECT_EQ(SZ_1G, rsv(RESERVE, "used_1G_bytes"));
 	EXPECT_EQ(SZ_1G, rsv(RESERVE, "free_1G_bytes"));
 	EXPECT_EQ(memmap, memmap_pages());
-	EXPECT_EQ(pt, page_tables_kb());
+	/*
+	 * A rebuilt vmemmap of 1 GiB would add 8 PTE tables (32 KiB); other
+	 * page tables of the system move by a page or two meanwhile, so
+	 * allow 12 KiB, as vmemmap_test does.
+	 */
+	EXPECT_GE(12, labs(page_tables_kb() - pt));
 	/* Every PFN reads as the sentinel: reserved and nothing else. */
 	EXPECT_EQ(PAGES_1G, count_reserved(pfn, PAGES_1G));
 	for (i = 0; i < PAGES_1G; i += 4099)
