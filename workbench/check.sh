@@ -173,6 +173,19 @@ qrc=0
 guests=(--guest "$r/results.tap" --console "$r/console.log")
 rsv_guest=()
 rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
+# Is a test of the boot with a reservation among ONLY's names (or no ONLY)?
+wants_reserve() {
+	local name names
+
+	[ -n "${ONLY:-}" ] || return 0
+	IFS=, read -ra names <<< "$ONLY"
+	for name in "${names[@]}"; do
+		if [ -n "$name" ] && [[ "$rsv_tests" == *"$name"* ]]; then
+			return 0
+		fi
+	done
+	return 1
+}
 if [ -n "$split" ]; then
 	echo "[$((i + 1))-$((i + 3))/$total] boots in QEMU, two guests at a time:"
 	rm -f "$r/results-reserve.tap" "$r/console-reserve.log"
@@ -200,7 +213,7 @@ else
 	boot "boot + tests" "" "${extra[@]}" || qrc=$?
 	# Only if the first boot finished: a kernel that dies there would
 	# die here.
-	if [ $qrc -eq 0 ] && [[ -z "${ONLY:-}" || "$rsv_tests" == *"$ONLY"* ]]; then
+	if [ $qrc -eq 0 ] && wants_reserve; then
 		reserve_boot || qrc=$?
 		rsv_guest=(--guest "reserve-boot=$r/results-reserve.tap"
 			   --console "$r/console-reserve.log")
