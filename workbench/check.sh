@@ -51,10 +51,11 @@ fi
 # run at the same time, one per core (TCG runs a guest on one host
 # thread): the second guest runs the tests named here and then the boot
 # with a reservation, the first the rest of tests.list and collects the
-# KUnit suites. Each guest ends with its own kmemleak scan. A plain run
-# keeps one guest: two of its 12 GiB guests would not fit next to each
-# other in 24 GiB.
-DEBUG_SPLIT=gmem/conversion_test,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
+# KUnit suites. conversion_test's 1 GiB backends take most of a debug
+# run, so each guest gets one of them. Each guest ends with its own
+# kmemleak scan. A plain run keeps one guest: two of its 12 GiB guests
+# would not fit next to each other in 24 GiB.
+DEBUG_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
 split=
 if [ "${DEBUG:-0}" = 1 ] && [ -z "${ONLY:-}" ]; then
 	split=$DEBUG_SPLIT
