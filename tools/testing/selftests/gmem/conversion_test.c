@@ -1743,10 +1743,7 @@ static int leak_cycle(struct __test_metadata *_metadata, struct gfile *f,
 	int fd, ret;
 
 	fd = create_gmem(f->vm_fd, size, f->flags);
-	if (fd < 0) {
-		EXPECT_LE(0, fd);
-		return fd;
-	}
+	ASSERT_LE(0, fd);
 	ret = falloc(fd, FALLOC_FL_KEEP_SIZE, 0, size);
 	if (ret == -ENOMEM && size == SZ_1G) {
 		close(fd);
