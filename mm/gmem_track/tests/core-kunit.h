@@ -458,6 +458,50 @@ static void gmem_test_memory_failure(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, PageHWPoison(pfn_to_page(pfn + 2)));
 }
 
+/*
+ * A stage-2 mapping must never cover more than one chunk: a punch
+ * invalidates only its own chunk's gfns, so a 1 GiB mapping over 512
+ * separately freeable 2 MiB chunks would outlive the memory of one of them.
+ * Chunks that are contiguous in PFN and index merge in the descriptor,
+ * which must not make the lookup report more than the chunk order. The
+ * PFNs are never touched: the ranges are put in the descriptor directly
+ * and taken out again before the owner goes.
+ */
+static void gmem_test_lookup_chunk_order(struct kunit *test)
+{
+	unsigned long nr = 1UL << PMD_ORDER, base = 1UL << (2 * PUD_ORDER);
+	struct gmem_track_owner *owner;
+	unsigned long i;
+	int order = -1;
+
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	mutex_lock(&owner->lock);
+	for (i = 0; i < (1UL << PUD_ORDER) / nr; i++) {
+		if (gmem_ranges_insert(&owner->ranges, i * nr, nr,
+				       base + i * nr, GMEM_RANGE_PRIVATE, 0,
+				       GFP_KERNEL))
+			break;
+	}
+	mutex_unlock(&owner->lock);
+	KUNIT_EXPECT_EQ(test, i, (1UL << PUD_ORDER) / nr);
+	/* Merged: one range of 1 GiB, naturally aligned. */
+	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
+
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, NULL, &order, NULL), 0);
+	KUNIT_EXPECT_EQ(test, order, PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 300 * nr + 7, NULL,
+						&order, NULL), 0);
+	KUNIT_EXPECT_EQ(test, order, PMD_ORDER);
+
+	mutex_lock(&owner->lock);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_remove(&owner->ranges, 0,
+						 1UL << PUD_ORDER, GFP_KERNEL), 0);
+	mutex_unlock(&owner->lock);
+	gmem_track_owner_destroy(owner);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -467,6 +511,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_lookup_orders),
 	KUNIT_CASE(gmem_test_bad_input),
 	KUNIT_CASE(gmem_test_memory_failure),
+	KUNIT_CASE(gmem_test_lookup_chunk_order),
 	{}
 };
 
