@@ -12,6 +12,9 @@
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/vmstat.h>
 
 #include "../page_alloc.h"
@@ -247,6 +250,11 @@ static int gmem_test_repopulate_second_fails(unsigned long pfn, unsigned long nr
 	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
 				   gmem_test_repopulate_second_fails);
 	return ret;
+}
+
+static int gmem_test_repopulate_fails(unsigned long pfn, unsigned long nr)
+{
+	return -ENOMEM;
 }
 
 static void gmem_test_repopulate_failure(struct kunit *test)
@@ -502,6 +510,89 @@ static void gmem_test_lookup_chunk_order(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+struct gmem_test_mf {
+	unsigned long pfn;
+	int ret;
+	struct completion done;
+};
+
+/*
+ * memory_failure()'s first step, the only one that matters here: without
+ * -ENOENT, memory_failure() never touches the struct page.
+ */
+static int gmem_test_mf_thread(void *data)
+{
+	struct gmem_test_mf *mf = data;
+	int flags = MF_SW_SIMULATED;
+
+	mf->ret = gmem_track_memory_failure(mf->pfn, &flags);
+	complete(&mf->done);
+	return 0;
+}
+
+/* Wait until @task sleeps uninterruptibly (on a lock), up to 10 s. */
+static bool gmem_test_wait_blocked(struct task_struct *task)
+{
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (READ_ONCE(task->__state) == TASK_UNINTERRUPTIBLE)
+			return true;
+		usleep_range(1000, 2000);
+	}
+	return false;
+}
+
+/*
+ * memory_failure() waiting for the owner's lock while the owner gives the
+ * chunk up without struct pages (parked here; a reserved chunk goes back
+ * to the reservation the same way): when it gets the lock the chunk is no
+ * longer the owner's, and the PFN's struct page is the read-only sentinel.
+ * gmem_track must look the PFN up again and handle it (0), not hand it
+ * back to memory_failure() (-ENOENT), which would write PG_hwpoison into
+ * the sentinel; the chunk must end in quarantine, never handed out again.
+ */
+static void gmem_test_memory_failure_vs_release(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+	struct gmem_test_mf mf;
+	unsigned long pfn;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	mf.pfn = pfn + 5;
+	mf.ret = -1;
+	init_completion(&mf.done);
+
+	mutex_lock(&owner->lock);
+	task = kthread_run(gmem_test_mf_thread, &mf, "gmem_test_mf");
+	if (IS_ERR(task)) {
+		mutex_unlock(&owner->lock);
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no kthread");
+	}
+	KUNIT_EXPECT_TRUE(test, gmem_test_wait_blocked(task));
+	/* Let it reach the owner's lock, if it is on another one yet. */
+	msleep(100);
+
+	/* No memory to rebuild the vmemmap: the chunk is parked as it is. */
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_repopulate_fails);
+	KUNIT_EXPECT_EQ(test, gmem_chunk_release(owner, 0, true), 0);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	KUNIT_EXPECT_EQ(test, gmem_ranges_remove(&owner->ranges, 0,
+						 1UL << PMD_ORDER, GFP_KERNEL), 0);
+	mutex_unlock(&owner->lock);
+
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done, 30 * HZ));
+	/* Handled by gmem_track: the parked chunk went into quarantine. */
+	KUNIT_EXPECT_EQ(test, mf.ret, 0);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_pool_owner_of(pfn)), -EHWPOISON);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	gmem_track_owner_destroy(owner);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -512,6 +603,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_bad_input),
 	KUNIT_CASE(gmem_test_memory_failure),
 	KUNIT_CASE(gmem_test_lookup_chunk_order),
+	KUNIT_CASE(gmem_test_memory_failure_vs_release),
 	{}
 };
 
