@@ -54,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -2291,6 +2292,107 @@ TEST_F_TIMEOUT(gmem, leak_cycles, 3 * TMO)
 		       now.used_b - base.used_b,
 		       now.pool_free_b - base.pool_free_b);
 	ksft_print_msg("reliability: leak_cycles %d\n", cycles);
+}
+
+/*
+ * First faults racing in one unfilled chunk of shared memory: the chunk is
+ * punched out (its attributes stay shared), then FF_THREADS threads fault
+ * distinct pages of it at once. Every fault must find the page shared and
+ * zero: a chunk may be seen only in its final state, never as the private
+ * memory it is for a moment while it is being filled.
+ */
+#define FF_THREADS	8
+
+struct ff_ctx {
+	struct gfile *f;
+	pthread_barrier_t start, end;
+	__u64 unit;		/* bytes punched and faulted in a round */
+	__u64 chunk_off;	/* where, this round */
+	int stop;
+	long failed;		/* faults that failed (EFAULT: SIGBUS) */
+	long nonzero;		/* pages that did not read as zeroes */
+};
+
+struct ff_thread {
+	struct ff_ctx *ctx;
+	int nr;
+};
+
+static void *ff_worker(void *arg)
+{
+	struct ff_thread *t = arg;
+	struct ff_ctx *c = t->ctx;
+	__u64 off, *p;
+
+	for (;;) {
+		pthread_barrier_wait(&c->start);
+		if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		/* Distinct pages, spread over the chunk. */
+		off = c->chunk_off + t->nr * (c->unit / FF_THREADS);
+		p = (__u64 *)(c->f->mem + off);
+		if (madvise(p, PAGE_SZ, MADV_POPULATE_WRITE))
+			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+		else if (LOAD(p) || LOAD(&p[WORDS - 1]))
+			__atomic_add_fetch(&c->nonzero, 1, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&c->end);
+	}
+}
+
+TEST_F_TIMEOUT(gmem, first_fault_race, TMO)
+{
+	struct gfile *f = &self->f;
+	bool big = f->chunk == SZ_1G;
+	/* The upstream file has no chunks: 2 MiB of its 4 KiB folios. */
+	__u64 unit = f->chunk < SZ_2M ? SZ_2M : f->chunk;
+	int rounds = big ? 6 : 256, i, nr_units = f->size / unit;
+	struct ff_thread th[FF_THREADS];
+	pthread_t tid[FF_THREADS];
+	struct ff_ctx c = { .f = f, .unit = unit };
+	int ret;
+
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(0, pthread_barrier_init(&c.start, NULL, FF_THREADS + 1));
+	ASSERT_EQ(0, pthread_barrier_init(&c.end, NULL, FF_THREADS + 1));
+	for (i = 0; i < FF_THREADS; i++) {
+		th[i].ctx = &c;
+		th[i].nr = i;
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, ff_worker, &th[i]));
+	}
+
+	for (i = 0; i < rounds; i++) {
+		c.chunk_off = (i % nr_units) * unit;
+		ret = falloc(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     c.chunk_off, unit);
+		if (ret) {
+			EXPECT_EQ(0, ret);
+			break;
+		}
+		pthread_barrier_wait(&c.start);
+		pthread_barrier_wait(&c.end);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_barrier_wait(&c.start);
+	for (i = 0; i < FF_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&c.start);
+	pthread_barrier_destroy(&c.end);
+
+	ksft_print_msg("%d rounds of %d first faults in one chunk: %ld failed, %ld not zero\n",
+		       rounds, FF_THREADS, c.failed, c.nonzero);
+	ksft_print_msg("reliability: isolation_cases %d\n", rounds);
+	EXPECT_EQ(0, c.failed);
+	EXPECT_EQ(0, c.nonzero);
+	/* The file is whole and shared again. */
+	EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, 0));
+	if (f->design) {
+		struct counters now;
+
+		read_counters(f, &now);
+		EXPECT_EQ(f->size / (long)f->chunk,
+			  now.chunks - f->before.chunks);
+		EXPECT_EQ((long)f->size, now.shared_b - f->before.shared_b);
+	}
 }
 
 /* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */
