@@ -2295,6 +2295,99 @@ TEST_F_TIMEOUT(gmem, leak_cycles, 3 * TMO)
 }
 
 /*
+ * A page referenced when its file is closed (by a pipe, as vmsplice()
+ * leaves it; a GUP pin is the same) keeps its chunk only as long as the
+ * reference: share a page, reference it, close the file, then drop the
+ * reference, PIN_CYCLES times. While the reference is held the chunk is
+ * counted in closed_bytes; afterwards the chunks, the vmemmap, the free
+ * memory and the slab are where they were.
+ */
+#define PIN_CYCLES	100
+
+static void pin_cycle(struct __test_metadata *_metadata, struct gfile *f,
+		      __u64 size, __u64 seed, bool check_closed)
+{
+	__u64 off = size - PAGE_SZ;
+	struct iovec iov;
+	char buf[PAGE_SZ];
+	long closed = 0;
+	int fd, p[2], i;
+	char *mem;
+
+	/* The chunk of the cycle before may not have been retried yet. */
+	for (i = 0; check_closed && f->design && i < 500; i++) {
+		if (!sysfs_long(f->design, "closed_bytes"))
+			break;
+		usleep(10000);
+	}
+
+	fd = create_gmem(f->vm_fd, size, f->flags);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, falloc(fd, FALLOC_FL_KEEP_SIZE, 0, size));
+	ASSERT_EQ(0, set_attrs(fd, off, PAGE_SZ, SHARED, PRESERVE, NULL));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	STORE((__u64 *)(mem + off), seed);
+	ASSERT_EQ(0, pipe(p));
+	iov.iov_base = mem + off;
+	iov.iov_len = PAGE_SZ;
+	ASSERT_EQ((ssize_t)PAGE_SZ, vmsplice(p[1], &iov, 1, 0));
+	ASSERT_EQ(0, munmap(mem, size));
+	ASSERT_EQ(0, close(fd));
+
+	/* The file is gone (after an RCU grace period); its chunk is not. */
+	for (i = 0; check_closed && f->design && i < 200; i++) {
+		closed = sysfs_long(f->design, "closed_bytes");
+		if (closed >= (long)f->chunk)
+			break;
+		usleep(10000);
+	}
+	if (check_closed && f->design)
+		EXPECT_EQ((long)f->chunk, closed);
+
+	/* The pipe still reads what was written. */
+	ASSERT_EQ((ssize_t)PAGE_SZ, read(p[0], buf, PAGE_SZ));
+	ASSERT_EQ(seed, *(__u64 *)buf);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F_TIMEOUT(gmem, pin_outlives_file, TMO)
+{
+	struct gfile *f = &self->f;
+	bool big = f->chunk == SZ_1G;
+	__u64 size = big ? SZ_1G : SZ_2M, seed = next_seed();
+	int cycles = big ? 2 : PIN_CYCLES, i;
+	struct leak_snap pre, base, now;
+	struct counters c;
+
+	/* The fixture's file would hold the 1 GiB block a cycle needs. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = -1;
+	if (f->design)
+		wait_counters(f, &f->before, false, &c);
+	leak_read(&pre);
+	pin_cycle(_metadata, f, size, seed, false);
+	ASSERT_FALSE(_metadata->exit_code);
+	ASSERT_TRUE(leak_back(&pre, &base, true));
+	for (i = 0; i < cycles; i++) {
+		pin_cycle(_metadata, f, size, seed + i, i < 3);
+		ASSERT_FALSE(_metadata->exit_code);
+	}
+	EXPECT_TRUE(leak_back(&base, &now, false));
+	ksft_print_msg("%d files closed with a page in a pipe: free %+ldK, slab %+ldK, memmap %+ld, chunks %+ld, parked %+ld\n",
+		       cycles, now.free_kb - base.free_kb,
+		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
+		       now.used_b - base.used_b,
+		       now.pool_free_b - base.pool_free_b);
+	if (f->design)
+		EXPECT_EQ(0, sysfs_long(f->design, "closed_bytes"));
+	ksft_print_msg("reliability: isolation_cases %d\n", cycles);
+}
+
+/*
  * First faults racing in one unfilled chunk of shared memory: the chunk is
  * punched out (its attributes stay shared), then FF_THREADS threads fault
  * distinct pages of it at once. Every fault must find the page shared and
