@@ -68,6 +68,7 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "../kselftest_harness.h"
@@ -2292,6 +2293,100 @@ TEST_F_TIMEOUT(gmem, leak_cycles, 3 * TMO)
 		       now.used_b - base.used_b,
 		       now.pool_free_b - base.pool_free_b);
 	ksft_print_msg("reliability: leak_cycles %d\n", cycles);
+}
+
+/*
+ * A file's memory is charged to the memory cgroup of the task that
+ * creates it, as upstream charges guest_memfd folios: allocation fails
+ * with ENOMEM at memory.max, memory.current follows the file's memory,
+ * and closing the file gives the charge back.
+ */
+#define CG_ROOT		"/sys/fs/cgroup"
+
+static long cg_read(const char *cg, const char *file)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return read_long(path);
+}
+
+static int cg_write(const char *cg, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return write_file(path, val);
+}
+
+TEST_F_TIMEOUT(gmem, memcg_limit, TMO)
+{
+	struct gfile *f = &self->f;
+	bool big = f->chunk == SZ_1G;
+	/* Within the limit: @ok bytes; beyond it: @size. */
+	__u64 size = big ? SZ_1G : 64 * SZ_1M, ok = big ? 0 : 8 * SZ_1M;
+	long limit = big ? 512 * SZ_1M : 16 * SZ_1M, cur0, cur, fd_cur;
+	char cg[64], buf[32];
+	int fd, ret, i;
+
+	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
+		SKIP(return, "no cgroup v2 at " CG_ROOT);
+	/* Only one 1 GiB chunk at a time: drop the fixture's file. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = -1;
+
+	snprintf(cg, sizeof(cg), CG_ROOT "/gmem_test_%d", getpid());
+	ASSERT_EQ(0, cg_write(CG_ROOT, "cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	snprintf(buf, sizeof(buf), "%ld", limit);
+	ASSERT_EQ(0, cg_write(cg, "memory.max", buf));
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	ASSERT_EQ(0, cg_write(cg, "cgroup.procs", buf));
+
+	cur0 = cg_read(cg, "memory.current");
+	fd = create_gmem(f->vm_fd, size, f->flags);
+	EXPECT_LE(0, fd);
+	/*
+	 * Beyond the limit: ENOMEM, within it. Not for the upstream file:
+	 * its 4 KiB folios are charged like page cache, for which the
+	 * cgroup's OOM killer acts first.
+	 */
+	if (fd >= 0 && f->design) {
+		ret = falloc(fd, FALLOC_FL_KEEP_SIZE, 0, size);
+		EXPECT_EQ(-ENOMEM, ret);
+		cur = cg_read(cg, "memory.current");
+		ksft_print_msg("%s: fallocate of %llu MiB under memory.max %ld MiB: %s, memory.current %+ld KiB\n",
+			       f->design, size >> 20, limit >> 20,
+			       ret ? strerror(-ret) : "done", (cur - cur0) >> 10);
+		EXPECT_GE(limit, cur);
+	}
+	if (fd >= 0) {
+		if (ok) {
+			/* Within it: charged, as much as the memory. */
+			EXPECT_EQ(0, falloc(fd, FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE, 0, size));
+			EXPECT_EQ(0, falloc(fd, FALLOC_FL_KEEP_SIZE, 0, ok));
+			fd_cur = cg_read(cg, "memory.current") - cur0;
+			EXPECT_LE((long)ok, fd_cur);
+			EXPECT_GE((long)ok + 4 * (long)SZ_1M, fd_cur);
+		}
+		close(fd);
+		/* Closed: given back (after an RCU grace period). */
+		for (i = 0; i < 200; i++) {
+			cur = cg_read(cg, "memory.current");
+			if (cur - cur0 < 1024 * 1024)
+				break;
+			usleep(10000);
+		}
+		EXPECT_GT(1024 * 1024, cur - cur0);
+	}
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	EXPECT_EQ(0, cg_write(CG_ROOT, "cgroup.procs", buf));
+	EXPECT_EQ(0, rmdir(cg));
+	ksft_print_msg("reliability: memcg_cases 1\n");
 }
 
 /*
