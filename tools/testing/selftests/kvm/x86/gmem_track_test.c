@@ -22,7 +22,8 @@
  *   the host reads it back through mmap().
  * - poison_private: memory_failure() on a private page the guest has mapped
  *   takes the mapping away: the guest's next access exits to the VMM with
- *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more, the rest
+ *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more (EHWPOISON,
+ *   error_offset naming it, whatever the span and the direction), the rest
  *   of the file keeps working.
  * - stress: for GMEM_STRESS_SECS seconds (default 10), at once on one file:
  *   host threads converting random ranges both ways (retrying EAGAIN), two
@@ -896,9 +897,26 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 				  &error_offset);
 	TEST_ASSERT(r < 0 && errno == EHWPOISON,
 		    "converting the poisoned page: rc %d errno %d", r, errno);
+	TEST_ASSERT(error_offset == offset,
+		    "converting [0, 0x%lx) to shared: error_offset 0x%lx, wanted 0x%lx",
+		    (unsigned long)(2 * PAGE_SIZE), error_offset, offset);
+	/* The whole file, either way: error_offset names the page. */
+	r = __gmem_set_attributes(t->fd, 0, size, 0,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
+		    "converting the file to shared: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
+		    r, errno, error_offset, offset);
+	r = __gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
+		    "converting the file to private: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
+		    r, errno, error_offset, offset);
 	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
 	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
+	ksft_print_msg("reliability: hwpoison_cases 1\n");
 }
 
 /*
