@@ -25,6 +25,10 @@
  *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more (EHWPOISON,
  *   error_offset naming it, whatever the span and the direction), the rest
  *   of the file keeps working.
+ * - poison_shared: MADV_HWPOISON on a shared page the guest has mapped:
+ *   the host's next read gets SIGBUS with BUS_MCEERR_AR, the guest's an
+ *   exit with KVM_EXIT_MEMORY_FAULT (EHWPOISON), conversions over it fail
+ *   with EHWPOISON and error_offset naming it; the page next to it works.
  * - stress: for GMEM_STRESS_SECS seconds (default 10), at once on one file:
  *   host threads converting random ranges both ways (retrying EAGAIN), two
  *   vCPUs checking and rewriting pages, host threads faulting the shared
@@ -916,6 +920,100 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
 	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
+	ksft_print_msg("reliability: hwpoison_cases 1\n");
+}
+
+/* si_code of the SIGBUS a host read of @p raised, or 0 if none. */
+static sigjmp_buf poison_jmp;
+static volatile int poison_code;
+
+static void poison_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	poison_code = si->si_code;
+	siglongjmp(poison_jmp, 1);
+}
+
+static int host_read_poison_code(u8 *p)
+{
+	struct sigaction sa = {
+		.sa_sigaction = poison_sigbus,
+		.sa_flags = SA_SIGINFO,
+	}, old;
+
+	poison_code = 0;
+	TEST_ASSERT(!sigaction(SIGBUS, &sa, &old), "sigaction(SIGBUS)");
+	if (!sigsetjmp(poison_jmp, 1))
+		(void)READ_ONCE(*p);
+	TEST_ASSERT(!sigaction(SIGBUS, &old, NULL), "sigaction(SIGBUS)");
+	return poison_code;
+}
+
+TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
+{
+	struct gmem_test *t = &self->t;
+	u64 size = gmem_file_size(t, 2);
+	u64 offset = 3 * PAGE_SIZE, next = offset + PAGE_SIZE, error_offset;
+	struct kvm_run *run;
+	const char *reason;
+	int r, code;
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_reads_twice);
+	if (!reason)
+		reason = gmem_file_create(t, size, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	/* Two shared pages; the guest maps the first. */
+	gmem_set_attributes(t->fd, offset, 2 * PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
+	fill_page((u64 *)(t->mem + offset), offset, SALT_HOST);
+	fill_page((u64 *)(t->mem + next), next, SALT_HOST);
+	map_page(t->vm, offset);
+	vcpu_args_set(t->vcpu, 1, GMEM_GPA + offset);
+	run_to_sync(t, 1);
+
+	r = madvise(t->mem + offset, PAGE_SIZE, MADV_HWPOISON);
+	TEST_ASSERT(!r, "MADV_HWPOISON of a shared page: rc %d errno %d (%s)",
+		    r, errno, strerror(errno));
+
+	/* The host: SIGBUS, as for a machine check on the access. */
+	code = host_read_poison_code(t->mem + offset);
+	TEST_ASSERT(code == BUS_MCEERR_AR,
+		    "host read of the poisoned page: si_code %d, wanted BUS_MCEERR_AR (%d)",
+		    code, BUS_MCEERR_AR);
+
+	/* The guest: its mapping is gone, the VMM gets a memory fault exit. */
+	run = t->vcpu->run;
+	r = _vcpu_run(t->vcpu);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON &&
+		    run->exit_reason == KVM_EXIT_MEMORY_FAULT &&
+		    run->memory_fault.gpa == GMEM_GPA + offset,
+		    "guest read of the poisoned page: rc %d errno %d, exit reason %u, gpa 0x%llx",
+		    r, errno, run->exit_reason,
+		    (unsigned long long)run->memory_fault.gpa);
+
+	/* Conversions either way name the page. */
+	r = __gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
+		    "converting the file to private: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
+		    r, errno, error_offset, offset);
+	r = __gmem_set_attributes(t->fd, 0, size, 0,
+				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+				  &error_offset);
+	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
+		    "converting the file to shared: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
+		    r, errno, error_offset, offset);
+
+	/* The page next to it works as before. */
+	host_check_page(t->mem, next, SALT_HOST);
+	gmem_set_attributes(t->fd, next, PAGE_SIZE, KVM_MEMORY_ATTRIBUTE_PRIVATE,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	host_expect_sigbus(t->mem, next);
+	gmem_set_attributes(t->fd, next, PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	host_check_page(t->mem, next, SALT_HOST);
 	ksft_print_msg("reliability: hwpoison_cases 1\n");
 }
 
