@@ -70,6 +70,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "../kselftest_harness.h"
 #include "../gmem_track/gmem_track_util.h"
@@ -2581,6 +2582,176 @@ TEST_F_TIMEOUT(gmem, first_fault_race, TMO)
 			  now.chunks - f->before.chunks);
 		EXPECT_EQ((long)f->size, now.shared_b - f->before.shared_b);
 	}
+}
+
+/*
+ * A conversion of a huge, sparse file does work for the memory it holds,
+ * not for its size: 1 PiB with one chunk converts both ways in well under
+ * SPARSE_SECS, and while it runs another file's creation and a read of the
+ * sysfs counters each take under a second (no global lock waits behind
+ * it). If it does not finish in time, it must die of SIGKILL. Both run in
+ * processes of their own, so that the test reports whatever they do.
+ */
+#define SPARSE_SIZE	(1ULL << 50)
+#define SPARSE_SECS	10
+
+/* Shared with the bystander process; aligned, so read and written whole. */
+struct sparse_ctx {
+	volatile int stop;
+	volatile double op_start;	/* when the operation in flight began */
+	volatile double worst;		/* slowest creation or sysfs read, s */
+	volatile long rounds;
+};
+
+static double now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A child that may be stuck in the kernel must not hold the test's output
+ * open: whoever reads it would wait for it too.
+ */
+static void sparse_child_quiet(void)
+{
+	int fd = open("/dev/null", O_WRONLY);
+
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+}
+
+static void sparse_bystander(struct gfile *f, struct sparse_ctx *c)
+{
+	double d;
+	int fd;
+
+	sparse_child_quiet();
+	while (!c->stop) {
+		c->op_start = now_secs();
+		/* gmem_track files register their owner globally. */
+		fd = create_gmem(f->vm_fd, SZ_2M,
+				 f->flags & ~GUEST_MEMFD_FLAG_HUGE_1G);
+		if (fd >= 0)
+			close(fd);
+		if (f->design)
+			sysfs_long(f->design, "ranges");
+		d = now_secs() - c->op_start;
+		c->op_start = 0;
+		if (d > c->worst)
+			c->worst = d;
+		c->rounds++;
+		usleep(10000);
+	}
+	_exit(0);
+}
+
+/*
+ * In a child: convert all of @fd both ways, keeping the content one way
+ * and zeroing it the other; exit 0 or the errno.
+ */
+static void sparse_convert_child(int fd)
+{
+	int ret;
+
+	sparse_child_quiet();
+	ret = set_attrs(fd, 0, SPARSE_SIZE, SHARED, PRESERVE, NULL);
+	if (!ret)
+		ret = set_attrs(fd, 0, SPARSE_SIZE, PRIVATE, ZERO, NULL);
+	_exit(ret ? -ret : 0);
+}
+
+/* Wait up to @secs for @pid; returns waitpid()'s answer (0: still there). */
+static pid_t wait_secs(pid_t pid, int *status, double secs)
+{
+	double t0 = now_secs();
+	pid_t w;
+
+	do {
+		w = waitpid(pid, status, WNOHANG);
+		if (w)
+			return w;
+		usleep(10000);
+	} while (now_secs() - t0 < secs);
+	return 0;
+}
+
+TEST_F_TIMEOUT(gmem, huge_sparse_convert, TMO)
+{
+	struct gfile *f = &self->f;
+	struct sparse_ctx *c;
+	int fd, status = -1, bstatus, ret;
+	double t0, took, stuck = 0;
+	pid_t pid, bpid, w;
+
+	/* Only one 1 GiB chunk at a time: drop the fixture's file. */
+	munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	close(f->fd);
+	f->fd = -1;
+
+	c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c);
+	memset((void *)c, 0, sizeof(*c));
+	fd = create_gmem(f->vm_fd, SPARSE_SIZE, f->flags);
+	ASSERT_LE(0, fd);
+	ret = falloc(fd, FALLOC_FL_KEEP_SIZE, SPARSE_SIZE / 2, f->chunk);
+	if (ret == -ENOMEM && f->chunk == SZ_1G) {
+		close(fd);
+		SKIP(return, "no free 1 GiB chunk");
+	}
+	ASSERT_EQ(0, ret);
+
+	bpid = fork();
+	ASSERT_LE(0, bpid);
+	if (!bpid)
+		sparse_bystander(f, c);
+	t0 = now_secs();
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		sparse_convert_child(fd);
+	w = wait_secs(pid, &status, SPARSE_SECS);
+	took = now_secs() - t0;
+	if (!w) {
+		ksft_print_msg("converting 1 PiB still runs after %.1f s: SIGKILL\n",
+			       took);
+		kill(pid, SIGKILL);
+		w = wait_secs(pid, &status, SPARSE_SECS);
+		if (!w)
+			ksft_print_msg("and ignored SIGKILL for %d s\n",
+				       SPARSE_SECS);
+	}
+
+	/* The bystander: how long its operation in flight has waited. */
+	if (c->op_start)
+		stuck = now_secs() - c->op_start;
+	c->stop = 1;
+	if (!wait_secs(bpid, &bstatus, 2)) {
+		kill(bpid, SIGKILL);
+		if (c->op_start)
+			stuck = now_secs() - c->op_start;
+	}
+	close(fd);
+
+	ksft_print_msg("1 PiB with one chunk, both ways: %.3f s; %ld creations and sysfs reads meanwhile, slowest %.3f s, one in flight for %.3f s\n",
+		       took, c->rounds, c->worst, stuck);
+	EXPECT_TRUE(w > 0 && WIFEXITED(status) && !WEXITSTATUS(status)) {
+		ksft_print_msg("conversion child: %s %d\n",
+			       w > 0 && WIFEXITED(status) ? "exit" : "status",
+			       w > 0 && WIFEXITED(status) ?
+			       WEXITSTATUS(status) : status);
+	}
+	EXPECT_GT(1.0, c->worst);
+	EXPECT_GT(1.0, stuck);
+	munmap((void *)c, sizeof(*c));
+	ksft_print_msg("reliability: isolation_cases 1\n");
 }
 
 /* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */
