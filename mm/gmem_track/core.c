@@ -1006,7 +1006,8 @@ unlock_list:
  * @index: file index.
  * @pfn: the PFN backing @index.
  * @max_order: the largest order over which the PFNs are contiguous,
- *	naturally aligned and in one state (for huge stage-2 mappings).
+ *	naturally aligned and in one state (for huge stage-2 mappings), never
+ *	more than the owner's chunk order.
  * @shared: whether @index is shared.
  *
  * Runs under RCU and takes no lock; the caller keeps the answer valid with
@@ -1025,8 +1026,14 @@ int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 		return -EHWPOISON;
 	if (pfn)
 		*pfn = rg.pfn + (index - rg.index);
+	/*
+	 * Never more than the chunk: chunks contiguous in PFN and index merge
+	 * in the descriptor, but each is freed on its own, and a punch
+	 * invalidates only the chunk it frees.
+	 */
 	if (max_order)
-		*max_order = gmem_ranges_max_order(&rg, index, PUD_ORDER);
+		*max_order = gmem_ranges_max_order(&rg, index,
+						   owner->chunk_order);
 	if (shared)
 		*shared = rg.state == GMEM_RANGE_SHARED;
 	return 0;
