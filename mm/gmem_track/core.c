@@ -953,6 +953,7 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 
 	/* Holding the list keeps the owner from being freed under us. */
 	mutex_lock(&gmem_owners_lock);
+again:
 	owner = gmem_pool_owner_of(pfn);
 	if (IS_ERR_OR_NULL(owner)) {
 		ret = owner ? PTR_ERR(owner) : -ENOENT;
@@ -963,9 +964,16 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 	}
 
 	mutex_lock(&owner->lock);
-	/* The chunk may have been freed while we waited for the lock. */
-	if (!gmem_pool_owns(pfn, owner))
-		goto unlock;
+	/*
+	 * The chunk may have left the owner while we waited for the lock:
+	 * freed (the struct pages are real again), parked or given back to
+	 * the reservation (they are the sentinel still). Ask the pool again;
+	 * -ENOENT only when gmem_track no longer holds the PFN at all.
+	 */
+	if (!gmem_pool_owns(pfn, owner)) {
+		mutex_unlock(&owner->lock);
+		goto again;
+	}
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
 		pgoff_t index = rg.index + (pfn - rg.pfn);
 
@@ -990,7 +998,6 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 		}
 		break;
 	}
-unlock:
 	mutex_unlock(&owner->lock);
 	/* Still on the list: the owner cannot be destroyed meanwhile. */
 	if (notify)
