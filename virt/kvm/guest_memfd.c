@@ -160,51 +160,100 @@ static unsigned long kvm_gmem_chunk_pages(struct inode *inode)
 	       1UL << PUD_ORDER : 1UL << PMD_ORDER;
 }
 
+static void kvm_gmem_invalidate_start(struct inode *inode, pgoff_t start,
+				      pgoff_t end);
+static void kvm_gmem_invalidate_end(struct inode *inode, pgoff_t start,
+				    pgoff_t end);
+
 /*
- * Give the hole at @index its chunk of gmem_track memory, private, then
- * make shared what the file's attributes say is shared. A chunk already
- * there is left alone. Called with the invalidate lock held.
+ * The first stretch of shared attributes in [*index, last], as
+ * [*index, *shared_end) with *index moved to its start. Shared stretches
+ * are the gaps between private entries. Returns false when there is none.
  */
-static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index)
+static bool kvm_gmem_next_shared(struct inode *inode, pgoff_t *index,
+				 pgoff_t last, pgoff_t *shared_end)
 {
 	MA_STATE(mas, &GMEM_I(inode)->attributes, 0, 0);
+	bool found = false;
+	void *entry;
+
+	rcu_read_lock();
+	while (*index <= last) {
+		mas_set(&mas, *index);
+		entry = mas_find(&mas, last);
+		if (!entry || mas.index > *index) {
+			*shared_end = entry ? mas.index : last + 1;
+			found = true;
+			break;
+		}
+		/* Private at *index: go past the entry. */
+		if (mas.last >= last)
+			break;
+		*index = mas.last + 1;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * Give the hole at @index its chunk of gmem_track memory, private, and
+ * make shared what the file's attributes say is shared. Called with the
+ * invalidate lock held, shared or not.
+ *
+ * Lookups take no lock, so they can see the chunk before its shared
+ * stretches are converted: private for a moment where the attributes say
+ * shared. KVM's mappings of the chunk are invalidated from before the
+ * first conversion to after the last, so none made meanwhile survives,
+ * nor one of memory a failed fill gives back; the host's faults and KVM's
+ * lookups of shared memory that find private memory come back here with
+ * @repair (kvm_gmem_track_get_folio(), kvm_gmem_track_get_pfn()) and wait
+ * for the fill. With @repair, a chunk already there has the page at
+ * @index converted if its attributes say shared and it is not: a fill
+ * that failed and could not give its chunk back leaves it so. A chunk
+ * with no shared stretch is in its final state as soon as it is there.
+ */
+static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
+			       bool repair)
+{
 	struct gmem_inode *gi = GMEM_I(inode);
 	unsigned long nr = kvm_gmem_chunk_pages(inode);
 	pgoff_t first = ALIGN_DOWN(index, nr), last = first + nr - 1;
-	void *entry;
+	pgoff_t at, shared_end;
+	bool shared;
 	int r;
 
 	mutex_lock(&gi->fill_lock);
 	r = gmem_track_populate(gi->owner, first);
-	if (r) {
-		if (r == -EEXIST)
-			r = 0;
+	if (r == -EEXIST) {
+		r = 0;
+		if (!repair || !kvm_gmem_is_shared_mem(inode, index) ||
+		    gmem_track_lookup(gi->owner, index, NULL, NULL, &shared) ||
+		    shared)
+			goto out;
+		/* KVM's range zap takes any huge mapping over @index too. */
+		kvm_gmem_invalidate_start(inode, index, index + 1);
+		r = gmem_track_set_shared(gi->owner, index, 1);
+		kvm_gmem_invalidate_end(inode, index, index + 1);
 		goto out;
 	}
+	at = first;
+	if (r || !kvm_gmem_next_shared(inode, &at, last, &shared_end))
+		goto out;
 
-	/* Shared stretches are the gaps between private entries. */
-	index = first;
-	while (index <= last) {
-		pgoff_t priv, priv_last;
-
-		rcu_read_lock();
-		mas_set(&mas, index);
-		entry = mas_find(&mas, last);
-		priv = entry ? max_t(pgoff_t, mas.index, index) : last + 1;
-		priv_last = entry ? mas.last : last;
-		rcu_read_unlock();
-
-		if (priv > index) {
-			r = gmem_track_set_shared(gi->owner, index, priv - index);
-			if (r) {
-				gmem_track_release(gi->owner, first, nr);
-				break;
-			}
-		}
-		if (!entry || priv_last >= last)
-			break;
-		index = priv_last + 1;
-	}
+	kvm_gmem_invalidate_start(inode, first, last + 1);
+	do {
+		r = gmem_track_set_shared(gi->owner, at, shared_end - at);
+		at = shared_end;
+	} while (!r && kvm_gmem_next_shared(inode, &at, last, &shared_end));
+	/*
+	 * Under the invalidation: no stage-2 mapping of the chunk is left.
+	 * If the chunk cannot go back either (a host fault took a reference
+	 * to a page converted already), it stays, and lookups of its shared
+	 * stretches repair it page by page.
+	 */
+	if (r)
+		gmem_track_release(gi->owner, first, nr);
+	kvm_gmem_invalidate_end(inode, first, last + 1);
 out:
 	mutex_unlock(&gi->fill_lock);
 	return r;
@@ -219,9 +268,9 @@ static struct folio *kvm_gmem_track_get_folio(struct inode *inode,
 					      pgoff_t index)
 {
 	struct address_space *mapping = inode->i_mapping;
+	bool shared, repaired = false;
+	unsigned long pfn, again;
 	struct folio *folio;
-	unsigned long pfn;
-	bool shared;
 	int r;
 
 	for (;;) {
@@ -231,8 +280,14 @@ static struct folio *kvm_gmem_track_get_folio(struct inode *inode,
 
 		r = gmem_track_lookup(GMEM_I(inode)->owner, index, &pfn, NULL,
 				      &shared);
-		if (r == -ENOENT) {
-			r = kvm_gmem_track_fill(inode, index);
+		/*
+		 * The attributes say shared (the caller checked, or the
+		 * memory said so): private memory here is a chunk being
+		 * filled, or one a failed fill left; the fill finishes it.
+		 */
+		if (r == -ENOENT || (!r && !shared && !repaired)) {
+			repaired = !r;
+			r = kvm_gmem_track_fill(inode, index, true);
 			if (r)
 				return ERR_PTR(r);
 			continue;
@@ -242,9 +297,23 @@ static struct folio *kvm_gmem_track_get_folio(struct inode *inode,
 		if (!shared)
 			return ERR_PTR(-EACCES);
 
-		/* gmem_track holds the page; the page cache takes its own. */
+		/*
+		 * gmem_track holds the page; the page cache takes its own.
+		 * A fill that fails under the same shared lock may give the
+		 * chunk back meanwhile, freezing the page first: take the
+		 * reference only if the page is not frozen, and only keep it
+		 * if the index still maps that page, shared.
+		 */
 		folio = pfn_folio(pfn);
-		folio_get(folio);
+		if (!folio_try_get(folio)) {
+			cond_resched();
+			continue;
+		}
+		if (gmem_track_lookup(GMEM_I(inode)->owner, index, &again,
+				      NULL, &shared) || !shared || again != pfn) {
+			folio_put(folio);
+			continue;
+		}
 		folio_lock(folio);
 		r = __filemap_add_folio(mapping, folio, index,
 					mapping_gfp_mask(mapping), NULL);
@@ -390,7 +459,7 @@ static long kvm_gmem_allocate(struct inode *inode, loff_t offset, loff_t len)
 		}
 
 		if (GMEM_I(inode)->owner) {
-			r = kvm_gmem_track_fill(inode, index);
+			r = kvm_gmem_track_fill(inode, index, false);
 			if (r)
 				break;
 			index = ALIGN_DOWN(index, kvm_gmem_chunk_pages(inode)) +
@@ -1325,9 +1394,12 @@ static int kvm_gmem_track_get_pfn(struct file *file,
 		return r;
 
 	r = gmem_track_lookup(GMEM_I(inode)->owner, index, &p, &order, &shared);
-	if (r == -ENOENT) {
+	/* Private where the attributes say shared: a fill is not done. */
+	if (r == -ENOENT ||
+	    (!r && !shared && kvm_gmem_is_shared_mem(inode, index))) {
 		filemap_invalidate_lock_shared(mapping);
-		r = kvm_gmem_track_fill(inode, index);
+		r = kvm_gmem_track_fill(inode, index,
+					kvm_gmem_is_shared_mem(inode, index));
 		filemap_invalidate_unlock_shared(mapping);
 		if (!r)
 			r = gmem_track_lookup(GMEM_I(inode)->owner, index, &p,
