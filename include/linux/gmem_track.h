@@ -41,6 +41,9 @@ enum gmem_track_design {
  * @shared_pages: 4 KiB pages in the shared state.
  * @vmemmap_pages: vmemmap pages currently backing the owners' memory.
  * @vmemmap_freed_pages: vmemmap pages given back by depopulation.
+ * @closed_pages: 4 KiB pages of chunks of destroyed owners, kept because a
+ *	page of the chunk is still referenced (a pin that outlived the file);
+ *	freed when the reference goes. Part of the counts above.
  * @ranges: entries in the owners' range descriptors.
  * @descriptor_bytes: memory of the owners' range descriptors (their maple
  *	tree nodes).
@@ -52,6 +55,7 @@ struct gmem_track_stats {
 	long shared_pages;
 	long vmemmap_pages;
 	long vmemmap_freed_pages;
+	long closed_pages;
 	long ranges;
 	long descriptor_bytes;
 };
@@ -60,11 +64,13 @@ struct gmem_track_owner;
 
 /**
  * struct gmem_track_owner_ops - what an owner's user is told
- * @memory_failure: an index of private memory was hit by an uncorrected
- *	error and is poisoned now. Called in process context, from
- *	memory_failure(), with no lock of the owner held; the owner is not
- *	destroyed before it returns. The user should unmap the index from
- *	whatever maps it (KVM's stage-2 tables).
+ * @memory_failure: an index of memory, private or shared, was hit by an
+ *	uncorrected error and is poisoned now. Called in process context,
+ *	from memory_failure(), with no lock of the owner held; the owner is
+ *	not destroyed before it returns, and once
+ *	gmem_track_owner_destroy() has begun it is not called any more. The
+ *	user should unmap the index from whatever maps it (KVM's stage-2
+ *	tables, host page tables).
  */
 struct gmem_track_owner_ops {
 	void (*memory_failure)(void *data, pgoff_t index);
@@ -83,11 +89,13 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index);
 int gmem_track_release(struct gmem_track_owner *owner, pgoff_t index,
 		       unsigned long nr);
 int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
-			  unsigned long nr);
+			  unsigned long nr, pgoff_t *error_index);
 int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			   unsigned long nr, pgoff_t *error_index);
 int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 		      unsigned long *pfn, int *max_order, bool *shared);
+bool gmem_track_next(struct gmem_track_owner *owner, pgoff_t *index,
+		     pgoff_t last, unsigned long *pfn, unsigned long *nr);
 bool gmem_track_pfn_owned(unsigned long pfn);
 int gmem_track_memory_failure(unsigned long pfn, int *flags);
 void __init gmem_track_bootmem_alloc(void);
@@ -131,7 +139,8 @@ static inline int gmem_track_release(struct gmem_track_owner *owner,
 }
 
 static inline int gmem_track_set_shared(struct gmem_track_owner *owner,
-					pgoff_t index, unsigned long nr)
+					pgoff_t index, unsigned long nr,
+					pgoff_t *error_index)
 {
 	return -EOPNOTSUPP;
 }
@@ -148,6 +157,13 @@ static inline int gmem_track_lookup(struct gmem_track_owner *owner,
 				    int *max_order, bool *shared)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline bool gmem_track_next(struct gmem_track_owner *owner,
+				   pgoff_t *index, pgoff_t last,
+				   unsigned long *pfn, unsigned long *nr)
+{
+	return false;
 }
 
 static inline bool gmem_track_pfn_owned(unsigned long pfn)

@@ -28,6 +28,7 @@
 #include <linux/page_ref.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "internal.h"
 
@@ -106,6 +107,40 @@ static enum gmem_stat_item gmem_chunk_stat(struct gmem_track_owner *owner)
 						 GMEM_STAT_CHUNKS_2M;
 }
 
+/*
+ * Range flag: a shared page hit by memory_failure(). The range stays
+ * shared, so that its granule keeps the vmemmap the page's struct page
+ * (with PG_hwpoison) lives in, but is never mapped or converted again.
+ */
+#define GMEM_FLAG_HWPOISON	BIT(0)
+
+static bool gmem_range_poisoned(const struct gmem_range *rg)
+{
+	return rg->state == GMEM_RANGE_POISONED ||
+	       (rg->flags & GMEM_FLAG_HWPOISON);
+}
+
+/*
+ * Charge @pages pages of memory held for @owner to the memory cgroup of the
+ * task that created it, as upstream guest_memfd's folios are charged: a
+ * chunk when it is taken, the vmemmap rebuilt for its shared granules while
+ * they are shared. The charge is kernel memory (the chunks are no page
+ * cache), so cgroup.memory=nokmem charges nothing. Returns 0 or -ENOMEM at
+ * the cgroup's limit.
+ */
+static int gmem_charge(struct gmem_track_owner *owner, unsigned long pages)
+{
+	if (!owner->objcg || !pages)
+		return 0;
+	return gmem_objcg_charge(owner->objcg, pages) ? -ENOMEM : 0;
+}
+
+static void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages)
+{
+	if (owner->objcg && pages)
+		gmem_objcg_uncharge(owner->objcg, pages);
+}
+
 static bool gmem_span_valid(pgoff_t index, unsigned long nr)
 {
 	pgoff_t last;
@@ -116,30 +151,23 @@ static bool gmem_span_valid(pgoff_t index, unsigned long nr)
 
 /*
  * Is no index of [index, index + nr) poisoned? Holes are allowed.
- * Returns 0 or -EHWPOISON.
+ * Returns 0 or -EHWPOISON, with the first poisoned index in @error_index
+ * (if not NULL).
  */
 static int gmem_span_check(struct gmem_track_owner *owner, pgoff_t index,
-			   unsigned long nr)
+			   unsigned long nr, pgoff_t *error_index)
 {
 	pgoff_t last = index + nr - 1, next = index;
 	struct gmem_range rg;
 
 	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
-		if (rg.state == GMEM_RANGE_POISONED)
-			return -EHWPOISON;
+		if (!gmem_range_poisoned(&rg))
+			continue;
+		if (error_index)
+			*error_index = max(rg.index, index);
+		return -EHWPOISON;
 	}
 	return 0;
-}
-
-/* The PFN behind @index, or 0 for a hole. */
-static unsigned long gmem_index_pfn_or_hole(struct gmem_track_owner *owner,
-					    pgoff_t index)
-{
-	struct gmem_range rg;
-
-	if (!gmem_ranges_lookup(&owner->ranges, index, &rg))
-		return 0;
-	return rg.pfn + (index - rg.index);
 }
 
 /* Does the granule starting at @gindex hold a shared page? */
@@ -166,9 +194,29 @@ static unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
 }
 
 /*
+ * Move *@g (a granule's first index) to the first granule at or after it,
+ * up to the granule at @last, that has memory. The walk visits the ranges,
+ * not every granule of the span: a span may be far larger than the memory
+ * behind it. Chunks are whole granules, so memory anywhere in a granule
+ * means memory at its first index.
+ */
+static bool gmem_next_granule(struct gmem_track_owner *owner, pgoff_t *g,
+			      pgoff_t last)
+{
+	pgoff_t next = *g;
+	struct gmem_range rg;
+
+	if (*g > last || !gmem_ranges_next(&owner->ranges, &next,
+					   last + GMEM_GRANULE_PAGES - 1, &rg))
+		return false;
+	*g = max(*g, ALIGN_DOWN(rg.index, GMEM_GRANULE_PAGES));
+	return true;
+}
+
+/*
  * Remove the vmemmap of every granule of [first, last] (granule indices)
- * that has memory but holds no shared page; stop at the first failure. Returns the number
- * of vmemmap pages freed or the error.
+ * that has memory but holds no shared page; stop at the first failure.
+ * Returns the number of vmemmap pages freed or the error.
  */
 static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 				     pgoff_t first, pgoff_t last)
@@ -177,12 +225,12 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 	long freed = 0;
 	int ret;
 
-	for (g = first; g <= last; g += GMEM_GRANULE_PAGES) {
-		unsigned long pfn = gmem_index_pfn_or_hole(owner, g);
-
-		if (!pfn || gmem_granule_shared(owner, g))
+	for (g = first; gmem_next_granule(owner, &g, last);
+	     g += GMEM_GRANULE_PAGES) {
+		if (gmem_granule_shared(owner, g))
 			continue;
-		ret = gmem_vmemmap_depopulate(pfn, GMEM_GRANULE_PAGES);
+		ret = gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
+					      GMEM_GRANULE_PAGES);
 		if (ret < 0)
 			return ret;
 		freed += ret;
@@ -192,30 +240,28 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 
 /*
  * Rebuild the vmemmap of every granule of [first, last] that has memory
- * but holds no shared page (so has no vmemmap). Physically consecutive granules are rebuilt
- * together, one TLB flush per run. All or nothing: on failure the granules
- * rebuilt so far are removed again. Returns the pages allocated or -ENOMEM.
+ * but holds no shared page (so has no vmemmap). Physically consecutive
+ * granules are rebuilt together, one TLB flush per run. All or nothing: on
+ * failure the granules rebuilt so far are removed again. Returns the pages
+ * allocated or -ENOMEM.
  */
 static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 				     pgoff_t first, pgoff_t last)
 {
-	unsigned long run = 0, run_nr = 0, pfn = 0;
+	unsigned long run = 0, run_nr = 0, pfn;
 	pgoff_t g, run_g = first;
 	long added = 0;
 	int ret;
 
 	for (g = first; ; g += GMEM_GRANULE_PAGES) {
-		bool need = false;
+		bool more = gmem_next_granule(owner, &g, last);
 
-		if (g <= last) {
-			pfn = gmem_index_pfn_or_hole(owner, g);
-			need = pfn && !gmem_granule_shared(owner, g);
-		}
-		if (need) {
-			if (run_nr && run + run_nr == pfn) {
-				run_nr += GMEM_GRANULE_PAGES;
-				continue;
-			}
+		if (more && gmem_granule_shared(owner, g))
+			continue;
+		pfn = more ? gmem_index_to_pfn(owner, g) : 0;
+		if (more && run_nr && run + run_nr == pfn) {
+			run_nr += GMEM_GRANULE_PAGES;
+			continue;
 		}
 		if (run_nr) {
 			ret = gmem_vmemmap_repopulate(run, run_nr);
@@ -223,11 +269,11 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 				goto undo;
 			added += ret;
 		}
-		if (g > last)
+		if (!more)
 			break;
 		run = pfn;
 		run_g = g;
-		run_nr = need ? GMEM_GRANULE_PAGES : 0;
+		run_nr = GMEM_GRANULE_PAGES;
 	}
 	return added;
 
@@ -266,6 +312,7 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 		return ERR_PTR(-ENOMEM);
 	gmem_ranges_init(&owner->ranges);
 	mutex_init(&owner->lock);
+	owner->objcg = gmem_objcg_get();
 	owner->chunk_order = chunk_order;
 	owner->design = design;
 	owner->nid = nid;
@@ -412,6 +459,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	if (tracked)
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
 			      -(long)(granules - populated));
+	/* The chunk, and in the tracked design its shared granules' vmemmap. */
+	gmem_uncharge(owner, nr + (tracked ? populated : 0));
 
 	if (quarantine && !tracked) {
 		gmem_pool_park(pfn, owner->chunk_order, true);
@@ -462,81 +511,169 @@ thaw:
 	return ret;
 }
 
-/* Take a chunk that cannot be freed from its owner, into quarantine. */
-static void gmem_chunk_forget(struct gmem_track_owner *owner, pgoff_t cindex)
+/*
+ * Give back every chunk the owner still holds; the descriptor is left for
+ * gmem_ranges_destroy(). A chunk the pool no longer says is the owner's
+ * went back on an earlier call. Returns the number of chunks that cannot
+ * go back yet: a page of them is still referenced by someone else (a pin
+ * that outlived the file). Called with the owner's lock held.
+ */
+static long gmem_owner_release_all(struct gmem_track_owner *owner)
 {
 	unsigned long nr = gmem_chunk_pages(owner);
-	pgoff_t next = cindex, last = cindex + nr - 1, g;
-	bool tracked = owner->design == GMEM_TRACK_TRACKED;
-	long shared = 0, populated = nr / GMEM_GRANULE_PAGES;
+	pgoff_t pos = 0, next = 0, cindex;
 	struct gmem_range rg;
+	long busy = 0;
 
-	while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
-		if (rg.state == GMEM_RANGE_SHARED)
-			shared += min(rg.index + rg.nr - 1, last) -
-				  max(rg.index, cindex) + 1;
-	}
-	if (tracked) {
-		populated = 0;
-		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES)
-			populated += gmem_granule_shared(owner, g);
-		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
-			      -(long)(nr / GMEM_GRANULE_PAGES - populated));
-	}
-	gmem_stat_add(owner->design, gmem_chunk_stat(owner), -1);
-	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -(long)(nr - shared));
-	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -shared);
-	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
-	gmem_pool_park(gmem_index_to_pfn(owner, cindex), owner->chunk_order,
-		       true);
-	/* A reserved chunk stays the reservation's, counted as poisoned. */
-	if (tracked && gmem_reserve_holds(gmem_index_to_pfn(owner, cindex)))
-		gmem_reserve_put(gmem_index_to_pfn(owner, cindex), true);
-}
-
-/**
- * gmem_track_owner_destroy - free an owner and every chunk it holds
- * @owner: the owner; nothing may reference its memory any more.
- *
- * Chunks of the tracked design whose vmemmap cannot be rebuilt for lack of
- * memory are kept by the pool for later owners rather than leaked.
- */
-void gmem_track_owner_destroy(struct gmem_track_owner *owner)
-{
-	unsigned long nr;
-	struct gmem_range rg;
-	pgoff_t pos = 0, next = 0;
-
-	if (IS_ERR_OR_NULL(owner))
-		return;
-
-	nr = gmem_chunk_pages(owner);
-	mutex_lock(&owner->lock);
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
-		pgoff_t cindex = ALIGN_DOWN(max(rg.index, pos), nr);
-
-		/*
-		 * Only a page still referenced by someone else (a pin that
-		 * outlived the file) stops this: the chunk cannot be freed
-		 * under it, so the pool keeps it, quarantined.
-		 */
-		if (gmem_chunk_release(owner, cindex, true)) {
-			pr_warn_ratelimited("chunk at %#lx still referenced, quarantined\n",
-					    gmem_index_to_pfn(owner, cindex));
-			gmem_chunk_forget(owner, cindex);
-		}
+		cindex = ALIGN_DOWN(max(rg.index, pos), nr);
+		if (gmem_pool_owns(gmem_index_to_pfn(owner, cindex), owner) &&
+		    gmem_chunk_release(owner, cindex, true))
+			busy++;
 		pos = cindex + nr;
 		next = pos;
+		cond_resched();
 	}
-	mutex_unlock(&owner->lock);
+	return busy;
+}
 
+/*
+ * Owners destroyed while a page of theirs was still referenced: they keep
+ * the chunks concerned (in the statistics too, and in closed_bytes) and are
+ * retried until the last reference goes, then freed.
+ */
+static LIST_HEAD(gmem_closed_owners);
+static DEFINE_MUTEX(gmem_closed_lock);
+static void gmem_closed_retry(struct work_struct *work);
+static DECLARE_DELAYED_WORK(gmem_closed_work, gmem_closed_retry);
+
+/*
+ * How soon a closed owner's chunks are tried again: a quarter second at
+ * first, twice as long after each try that frees nothing, up to 8 s.
+ */
+#define GMEM_CLOSED_RETRY	(HZ / 4)
+#define GMEM_CLOSED_RETRY_MAX	(8 * HZ)
+static unsigned long gmem_closed_delay = GMEM_CLOSED_RETRY;
+
+static void gmem_owner_free(struct gmem_track_owner *owner)
+{
 	mutex_lock(&gmem_owners_lock);
 	list_del(&owner->list);
 	mutex_unlock(&gmem_owners_lock);
 	gmem_ranges_destroy(&owner->ranges);
+	gmem_objcg_put(owner->objcg);
 	kfree(owner);
 }
+
+static void gmem_closed_retry(struct work_struct *work)
+{
+	struct gmem_track_owner *owner, *tmp;
+	long busy;
+
+	bool progress = false;
+
+	mutex_lock(&gmem_closed_lock);
+	list_for_each_entry_safe(owner, tmp, &gmem_closed_owners, closed) {
+		mutex_lock(&owner->lock);
+		busy = gmem_owner_release_all(owner);
+		progress |= busy < owner->closed_chunks;
+		gmem_stat_add(owner->design, GMEM_STAT_CLOSED,
+			      (busy - owner->closed_chunks) *
+			      (long)gmem_chunk_pages(owner));
+		owner->closed_chunks = busy;
+		mutex_unlock(&owner->lock);
+		if (busy)
+			continue;
+		list_del(&owner->closed);
+		gmem_owner_free(owner);
+	}
+	if (progress)
+		gmem_closed_delay = GMEM_CLOSED_RETRY;
+	else
+		gmem_closed_delay = min(2 * gmem_closed_delay,
+					(unsigned long)GMEM_CLOSED_RETRY_MAX);
+	if (!list_empty(&gmem_closed_owners))
+		queue_delayed_work(system_unbound_wq, &gmem_closed_work,
+				   gmem_closed_delay);
+	mutex_unlock(&gmem_closed_lock);
+}
+
+/**
+ * gmem_track_owner_destroy - free an owner and every chunk it holds
+ * @owner: the owner; its user is gone.
+ *
+ * Chunks of the tracked design whose vmemmap cannot be rebuilt for lack of
+ * memory are kept by the pool for later owners rather than leaked. A chunk
+ * with a page still referenced by someone else (a pin that outlived the
+ * file) cannot be freed under it: the owner lives on, without its user,
+ * holding that chunk until the reference goes, and is freed then. Such
+ * chunks are counted in the design's ``closed_bytes``.
+ */
+void gmem_track_owner_destroy(struct gmem_track_owner *owner)
+{
+	long busy;
+
+	if (IS_ERR_OR_NULL(owner))
+		return;
+
+	mutex_lock(&owner->lock);
+	/* Nobody to tell of a memory error any more... */
+	owner->ops = NULL;
+	mutex_unlock(&owner->lock);
+	/* ...once a memory_failure() that read them is done with them. */
+	mutex_lock(&gmem_owners_lock);
+	mutex_unlock(&gmem_owners_lock);
+
+	mutex_lock(&owner->lock);
+	busy = gmem_owner_release_all(owner);
+	owner->closed_chunks = busy;
+	mutex_unlock(&owner->lock);
+
+	if (!busy) {
+		gmem_owner_free(owner);
+		return;
+	}
+	pr_info_ratelimited("%ld chunk(s) of a closed file still referenced: kept until the reference goes\n",
+			    busy);
+	gmem_stat_add(owner->design, GMEM_STAT_CLOSED,
+		      busy * (long)gmem_chunk_pages(owner));
+	mutex_lock(&gmem_closed_lock);
+	list_add_tail(&owner->closed, &gmem_closed_owners);
+	gmem_closed_delay = GMEM_CLOSED_RETRY;
+	mod_delayed_work(system_unbound_wq, &gmem_closed_work,
+			 GMEM_CLOSED_RETRY);
+	mutex_unlock(&gmem_closed_lock);
+}
 EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
+
+/* Passes gmem_freeze_new() makes over a new chunk before it gives up. */
+#define GMEM_FREEZE_TRIES	100
+
+/*
+ * Freeze the struct pages of a chunk just allocated at zero references.
+ * A PFN walker (compaction, a speculative page cache or GUP-fast lookup
+ * of a stale entry) may hold a reference for a moment: undo, let it go
+ * and try again, rather than fail a guest fault or a host fault for it.
+ * Returns false, with nothing frozen, if a reference stays.
+ */
+static bool gmem_freeze_new(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+	int tries;
+
+	for (tries = 0; tries < GMEM_FREEZE_TRIES; tries++) {
+		for (i = 0; i < nr; i++) {
+			if (!page_ref_freeze(pfn_to_page(pfn + i), 1))
+				break;
+		}
+		if (i == nr)
+			return true;
+		while (i--)
+			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+		cond_resched();
+	}
+	return false;
+}
 
 /**
  * gmem_track_populate - back the chunk containing an index with memory
@@ -548,17 +685,18 @@ EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
  *
  * Return: 0; -EEXIST if the chunk is already backed; -EINVAL if the chunk
  * lies beyond the largest index; -ENOMEM without contiguous memory or
- * memory for the descriptor; -EBUSY if a page of the new chunk is
- * transiently referenced. On error nothing changed.
+ * memory for the descriptor, or at the limit of the owner's memory cgroup;
+ * -EBUSY if a page of the new chunk stays referenced by someone else (a
+ * transient reference is waited for). On error nothing changed.
  */
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 {
 	unsigned long nr = gmem_chunk_pages(owner);
 	pgoff_t cindex = ALIGN_DOWN(index, nr);
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+	bool depopulated, charged = false;
 	struct gmem_range rg;
 	unsigned long pfn, i;
-	bool depopulated;
 	int ret;
 
 	if (!gmem_span_valid(cindex, nr))
@@ -569,6 +707,10 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	if (gmem_ranges_lookup(&owner->ranges, cindex, &rg))
 		goto out;
 
+	ret = gmem_charge(owner, nr);
+	if (ret)
+		goto out;
+	charged = true;
 	ret = gmem_pool_alloc(owner, owner->chunk_order, &pfn, &depopulated);
 	if (ret)
 		goto out;
@@ -581,13 +723,7 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	}
 
 	if (tracked && !depopulated) {
-		for (i = 0; i < nr; i++) {
-			if (!page_ref_freeze(pfn_to_page(pfn + i), 1))
-				break;
-		}
-		if (i < nr) {
-			while (i--)
-				page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+		if (!gmem_freeze_new(pfn, nr)) {
 			gmem_pool_free(pfn, owner->chunk_order);
 			ret = -EBUSY;
 			goto out;
@@ -625,6 +761,8 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP,
 			      nr / GMEM_GRANULE_PAGES);
 out:
+	if (ret && charged)
+		gmem_uncharge(owner, nr);
 	mutex_unlock(&owner->lock);
 	return ret;
 }
@@ -676,6 +814,7 @@ EXPORT_SYMBOL_GPL(gmem_track_release);
  * @owner: the owner.
  * @index: first index.
  * @nr: number of indices.
+ * @error_index: on -EHWPOISON, the first poisoned index (may be NULL).
  *
  * Indices already shared stay as they are; indices without memory are
  * skipped. In the tracked design the vmemmap of every granule that gains
@@ -684,11 +823,12 @@ EXPORT_SYMBOL_GPL(gmem_track_release);
  * one. Content is not touched.
  *
  * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
- * of it is poisoned; -ENOMEM if vmemmap or descriptor memory is short. On
- * error nothing changed.
+ * of it is poisoned (@error_index says where); -ENOMEM if vmemmap or
+ * descriptor memory is short, or the owner's memory cgroup is at its limit
+ * for the vmemmap. On error nothing changed.
  */
 int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
-			  unsigned long nr)
+			  unsigned long nr, pgoff_t *error_index)
 {
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
 	pgoff_t gfirst, glast, last, next;
@@ -703,7 +843,7 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 	glast = ALIGN_DOWN(last, GMEM_GRANULE_PAGES);
 
 	mutex_lock(&owner->lock);
-	ret = gmem_span_check(owner, index, nr);
+	ret = gmem_span_check(owner, index, nr, error_index);
 	if (ret)
 		goto out;
 
@@ -720,13 +860,21 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 			ret = added;
 			goto out;
 		}
+		ret = gmem_charge(owner, added);
+		if (ret) {
+			if (added)
+				gmem_depopulate_unshared(owner, gfirst, glast);
+			goto out;
+		}
 	}
 
 	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
 				    GMEM_RANGE_SHARED, 0, GFP_KERNEL);
 	if (ret) {
-		if (added)
+		if (added) {
 			gmem_depopulate_unshared(owner, gfirst, glast);
+			gmem_uncharge(owner, added);
+		}
 		goto out;
 	}
 
@@ -780,8 +928,8 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
  * @owner: the owner.
  * @index: first index.
  * @nr: number of indices.
- * @error_index: on -EAGAIN, the first index whose page is still referenced
- *	(may be NULL).
+ * @error_index: on -EAGAIN, the first index whose page is still referenced;
+ *	on -EHWPOISON, the first poisoned index (may be NULL).
  *
  * Indices without memory are skipped. The reference gmem_track holds on
  * each shared page must be the only one: the caller unmaps the span from
@@ -791,7 +939,7 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
  *
  * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
  * of it is poisoned, or a shared page of it was marked by memory_failure()
- * (@error_index says which);
+ * (@error_index says where);
  * -EAGAIN if a page is still referenced; -ENOMEM if the descriptor cannot be
  * split. On error nothing changed.
  */
@@ -810,7 +958,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	last = index + nr - 1;
 
 	mutex_lock(&owner->lock);
-	ret = gmem_span_check(owner, index, nr);
+	ret = gmem_span_check(owner, index, nr, error_index);
 	if (ret)
 		goto out;
 
@@ -896,6 +1044,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	if (tracked) {
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -freed);
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, freed);
+		gmem_uncharge(owner, freed);
 	}
 	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, converted);
 	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -converted);
@@ -922,30 +1071,34 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
 /**
  * gmem_track_memory_failure - take a page hit by memory_failure()
  * @pfn: the PFN with the error.
- * @flags: memory_failure()'s MF_* flags; MF_COUNT_INCREASED is added when
- *	a reference is taken for memory_failure().
+ * @flags: memory_failure()'s MF_* flags. With MF_COUNT_INCREASED the
+ *	caller holds a reference to the page, which is dropped here when the
+ *	page is handled here.
  *
  * Called by memory_failure() before it touches the struct page: a private
- * PFN's struct page is the read-only sentinel. memory_failure() reports
- * and counts the outcome (MF_MSG_GUEST_PRIVATE). The page's index becomes
- * poisoned, so it is never converted, looked up for mapping or handed out
- * again; when its chunk is freed the page stays out of the allocator. The
- * owner's user is told through &gmem_track_owner_ops.memory_failure.
+ * PFN's struct page is the read-only sentinel, and gmem_track's shared
+ * pages are not on an LRU, so memory_failure() could not take them either.
+ * memory_failure() reports and counts the outcome (MF_MSG_GUEST_PRIVATE).
  *
- * A shared page has a real struct page and is left to memory_failure(),
- * with a reference taken here under the owner's lock, so that it cannot
- * become private (and lose its struct page) while memory_failure() works
- * on it; PG_hwpoison then keeps it from ever becoming private.
+ * A private page's index becomes poisoned in the descriptor. A shared page
+ * stays shared, so that its granule keeps its vmemmap, with the range
+ * marked poisoned and PG_hwpoison set. Either way the index is never
+ * converted, looked up for mapping or handed out again, and when its chunk
+ * is freed the page stays out of the allocator. The owner's user is told
+ * through &gmem_track_owner_ops.memory_failure, and takes the page out of
+ * KVM's and the host's mappings.
  *
- * Return: 0 when handled (a private page poisoned, or a parked chunk put in
+ * Return: 0 when handled (a page poisoned, or a parked chunk put in
  * quarantine); -EHWPOISON if the page was poisoned already (or its chunk
- * is in quarantine); -ENOENT if
+ * is in quarantine); -ENOENT if gmem_track does not hold the page and
  * memory_failure() is to handle it; -ENOMEM if the descriptor cannot be
  * split (the page is then not isolated).
  */
 int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {
+	const struct gmem_track_owner_ops *ops = NULL;
 	struct gmem_track_owner *owner;
+	void *ops_data = NULL;
 	pgoff_t next = 0, poisoned = 0;
 	bool notify = false;
 	struct gmem_range rg;
@@ -976,34 +1129,42 @@ again:
 	}
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
 		pgoff_t index = rg.index + (pfn - rg.pfn);
+		bool shared = rg.state == GMEM_RANGE_SHARED;
 
 		if (pfn < rg.pfn || pfn - rg.pfn >= rg.nr)
 			continue;
-		if (rg.state == GMEM_RANGE_POISONED) {
+		if (gmem_range_poisoned(&rg)) {
 			ret = -EHWPOISON;
-		} else if (rg.state == GMEM_RANGE_SHARED) {
-			if (!(*flags & MF_COUNT_INCREASED) &&
-			    get_page_unless_zero(pfn_to_page(pfn)))
-				*flags |= MF_COUNT_INCREASED;
-		} else {
-			ret = gmem_ranges_set_state(&owner->ranges, index, 1,
-						    GMEM_RANGE_POISONED, 0,
-						    GFP_KERNEL);
-			if (!ret) {
-				pr_info("%#lx: private guest page poisoned at index %#lx\n",
-					pfn, index);
-				notify = owner->ops && owner->ops->memory_failure;
-				poisoned = index;
-			}
+			break;
 		}
+		ret = gmem_ranges_set_state(&owner->ranges, index, 1,
+					    shared ? GMEM_RANGE_SHARED :
+						     GMEM_RANGE_POISONED,
+					    shared ? GMEM_FLAG_HWPOISON : 0,
+					    GFP_KERNEL);
+		if (ret)
+			break;
+		if (shared)
+			SetPageHWPoison(pfn_to_page(pfn));
+		pr_info("%#lx: %s guest page poisoned at index %#lx\n",
+			pfn, shared ? "shared" : "private", index);
+		ops = owner->ops;
+		ops_data = owner->ops_data;
+		notify = ops && ops->memory_failure;
+		poisoned = index;
 		break;
 	}
 	mutex_unlock(&owner->lock);
 	/* Still on the list: the owner cannot be destroyed meanwhile. */
 	if (notify)
-		owner->ops->memory_failure(owner->ops_data, poisoned);
+		ops->memory_failure(ops_data, poisoned);
 unlock_list:
 	mutex_unlock(&gmem_owners_lock);
+	/* Only a page with a struct page of its own can have been pinned. */
+	if (ret != -ENOENT && (*flags & MF_COUNT_INCREASED)) {
+		put_page(pfn_to_page(pfn));
+		*flags &= ~MF_COUNT_INCREASED;
+	}
 	return ret;
 }
 
@@ -1029,7 +1190,7 @@ int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 
 	if (!gmem_ranges_lookup(&owner->ranges, index, &rg))
 		return -ENOENT;
-	if (rg.state == GMEM_RANGE_POISONED)
+	if (gmem_range_poisoned(&rg))
 		return -EHWPOISON;
 	if (pfn)
 		*pfn = rg.pfn + (index - rg.index);
@@ -1046,6 +1207,40 @@ int gmem_track_lookup(struct gmem_track_owner *owner, pgoff_t index,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(gmem_track_lookup);
+
+/**
+ * gmem_track_next - the next memory in a span
+ * @owner: the owner.
+ * @index: in, the first index to look at; out, the first index of the
+ *	memory found.
+ * @last: the last index to look at.
+ * @pfn: the PFN behind the index found.
+ * @nr: the number of indices from there, up to @last, whose PFNs follow
+ *	on and are not poisoned.
+ *
+ * Walks the descriptor, not the span: holes cost nothing, however large.
+ * Poisoned memory is skipped. Runs under RCU and takes no lock, like
+ * gmem_track_lookup().
+ *
+ * Return: true if memory was found in [*@index, @last].
+ */
+bool gmem_track_next(struct gmem_track_owner *owner, pgoff_t *index,
+		     pgoff_t last, unsigned long *pfn, unsigned long *nr)
+{
+	pgoff_t next = *index, a;
+	struct gmem_range rg;
+
+	do {
+		if (!gmem_ranges_next(&owner->ranges, &next, last, &rg))
+			return false;
+	} while (gmem_range_poisoned(&rg));
+	a = max(rg.index, *index);
+	*pfn = rg.pfn + (a - rg.index);
+	*nr = min(rg.index + rg.nr - 1, last) - a + 1;
+	*index = a;
+	return true;
+}
+EXPORT_SYMBOL_GPL(gmem_track_next);
 
 /**
  * gmem_read_ranges - measure the descriptors of a design's owners
@@ -1092,6 +1287,7 @@ void gmem_track_read_stats(enum gmem_track_design design,
 	stats->shared_pages = atomic_long_read(&s[GMEM_STAT_SHARED]);
 	stats->vmemmap_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP]);
 	stats->vmemmap_freed_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP_FREED]);
+	stats->closed_pages = atomic_long_read(&s[GMEM_STAT_CLOSED]);
 	gmem_read_ranges(design, &stats->ranges, &stats->descriptor_bytes);
 }
 EXPORT_SYMBOL_GPL(gmem_track_read_stats);

@@ -100,7 +100,7 @@ static int gmem_debug_cmd(char *buf)
 	if (sscanf(buf, "populate %li", &a) == 1)
 		return gmem_track_populate(gmem_debug_owner, a);
 	if (sscanf(buf, "shared %li %li", &a, &b) == 2)
-		return gmem_track_set_shared(gmem_debug_owner, a, b);
+		return gmem_track_set_shared(gmem_debug_owner, a, b, NULL);
 	if (sscanf(buf, "private %li %li", &a, &b) == 2)
 		return gmem_track_set_private(gmem_debug_owner, a, b, NULL);
 	if (sscanf(buf, "release %li %li", &a, &b) == 2)

@@ -8,6 +8,7 @@
 #include <linux/atomic.h>
 #include <linux/gmem_track.h>
 #include <linux/list.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 
@@ -33,6 +34,10 @@
  * @list: entry in the list of all owners, for statistics.
  * @ops: the callbacks of the owner's user, or NULL.
  * @ops_data: their argument.
+ * @objcg: the memory cgroup of the task that created the owner, charged
+ *	with its chunks and the vmemmap rebuilt for them; NULL for none.
+ * @closed: entry in the list of destroyed owners still holding chunks.
+ * @closed_chunks: chunks such an owner holds, counted in GMEM_STAT_CLOSED.
  */
 struct gmem_track_owner {
 	struct gmem_ranges ranges;
@@ -43,6 +48,9 @@ struct gmem_track_owner {
 	struct list_head list;
 	const struct gmem_track_owner_ops *ops;
 	void *ops_data;
+	struct obj_cgroup *objcg;
+	struct list_head closed;
+	long closed_chunks;
 };
 
 enum gmem_stat_item {
@@ -52,6 +60,7 @@ enum gmem_stat_item {
 	GMEM_STAT_SHARED,
 	GMEM_STAT_VMEMMAP,
 	GMEM_STAT_VMEMMAP_FREED,
+	GMEM_STAT_CLOSED,
 	GMEM_NR_STAT_ITEMS,
 };
 
@@ -62,6 +71,55 @@ static inline void gmem_stat_add(enum gmem_track_design design,
 {
 	atomic_long_add(delta, &gmem_stats[design][item]);
 }
+
+/*
+ * The memory cgroup charged with an owner's memory. Without memory cgroups
+ * nothing is charged.
+ */
+#ifdef CONFIG_MEMCG
+static inline struct obj_cgroup *gmem_objcg_get(void)
+{
+	return get_obj_cgroup_from_current();
+}
+
+static inline void gmem_objcg_put(struct obj_cgroup *objcg)
+{
+	if (objcg)
+		obj_cgroup_put(objcg);
+}
+
+static inline int gmem_objcg_charge(struct obj_cgroup *objcg,
+				    unsigned long pages)
+{
+	return obj_cgroup_charge(objcg, GFP_KERNEL, pages << PAGE_SHIFT);
+}
+
+static inline void gmem_objcg_uncharge(struct obj_cgroup *objcg,
+				       unsigned long pages)
+{
+	obj_cgroup_uncharge(objcg, pages << PAGE_SHIFT);
+}
+#else
+static inline struct obj_cgroup *gmem_objcg_get(void)
+{
+	return NULL;
+}
+
+static inline void gmem_objcg_put(struct obj_cgroup *objcg)
+{
+}
+
+static inline int gmem_objcg_charge(struct obj_cgroup *objcg,
+				    unsigned long pages)
+{
+	return 0;
+}
+
+static inline void gmem_objcg_uncharge(struct obj_cgroup *objcg,
+				       unsigned long pages)
+{
+}
+#endif
 
 /* pool.c */
 int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,

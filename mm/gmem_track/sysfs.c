@@ -7,7 +7,7 @@
  *   pfn_tree_bytes
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
- *                  descriptor_bytes
+ *                  descriptor_bytes closed_bytes
  *   reserve/       reserved_2M_bytes free_2M_bytes used_2M_bytes
  *                  poisoned_2M_bytes, the same for 1G
  *   reserve/nodeN/ the same for node N; reserved_*_bytes writable (shrink)
@@ -60,6 +60,7 @@ GMEM_STAT_ATTR(vmemmap_bytes, st.vmemmap_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(vmemmap_freed_bytes, st.vmemmap_freed_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(ranges, st.ranges);
 GMEM_STAT_ATTR(descriptor_bytes, st.descriptor_bytes);
+GMEM_STAT_ATTR(closed_bytes, st.closed_pages * PAGE_SIZE);
 
 static struct attribute *gmem_design_attrs[] = {
 	&chunks_2M_attr.attr,
@@ -70,6 +71,7 @@ static struct attribute *gmem_design_attrs[] = {
 	&vmemmap_freed_bytes_attr.attr,
 	&ranges_attr.attr,
 	&descriptor_bytes_attr.attr,
+	&closed_bytes_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(gmem_design);

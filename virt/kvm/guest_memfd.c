@@ -232,7 +232,7 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 			goto out;
 		/* KVM's range zap takes any huge mapping over @index too. */
 		kvm_gmem_invalidate_start(inode, index, index + 1);
-		r = gmem_track_set_shared(gi->owner, index, 1);
+		r = gmem_track_set_shared(gi->owner, index, 1, NULL);
 		kvm_gmem_invalidate_end(inode, index, index + 1);
 		goto out;
 	}
@@ -242,7 +242,7 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 
 	kvm_gmem_invalidate_start(inode, first, last + 1);
 	do {
-		r = gmem_track_set_shared(gi->owner, at, shared_end - at);
+		r = gmem_track_set_shared(gi->owner, at, shared_end - at, NULL);
 		at = shared_end;
 	} while (!r && kvm_gmem_next_shared(inode, &at, last, &shared_end));
 	/*
@@ -628,12 +628,24 @@ static vm_fault_t kvm_gmem_fault_user_mapping(struct vm_fault *vmf)
 			return VM_FAULT_RETRY;
 		if (PTR_ERR(folio) == -EHWPOISON)
 			return VM_FAULT_HWPOISON;
+		/*
+		 * No 2 MiB or 1 GiB chunk, or the memory cgroup's limit: as
+		 * for hugetlbfs, SIGBUS. VM_FAULT_OOM would retry the fault
+		 * for ever, since a charge of that order never OOM-kills.
+		 */
+		if (GMEM_I(inode)->owner && PTR_ERR(folio) == -ENOMEM)
+			return VM_FAULT_SIGBUS;
 
 		return vmf_error(PTR_ERR(folio));
 	}
 
 	if (WARN_ON_ONCE(folio_test_large(folio))) {
 		ret = VM_FAULT_SIGBUS;
+		goto out_folio;
+	}
+
+	if (folio_test_hwpoison(folio)) {
+		ret = VM_FAULT_HWPOISON;
 		goto out_folio;
 	}
 
@@ -782,18 +794,22 @@ static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
 {
 	struct gmem_track_owner *owner = GMEM_I(inode)->owner;
 	struct folio_batch fbatch;
+	unsigned long pfn, nr, i;
 	pgoff_t index;
-	unsigned int i;
 
 	if (owner) {
-		/* Private memory may have no struct page: use the direct map. */
-		for (index = start; index < end; index++) {
-			unsigned long pfn;
-
-			if (!gmem_track_lookup(owner, index, &pfn, NULL, NULL))
-				clear_page(pfn_to_kaddr(pfn));
-			if (!(index % PTRS_PER_PTE))
-				cond_resched();
+		/*
+		 * Private memory may have no struct page: use the direct map.
+		 * Only the memory there is, not every index of the span.
+		 */
+		index = start;
+		while (gmem_track_next(owner, &index, end - 1, &pfn, &nr)) {
+			for (i = 0; i < nr; i++) {
+				clear_page(pfn_to_kaddr(pfn + i));
+				if (!((i + 1) % PTRS_PER_PTE))
+					cond_resched();
+			}
+			index += nr;
 		}
 		return;
 	}
@@ -848,7 +864,8 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 						   error_index);
 		}
 	} else if (gi->owner) {
-		r = gmem_track_set_shared(gi->owner, start, end - start);
+		r = gmem_track_set_shared(gi->owner, start, end - start,
+					  error_index);
 	}
 	if (r)
 		goto out_end;
@@ -1014,17 +1031,33 @@ bool kvm_gmem_track_allowed(struct kvm *kvm)
 }
 
 /*
- * Private gmem_track memory was hit by an uncorrected error: gmem_track has
- * marked the index poisoned, so kvm_gmem_get_pfn() fails with -EHWPOISON
- * from now on; drop KVM's mappings so that the guest's next access gets
- * there and userspace hears of it (KVM_EXIT_MEMORY_FAULT).
+ * gmem_track memory was hit by an uncorrected error: gmem_track has marked
+ * the index poisoned, so kvm_gmem_get_pfn() fails with -EHWPOISON from now
+ * on, and a shared page's folio has PG_hwpoison. Drop KVM's mappings so
+ * that the guest's next access gets there and userspace hears of it
+ * (KVM_EXIT_MEMORY_FAULT), and the host's, so that its next access faults
+ * and gets SIGBUS (BUS_MCEERR_AR). The folio stays in the page cache, as
+ * upstream's kvm_gmem_error_folio() leaves it: what to do about the
+ * error is the VMM's decision.
  */
 static void kvm_gmem_track_memory_failure(void *data, pgoff_t index)
 {
 	struct inode *inode = data;
 
+	struct folio *folio;
+
 	filemap_invalidate_lock_shared(inode->i_mapping);
 	kvm_gmem_invalidate_start(inode, index, index + 1);
+	/*
+	 * A host fault checks PG_hwpoison and maps the folio with it
+	 * locked: under the lock, the unmap cannot come between the two.
+	 */
+	folio = filemap_lock_folio(inode->i_mapping, index);
+	unmap_mapping_pages(inode->i_mapping, index, 1, false);
+	if (!IS_ERR(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
 	kvm_gmem_invalidate_end(inode, index, index + 1);
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 }
@@ -1420,6 +1453,11 @@ static int kvm_gmem_track_get_pfn(struct file *file,
 	filemap_invalidate_unlock_shared(mapping);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
+	if (folio_test_hwpoison(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return -EHWPOISON;
+	}
 
 	*pfn = folio_pfn(folio);
 	*page = folio_page(folio, 0);

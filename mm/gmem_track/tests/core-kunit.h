@@ -164,14 +164,14 @@ static void gmem_test_depopulate(struct kunit *test, unsigned int order,
 	KUNIT_EXPECT_EQ(test, max_order, (int)order);
 
 	/* One shared 4 KiB page brings back one vmemmap page: 64 structs. */
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 1, 1), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 1, 1, NULL), 0);
 	KUNIT_EXPECT_EQ(test, before - gmem_test_memmap(), vmemmap_pages - 1);
 	gmem_test_expect_shared(test, pfn + 1, 1, nid, zone);
 	gmem_test_expect_private(test, pfn, 1);
 	gmem_test_expect_private(test, pfn + 2, nr - 2);
 
 	/* Everything shared: the whole vmemmap is back. */
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, nr), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, nr, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
 	gmem_test_expect_shared(test, pfn, nr, nid, zone);
 	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
@@ -219,7 +219,7 @@ static void gmem_test_struct_page_design(struct kunit *test)
 	for (i = 0; i < 512; i++)
 		KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + i)), 1);
 
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 512), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 512, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
 
 	get_page(pfn_to_page(pfn + 300));
@@ -267,7 +267,7 @@ static void gmem_test_repopulate_failure(struct kunit *test)
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	pfn = gmem_test_pfn(test, owner, 0);
 	/* Granule 1 holds a shared page: granules 0 and 2 are two runs. */
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 70, 1), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 70, 1, NULL), 0);
 	before = gmem_test_memmap();
 
 	/*
@@ -277,7 +277,7 @@ static void gmem_test_repopulate_failure(struct kunit *test)
 	gmem_test_repopulate_calls = 0;
 	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
 				   gmem_test_repopulate_second_fails);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192, NULL), -ENOMEM);
 	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
 	KUNIT_EXPECT_EQ(test, gmem_test_repopulate_calls, 2);
 
@@ -291,7 +291,7 @@ static void gmem_test_repopulate_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 3UL);
 
 	/* With memory it works: two more vmemmap pages. */
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 192, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap() - before, 2L);
 	gmem_track_owner_destroy(owner);
 }
@@ -306,7 +306,7 @@ static void gmem_test_set_private_busy(struct kunit *test)
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	pfn = gmem_test_pfn(test, owner, 0);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 128), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 128, NULL), 0);
 	before = gmem_test_memmap();
 
 	/* A pin on one page: -EAGAIN, where, and nothing converted. */
@@ -341,7 +341,7 @@ static void gmem_test_lookup_orders(struct kunit *test)
 	bool shared;
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 5, 1), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 5, 1, NULL), 0);
 
 	/* [0, 4] private, [5] shared, [6, 511] private */
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, NULL, &order, &shared), 0);
@@ -375,18 +375,18 @@ static void gmem_test_bad_input(struct kunit *test)
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	before = gmem_test_memmap();
 	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 100), -EEXIST);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, ULONG_MAX - 1, 5), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, ULONG_MAX - 1, 5, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 1, 512), -EINVAL);
 	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 100), -EINVAL);
 	/* Holes are skipped: a span of nothing but holes changes nothing. */
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 512, 100), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 512, 100, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 1000, 1, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
 	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 1UL);
 
 	/* A span reaching into a hole converts only the memory it covers. */
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 500, 100), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 500, 100, NULL), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before + 1);
 	KUNIT_EXPECT_EQ(test, gmem_ranges_count(&owner->ranges), 2UL);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 500, 100, NULL), 0);
@@ -411,7 +411,7 @@ static void gmem_test_memory_failure(struct kunit *test)
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	pfn = gmem_test_pfn(test, owner, 0);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 64), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 64, NULL), 0);
 
 	/*
 	 * Private: taken by gmem_track before the sentinel is written, and
@@ -428,41 +428,59 @@ static void gmem_test_memory_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 3, NULL, NULL, NULL),
 			-EHWPOISON);
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 2, NULL, NULL, &shared), 0);
-	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 8), -EHWPOISON);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 8, NULL), -EHWPOISON);
 	flags = 0;
 	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 3, &flags),
 			-EHWPOISON);
 
 	/*
-	 * Shared pages are memory_failure()'s to handle, with a reference
-	 * that keeps them shared meanwhile.
+	 * Shared: poisoned here too (memory_failure() could not take a page
+	 * that is on no LRU), the caller's reference dropped, the range
+	 * still shared so that the page keeps its struct page.
 	 */
-	flags = 0;
-	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, &flags),
-			-ENOENT);
-	KUNIT_EXPECT_TRUE(test, flags & MF_COUNT_INCREASED);
-	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 64)), 2);
+	get_page(pfn_to_page(pfn + 64));
+	flags = MF_COUNT_INCREASED;
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, &flags), 0);
+	KUNIT_EXPECT_FALSE(test, flags & MF_COUNT_INCREASED);
+	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 64)), 1);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn + 64)));
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 64, NULL, NULL, NULL),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 65, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_TRUE(test, shared);
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn + 64));
+	KUNIT_EXPECT_EQ(test, memory_failure(pfn + 64, MF_SW_SIMULATED),
+			-EHWPOISON);
+	/* Conversions either way name the first poisoned index. */
+	err = 0;
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 128, &err),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, err, 3);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 64, 64, &err),
-			-EAGAIN);
-	put_page(pfn_to_page(pfn + 64));
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, err, 64);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 60, 8, &err),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, err, 64);
 	flags = 0;
 	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 512, &flags),
 			-ENOENT);
 	KUNIT_EXPECT_EQ(test, flags, 0);
 
-	/* A shared page memory_failure() marked never becomes private. */
+	/* A shared page with PG_hwpoison never becomes private. */
 	SetPageHWPoison(pfn_to_page(pfn + 100));
-	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 64, 64, &err),
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 65, 63, &err),
 			-EHWPOISON);
 	KUNIT_EXPECT_EQ(test, err, 100);
-	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 64)), 1);
+	KUNIT_EXPECT_EQ(test, page_count(pfn_to_page(pfn + 65)), 1);
 	ClearPageHWPoison(pfn_to_page(pfn + 100));
 
-	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 64, 64, NULL), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 65, 63, NULL), 0);
 	gmem_track_owner_destroy(owner);
-	/* The chunk is freed, the poisoned page stays out of the allocator. */
+	/* The chunk is freed, the poisoned pages stay out of the allocator. */
 	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
 	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn + 3)));
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn + 64)));
 	KUNIT_EXPECT_FALSE(test, PageHWPoison(pfn_to_page(pfn + 2)));
 }
 
