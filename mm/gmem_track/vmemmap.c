@@ -48,6 +48,7 @@
 #include <kunit/static_stub.h>
 #include <linux/error-injection.h>
 #include <linux/gfp.h>
+#include <linux/iommu.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -228,6 +229,20 @@ static pmd_t *gmem_vmemmap_pmd(unsigned long addr)
 	return pmd;
 }
 
+/*
+ * Flush the CPUs' and the IOMMUs' caches of the kernel page tables of
+ * [start, end) before tables that mapped it are freed. Tables of PMD splits
+ * go through pte_free_kernel(), which defers their freeing past an IOMMU
+ * flush when IOMMU SVA can walk kernel page tables
+ * (CONFIG_ASYNC_KERNEL_PGTABLE_FREE); boot and hot-add tables do not, so
+ * the IOMMU is flushed here for all of them.
+ */
+static void gmem_vmemmap_flush(unsigned long start, unsigned long end)
+{
+	flush_tlb_kernel_range(start, end);
+	iommu_sva_invalidate_kva_range(start, end);
+}
+
 static void gmem_free_pte_table(pte_t *table)
 {
 	struct page *page = virt_to_page(table);
@@ -279,14 +294,14 @@ static void gmem_vmemmap_share_pmds(unsigned long start, unsigned long end,
 		spin_unlock(&init_mm.page_table_lock);
 		old[n++] = table;
 		if (n == ARRAY_SIZE(old)) {
-			flush_tlb_kernel_range(first, addr + PMD_SIZE);
+			gmem_vmemmap_flush(first, addr + PMD_SIZE);
 			while (n)
 				gmem_free_pte_table(old[--n]);
 			first = addr + PMD_SIZE;
 		}
 	}
 	if (n) {
-		flush_tlb_kernel_range(first, last);
+		gmem_vmemmap_flush(first, last);
 		while (n)
 			gmem_free_pte_table(old[--n]);
 	}
@@ -344,6 +359,31 @@ long gmem_sentinel_pages(void)
 	return atomic_long_read(&gmem_nr_sentinels);
 }
 
+/*
+ * Does a vmemmap PTE of [start, end) map the sentinel already? Then the
+ * range had no vmemmap of its own (Invariants, 3, broken by the caller),
+ * and removing it would free the sentinel under every private struct page
+ * of its node and zone. Called with gmem_vmemmap_lock held, after the
+ * split: every PMD of the range maps a PTE table.
+ */
+static bool gmem_vmemmap_maps_sentinel(unsigned long start, unsigned long end,
+				       struct page *sentinel)
+{
+	unsigned long addr;
+	pmd_t *pmd;
+	pte_t pte;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		pmd = gmem_vmemmap_pmd(addr);
+		if (!pmd)
+			continue;
+		pte = ptep_get(pte_offset_kernel(pmd, addr));
+		if (WARN_ON_ONCE(pte_page(pte) == sentinel))
+			return true;
+	}
+	return false;
+}
+
 /**
  * gmem_vmemmap_depopulate - remove the struct pages of a PFN range
  * @pfn: first PFN, aligned to GMEM_GRANULE_PAGES.
@@ -354,8 +394,9 @@ long gmem_sentinel_pages(void)
  *
  * Return: the number of vmemmap pages freed, -ENOMEM when no sentinel or no
  * page table for a PMD split could be allocated, -EOPNOTSUPP for memory
- * whose vmemmap lives on itself (memmap_on_memory). On error nothing
- * changed.
+ * whose vmemmap lives on itself (memmap_on_memory), -EINVAL (with a
+ * warning) if part of the range has no vmemmap of its own already. On
+ * error nothing changed.
  */
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 {
@@ -383,6 +424,10 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	mutex_lock(&gmem_vmemmap_lock);
 	/* Splitting allocates page tables: the only step that can fail. */
 	ret = vmemmap_remap_split(start, end);
+	if (!ret && gmem_vmemmap_maps_sentinel(start, end, sentinel)) {
+		mutex_unlock(&gmem_vmemmap_lock);
+		return -EINVAL;
+	}
 	if (!ret)
 		ret = vmemmap_remap_free(start, end, NULL, sentinel,
 					 &vmemmap_pages, 0);
