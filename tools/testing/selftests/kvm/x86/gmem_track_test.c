@@ -925,11 +925,11 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 
 /* si_code of the SIGBUS a host read of @p raised, or 0 if none. */
 static sigjmp_buf poison_jmp;
-static volatile int poison_code;
+static int poison_code;
 
 static void poison_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	poison_code = si->si_code;
+	__atomic_store_n(&poison_code, si->si_code, __ATOMIC_SEQ_CST);
 	siglongjmp(poison_jmp, 1);
 }
 
@@ -940,12 +940,12 @@ static int host_read_poison_code(u8 *p)
 		.sa_flags = SA_SIGINFO,
 	}, old;
 
-	poison_code = 0;
+	__atomic_store_n(&poison_code, 0, __ATOMIC_SEQ_CST);
 	TEST_ASSERT(!sigaction(SIGBUS, &sa, &old), "sigaction(SIGBUS)");
 	if (!sigsetjmp(poison_jmp, 1))
 		(void)READ_ONCE(*p);
 	TEST_ASSERT(!sigaction(SIGBUS, &old, NULL), "sigaction(SIGBUS)");
-	return poison_code;
+	return __atomic_load_n(&poison_code, __ATOMIC_SEQ_CST);
 }
 
 TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
