@@ -426,6 +426,17 @@ static bool wait_counters(struct gfile *f, const struct counters *want,
 	return false;
 }
 
+/* Drop the fixture's file and mapping, for a test that needs the memory. */
+static void drop_file(struct gfile *f)
+{
+	if (f->mem != MAP_FAILED)
+		munmap(f->mem, f->size);
+	f->mem = MAP_FAILED;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
 static void release(struct gfile *f)
 {
 	int i;
@@ -2260,10 +2271,7 @@ TEST_F_TIMEOUT(gmem, leak_cycles, 3 * TMO)
 	struct counters c;
 
 	/* The fixture's file would hold the 1 GiB block a cycle needs. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = -1;
+	drop_file(f);
 	if (f->design)
 		wait_counters(f, &f->before, false, &c);
 	leak_read(&pre);
@@ -2333,10 +2341,7 @@ TEST_F_TIMEOUT(gmem, memcg_limit, TMO)
 	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
 		SKIP(return, "no cgroup v2 at " CG_ROOT);
 	/* Only one 1 GiB chunk at a time: drop the fixture's file. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = -1;
+	drop_file(f);
 
 	snprintf(cg, sizeof(cg), CG_ROOT "/gmem_test_%d", getpid());
 	ASSERT_EQ(0, cg_write(CG_ROOT, "cgroup.subtree_control", "+memory"));
@@ -2458,10 +2463,7 @@ TEST_F_TIMEOUT(gmem, pin_outlives_file, TMO)
 	struct counters c;
 
 	/* The fixture's file would hold the 1 GiB block a cycle needs. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = -1;
+	drop_file(f);
 	if (f->design)
 		wait_counters(f, &f->before, false, &c);
 	leak_read(&pre);
@@ -2698,10 +2700,7 @@ TEST_F_TIMEOUT(gmem, huge_sparse_convert, TMO)
 	pid_t pid, bpid, w;
 
 	/* Only one 1 GiB chunk at a time: drop the fixture's file. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = -1;
+	drop_file(f);
 
 	c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -2769,10 +2768,7 @@ TEST_F_TIMEOUT(gmem, default_vm, TMO)
 	int caps, ret;
 
 	/* Only one 1 GiB file at a time: drop the fixture's file first. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = -1;
+	drop_file(f);
 	close(f->vm_fd);
 	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
 	ASSERT_LE(0, f->vm_fd);

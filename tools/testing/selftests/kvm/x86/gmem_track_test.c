@@ -849,6 +849,26 @@ static void guest_reads_twice(u64 gpa)
 	GUEST_DONE();
 }
 
+/*
+ * Conversions of the whole file, either way, must fail with EHWPOISON and
+ * name the poisoned page at @offset in error_offset.
+ */
+static void expect_poison_refused(struct gmem_test *t, u64 size, u64 offset)
+{
+	u64 attrs[] = { 0, KVM_MEMORY_ATTRIBUTE_PRIVATE }, error_offset;
+	int i, r;
+
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		r = __gmem_set_attributes(t->fd, 0, size, attrs[i],
+					  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
+					  &error_offset);
+		TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
+			    "converting the file to %s: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
+			    attrs[i] ? "private" : "shared", r, errno,
+			    error_offset, offset);
+	}
+}
+
 TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 {
 	const char *enable = TRACING "/events/gmem_track/gmem_track_chunk_alloc/enable";
@@ -905,18 +925,7 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 		    "converting [0, 0x%lx) to shared: error_offset 0x%lx, wanted 0x%lx",
 		    (unsigned long)(2 * PAGE_SIZE), error_offset, offset);
 	/* The whole file, either way: error_offset names the page. */
-	r = __gmem_set_attributes(t->fd, 0, size, 0,
-				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
-				  &error_offset);
-	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
-		    "converting the file to shared: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
-		    r, errno, error_offset, offset);
-	r = __gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
-				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
-				  &error_offset);
-	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
-		    "converting the file to private: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
-		    r, errno, error_offset, offset);
+	expect_poison_refused(t, size, offset);
 	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
 	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
@@ -952,7 +961,7 @@ TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
 {
 	struct gmem_test *t = &self->t;
 	u64 size = gmem_file_size(t, 2);
-	u64 offset = 3 * PAGE_SIZE, next = offset + PAGE_SIZE, error_offset;
+	u64 offset = 3 * PAGE_SIZE, next = offset + PAGE_SIZE;
 	struct kvm_run *run;
 	const char *reason;
 	int r, code;
@@ -993,18 +1002,7 @@ TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
 		    (unsigned long long)run->memory_fault.gpa);
 
 	/* Conversions either way name the page. */
-	r = __gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
-				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
-				  &error_offset);
-	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
-		    "converting the file to private: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
-		    r, errno, error_offset, offset);
-	r = __gmem_set_attributes(t->fd, 0, size, 0,
-				  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE,
-				  &error_offset);
-	TEST_ASSERT(r < 0 && errno == EHWPOISON && error_offset == offset,
-		    "converting the file to shared: rc %d errno %d error_offset 0x%lx, wanted EHWPOISON at 0x%lx",
-		    r, errno, error_offset, offset);
+	expect_poison_refused(t, size, offset);
 
 	/* The page next to it works as before. */
 	host_check_page(t->mem, next, SALT_HOST);
