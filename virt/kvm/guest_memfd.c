@@ -230,7 +230,7 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 		    gmem_track_lookup(gi->owner, index, NULL, NULL, &shared) ||
 		    shared)
 			goto out;
-		/* KVM's range zap takes any huge mapping over @index too. */
+		/* Faults anywhere in the chunk retry meanwhile. */
 		kvm_gmem_invalidate_start(inode, index, index + 1);
 		r = gmem_track_set_shared(gi->owner, index, 1, NULL);
 		kvm_gmem_invalidate_end(inode, index, index + 1);
@@ -328,8 +328,30 @@ static struct folio *kvm_gmem_track_get_folio(struct inode *inode,
 	}
 }
 
+/*
+ * KVM maps gmem_track memory with up to one stage-2 entry per chunk and
+ * re-checks a fault only against the gfns of a running invalidation: a
+ * fault elsewhere in a chunk that changes (a page converted, poisoned,
+ * repaired) could install a huge entry over the change after the zap.
+ * So the span a fault must retry in is the whole chunks around [start,
+ * end), while only [start, end) itself is zapped (a zap of a gfn takes
+ * any huge entry over it).
+ */
+static void kvm_gmem_invalidate_span(struct inode *inode, pgoff_t *start,
+				     pgoff_t *end)
+{
+	unsigned long nr;
+
+	if (!GMEM_I(inode)->owner)
+		return;
+	nr = kvm_gmem_chunk_pages(inode);
+	*start = ALIGN_DOWN(*start, nr);
+	*end = ALIGN(*end, nr);
+}
+
 static void __kvm_gmem_invalidate_start(struct gmem_file *f, pgoff_t start,
-					pgoff_t end,
+					pgoff_t end, pgoff_t rstart,
+					pgoff_t rend,
 					enum kvm_gfn_range_filter attr_filter)
 {
 	bool flush = false, found_memslot = false;
@@ -337,12 +359,16 @@ static void __kvm_gmem_invalidate_start(struct gmem_file *f, pgoff_t start,
 	struct kvm *kvm = f->kvm;
 	unsigned long index;
 
-	xa_for_each_range(&f->bindings, index, slot, start, end - 1) {
+	xa_for_each_range(&f->bindings, index, slot, rstart, rend - 1) {
 		pgoff_t pgoff = slot->gmem.pgoff;
+		pgoff_t first = max(pgoff, start);
+		pgoff_t last = min(pgoff + slot->npages, end);
+		pgoff_t rfirst = max(pgoff, rstart);
+		pgoff_t rlast = min(pgoff + slot->npages, rend);
 
 		struct kvm_gfn_range gfn_range = {
-			.start = slot->base_gfn + max(pgoff, start) - pgoff,
-			.end = slot->base_gfn + min(pgoff + slot->npages, end) - pgoff,
+			.start = slot->base_gfn + first - pgoff,
+			.end = slot->base_gfn + last - pgoff,
 			.slot = slot,
 			.may_block = true,
 			.attr_filter = attr_filter,
@@ -354,6 +380,11 @@ static void __kvm_gmem_invalidate_start(struct gmem_file *f, pgoff_t start,
 			KVM_MMU_LOCK(kvm);
 			kvm_mmu_invalidate_start(kvm);
 		}
+
+		kvm_mmu_invalidate_range_add(kvm, slot->base_gfn + rfirst - pgoff,
+					     slot->base_gfn + rlast - pgoff);
+		if (first >= last)
+			continue;
 
 		flush |= kvm_mmu_unmap_gfn_range(kvm, &gfn_range);
 
@@ -373,12 +404,15 @@ static void kvm_gmem_invalidate_start(struct inode *inode, pgoff_t start,
 				      pgoff_t end)
 {
 	enum kvm_gfn_range_filter attr_filter;
+	pgoff_t rstart = start, rend = end;
 	struct gmem_file *f;
 
 	attr_filter = kvm_gmem_get_invalidate_filter(inode);
+	kvm_gmem_invalidate_span(inode, &rstart, &rend);
 
 	kvm_gmem_for_each_file(f, inode)
-		__kvm_gmem_invalidate_start(f, start, end, attr_filter);
+		__kvm_gmem_invalidate_start(f, start, end, rstart, rend,
+					    attr_filter);
 }
 
 static void __kvm_gmem_invalidate_end(struct gmem_file *f, pgoff_t start,
@@ -398,6 +432,8 @@ static void kvm_gmem_invalidate_end(struct inode *inode, pgoff_t start,
 {
 	struct gmem_file *f;
 
+	/* The same files as kvm_gmem_invalidate_start() found. */
+	kvm_gmem_invalidate_span(inode, &start, &end);
 	kvm_gmem_for_each_file(f, inode)
 		__kvm_gmem_invalidate_end(f, start, end);
 }
@@ -547,7 +583,7 @@ static int kvm_gmem_release(struct inode *inode, struct file *file)
 	 * Zap all SPTEs pointed at by this file.  Do not free the backing
 	 * memory, as its lifetime is associated with the inode, not the file.
 	 */
-	__kvm_gmem_invalidate_start(f, 0, -1ul,
+	__kvm_gmem_invalidate_start(f, 0, -1ul, 0, -1ul,
 				    kvm_gmem_get_invalidate_filter(inode));
 	__kvm_gmem_invalidate_end(f, 0, -1ul);
 
