@@ -572,9 +572,10 @@ static bool gmem_test_wait_blocked(struct task_struct *task)
  */
 static void gmem_test_memory_failure_vs_release(struct kunit *test)
 {
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_mf mf;
 	struct gmem_track_owner *owner;
 	struct task_struct *task;
-	struct gmem_test_mf mf;
 	unsigned long pfn;
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
