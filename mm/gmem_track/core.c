@@ -568,9 +568,8 @@ static void gmem_owner_free(struct gmem_track_owner *owner)
 static void gmem_closed_retry(struct work_struct *work)
 {
 	struct gmem_track_owner *owner, *tmp;
-	long busy;
-
 	bool progress = false;
+	long busy;
 
 	mutex_lock(&gmem_closed_lock);
 	list_for_each_entry_safe(owner, tmp, &gmem_closed_owners, closed) {

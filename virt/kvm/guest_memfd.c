@@ -310,7 +310,8 @@ static struct folio *kvm_gmem_track_get_folio(struct inode *inode,
 			continue;
 		}
 		if (gmem_track_lookup(GMEM_I(inode)->owner, index, &again,
-				      NULL, &shared) || !shared || again != pfn) {
+				      NULL, &shared) || !shared || again != pfn ||
+		    page_folio(pfn_to_page(pfn)) != folio) {
 			folio_put(folio);
 			continue;
 		}
@@ -1079,7 +1080,6 @@ bool kvm_gmem_track_allowed(struct kvm *kvm)
 static void kvm_gmem_track_memory_failure(void *data, pgoff_t index)
 {
 	struct inode *inode = data;
-
 	struct folio *folio;
 
 	filemap_invalidate_lock_shared(inode->i_mapping);

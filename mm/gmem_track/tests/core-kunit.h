@@ -451,6 +451,9 @@ static void gmem_test_memory_failure(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn + 64));
 	KUNIT_EXPECT_EQ(test, memory_failure(pfn + 64, MF_SW_SIMULATED),
 			-EHWPOISON);
+	flags = 0;
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 64, &flags),
+			-EHWPOISON);
 	/* Conversions either way name the first poisoned index. */
 	err = 0;
 	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 128, &err),
