@@ -1741,6 +1741,17 @@ static bool leak_back(const struct leak_snap *base, struct leak_snap *now,
 	return false;
 }
 
+/* What @n file lives (@what) left behind, from @base to @now. */
+static void leak_print(int n, const char *what, const struct leak_snap *base,
+		       const struct leak_snap *now)
+{
+	ksft_print_msg("%d %s: free %+ldK, slab %+ldK, memmap %+ld, chunks %+ld, parked %+ld\n",
+		       n, what, now->free_kb - base->free_kb,
+		       now->slab_kb - base->slab_kb, now->memmap - base->memmap,
+		       now->used_b - base->used_b,
+		       now->pool_free_b - base->pool_free_b);
+}
+
 /*
  * One file's life: created, allocated, 64 KiB made shared and written,
  * mapped and read, made private again, another 64 KiB shared, unmapped
@@ -2296,11 +2307,7 @@ TEST_F_TIMEOUT(gmem, leak_cycles, 3 * TMO)
 		}
 	}
 	EXPECT_TRUE(leak_back(&base, &now, false));
-	ksft_print_msg("%d cycles: free %+ldK, slab %+ldK, memmap %+ld, chunks %+ld, parked %+ld\n",
-		       cycles, now.free_kb - base.free_kb,
-		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
-		       now.used_b - base.used_b,
-		       now.pool_free_b - base.pool_free_b);
+	leak_print(cycles, "cycles", &base, &now);
 	ksft_print_msg("reliability: leak_cycles %d\n", cycles);
 }
 
@@ -2475,11 +2482,7 @@ TEST_F_TIMEOUT(gmem, pin_outlives_file, TMO)
 		ASSERT_FALSE(_metadata->exit_code);
 	}
 	EXPECT_TRUE(leak_back(&base, &now, false));
-	ksft_print_msg("%d closed: free %+ldK, slab %+ldK, memmap %+ld, chunks %+ld, parked %+ld\n",
-		       cycles, now.free_kb - base.free_kb,
-		       now.slab_kb - base.slab_kb, now.memmap - base.memmap,
-		       now.used_b - base.used_b,
-		       now.pool_free_b - base.pool_free_b);
+	leak_print(cycles, "closed", &base, &now);
 	if (f->design)
 		EXPECT_EQ(0, sysfs_long(f->design, "closed_bytes"));
 	ksft_print_msg("reliability: isolation_cases %d\n", cycles);
