@@ -4,8 +4,10 @@
 # the kernel is built in build/src/work from Debian's linux-source-7.3 plus
 # patches/ and the overlay directories (see workbench/config.sh).
 #
-#   make check        build, boot and run every test   (DEBUG=1: debug kernel)
-#   make bench        measure every guest_memfd design in one boot (SIZE=2G,
+#   make check        build the check kernel (lockdep, DEBUG_VM, kmemleak), boot
+#                     it and run every test   (DEBUG=1: the debug kernel)
+#   make bench        build the bench kernel (no debugging) and measure every
+#                     guest_memfd design in one boot (SIZE=2G,
 #                     PERF=1 adds perf stat/record of the conversions)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files,
@@ -40,7 +42,7 @@ series:
 		SUBJECT_PREFIX="$(SUBJECT_PREFIX)" bash workbench/series.sh
 
 clean:
-	rm -rf build/obj build/obj-debug build/debug build/src/work build/src/touched \
+	rm -rf build/obj-check build/obj-bench build/obj-debug build/debug build/src/work build/src/touched \
 		build/selftests build/initramfs build/*.log build/*.tap \
 		build/*.cpio.gz build/summary.txt build/harness
 

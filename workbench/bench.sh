@@ -19,7 +19,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 b=$top/build
 out=$b/bench
-obj=$b/obj
+# The bench kernel: no debugging at all (timings on a lockdep kernel mean
+# nothing), the check kernel's trimmed drivers, its own object directory.
+obj=$b/obj-bench
 log=$b/bench.log
 mkdir -p "$out"
 : > "$log"
@@ -51,7 +53,8 @@ else
 fi
 step "kernel source" bash workbench/source.sh
 step "work tree" bash workbench/tree.sh
-step "kernel build (ccache)" bash workbench/kbuild.sh "$obj" workbench/kconfig/base.config
+step "bench kernel build (ccache)" bash workbench/kbuild.sh "$obj" \
+	"$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
 extra=()
 if [ $perf = 1 ]; then
 	step "perf (tools/perf)" bash workbench/perf.sh "$b/perf"

@@ -3,6 +3,12 @@
 #
 # make check / make shell: build the patched kernel and run every test.
 # Usage: check.sh check|shell
+# make check boots the check kernel (build/obj-check): x86_64_defconfig
+# less trim.config's drivers, base.config, and check.config's lockdep,
+# DEBUG_VM and kmemleak. DEBUG=1 boots the debug kernel (build/obj-debug),
+# which adds KASAN, DEBUG_PAGEALLOC, failslab and the rest of
+# debug.config. make bench builds a third one with no debugging at all
+# (workbench/bench.sh).
 # Environment: DEBUG=1 (debug kernel), ONLY=NAME (run only matching tests),
 #              WB_TIMEOUT (seconds before a guest counts as hung),
 #              STRESS_SECS (each stress test's length: 15, DEBUG=1: 60).
@@ -25,15 +31,16 @@ if [ "${DEBUG:-0}" = 1 ]; then
 	export WB_MEM
 	flavour=" (debug)"
 	# Logs, results and the initramfs of the debug run go to build/debug/,
-	# so that a plain make check can run while a debug one does (once it
+	# so that make check can run while a debug one does (once it
 	# is past its kernel build: both use the one work tree).
 	r=$b/debug
 	export WB_SELFTESTS=$r/selftests WB_INITRAMFS_ROOT=$r/initramfs
 else
-	obj=$b/obj
-	frags=("$top/workbench/kconfig/base.config")
-	: "${WB_TIMEOUT:=1200}"
-	flavour=""
+	obj=$b/obj-check
+	frags=("$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
+	       "$top/workbench/kconfig/check.config")
+	: "${WB_TIMEOUT:=2400}"
+	flavour=" (check: lockdep, DEBUG_VM, kmemleak)"
 	r=$b
 fi
 export WB_TIMEOUT
@@ -53,7 +60,7 @@ fi
 # with a reservation, the first the rest of tests.list and collects the
 # KUnit suites. conversion_test's 1 GiB backends take most of a debug
 # run, so each guest gets one of them. Each guest ends with its own
-# kmemleak scan. A plain run keeps one guest: two of its 12 GiB guests
+# kmemleak scan. make check keeps one guest: two of its 12 GiB guests
 # would not fit next to each other in 24 GiB.
 DEBUG_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
 split=
@@ -120,7 +127,7 @@ stage "kernel build$flavour (ccache)" bash workbench/kbuild.sh "$obj" "${frags[@
 stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$r/initramfs.cpio.gz"
 
 # page_owner's dump is one of the PFN walkers the tests run over private
-# memory. It records a stack per allocation, which makes the plain run's
+# memory. It records a stack per allocation, which makes the check run's
 # 1 GiB tests several times slower under TCG, so only the debug run boots
 # with it.
 extra=()
@@ -228,7 +235,7 @@ i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
 args=("${guests[@]}" "${rsv_guest[@]}"
       --summary "$r/summary.txt" --reliability "$r/reliability.json"
-      --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo plain)")
+      --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo check)")
 if [ ${#harness[@]} -gt 0 ]; then
 	args+=(--tap "harness=$r/harness.tap")
 fi
