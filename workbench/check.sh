@@ -48,6 +48,11 @@ mkdir -p "$r"
 log=$r/check.log
 rel=${r#"$top"/}
 : > "$log"
+# Each stage's wall time, one "NAME<tab>SECONDS" line per stage (the boots
+# of make check DEBUG=1 write theirs from two subshells at once), turned
+# into times.json at the end.
+times=$r/times.tsv
+: > "$times"
 
 harness=()
 if [ -f "$top/tools/testing/gmem_track/Makefile" ]; then
@@ -105,7 +110,9 @@ stage() {
 	"$@" >> "$log" 2>&1
 	rc=$?
 	set -e
-	echo "$(elapsed $(($(date +%s) - s)))"
+	s=$(($(date +%s) - s))
+	printf '%s\t%d\n' "$name" "$s" >> "$times"
+	echo "$(elapsed $s)"
 	if [ $rc -ne 0 ]; then
 		echo "FAILED: $name (exit $rc); last lines of $rel/check.log:"
 		tail -n 40 "$log" | sed 's/^/  | /'
@@ -163,7 +170,9 @@ boot() {
 	rc=$?
 	set -e
 	cat "$r/qemu$sfx.log" >> "$log"
-	echo "$(elapsed $(($(date +%s) - s)))"
+	s=$(($(date +%s) - s))
+	printf '%s\t%d\n' "$what" "$s" >> "$times"
+	echo "$(elapsed $s)"
 	if [ $rc -ne 0 ]; then
 		echo "QEMU exited with $rc:"
 		tail -n 45 "$r/qemu$sfx.log" | sed 's/^/  | /'
@@ -231,6 +240,9 @@ else
 	fi
 fi
 
+total_s=$(($(date +%s) - t0))
+python3 workbench/times.py "$times" "$r/times.json" "$total_s" \
+	"$([ "${DEBUG:-0}" = 1 ] && echo debug || echo check)" | tee -a "$log"
 i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
 args=("${guests[@]}" "${rsv_guest[@]}"
