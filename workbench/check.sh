@@ -247,7 +247,8 @@ i=$((i + 1))
 echo "[$i/$total] results (total $(elapsed $(($(date +%s) - t0))); logs: $rel/check.log, $rel/console.log, $rel/results.tap)"
 args=("${guests[@]}" "${rsv_guest[@]}"
       --summary "$r/summary.txt" --reliability "$r/reliability.json"
-      --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo check)")
+      --label "$([ "${DEBUG:-0}" = 1 ] && echo debug || echo check)"
+      --expected-skips "$top/workbench/expected-skips.list")
 if [ ${#harness[@]} -gt 0 ]; then
 	args+=(--tap "harness=$r/harness.tap")
 fi

@@ -13,6 +13,11 @@ met or its end marker is missing (a guest that died or hung), or when the
 console shows a kernel report: an oops, BUG, WARNING, KASAN, UBSAN, lockdep
 or kmemleak report, or any Call Trace. Each problem is printed with a reason.
 
+With --expected-skips, every case that skipped must be named for this
+kernel (--label) in that list: a skip nobody expected is lost coverage
+and fails the run like a failure, naming the case. The list's entries
+that matched no skip are printed, so that the list can be pruned.
+
 Tests report figures with lines 'reliability: KEY N' (kselftest's
 ksft_print_msg() puts '# ' in front). Each figure is summed over every
 stream, except the ones in MAX_FIGURES, which are the same fact reported
@@ -21,6 +26,7 @@ once per variant; they are printed before the last line and, with
 """
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -81,6 +87,39 @@ class Node:
             # The program failed although no case did (crash, bad exit code).
             f += 1
         return p, f, s
+
+    def skipped_leaves(self, path):
+        """Yield (path, reason) of every skipped leaf under this node."""
+        path = f'{path}/{self.name}' if path else self.name
+        if not self.children:
+            if self.skipped:
+                yield path, self.directive[4:].strip()
+            return
+        for c in self.children:
+            yield from c.skipped_leaves(path)
+
+
+def read_expected_skips(path, kernel):
+    """Return [(glob, reason)] of the expected skips that apply to kernel.
+
+    Each line is 'KERNELS GLOB REASON...': KERNELS is a comma-separated
+    list of kernel flavours (check, debug) or '*'; GLOB matches the full
+    name of a case, the top-level test's name and the case's names below
+    it joined by '/'. '#' starts a comment.
+    """
+    entries = []
+    with open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split(None, 2)
+            if len(parts) < 3:
+                raise ValueError(f'{path}:{n}: want KERNELS GLOB REASON')
+            kernels, glob, reason = parts
+            if kernels == '*' or kernel in kernels.split(','):
+                entries.append((glob, reason))
+    return entries
 
 
 def add_figure(figures, line):
@@ -160,8 +199,11 @@ def main():
                     help='write the figures and test counts here as JSON')
     ap.add_argument('--label', default='',
                     help='what was run (e.g. the kernel flavour), for the JSON')
+    ap.add_argument('--expected-skips', metavar='FILE',
+                    help='the cases allowed to skip on the --label kernel')
     args = ap.parse_args()
     figures = {}
+    skips = []
 
     rows = []
     problems = []
@@ -187,6 +229,22 @@ def main():
         for n in nodes:
             name = f'{prefix}/{n.name}' if prefix else n.name
             rows.append((name, *n.count(), n.directive))
+            skips += n.skipped_leaves(prefix)
+
+    unexpected = []
+    if args.expected_skips:
+        try:
+            expected = read_expected_skips(args.expected_skips, args.label)
+        except (OSError, ValueError) as e:
+            problems.append(f'expected skips: {e}')
+            expected = []
+        used = set()
+        for name, reason in skips:
+            hit = [g for g, _ in expected if fnmatch.fnmatchcase(name, g)]
+            used.update(hit)
+            if not hit:
+                unexpected.append(f'{name}: {reason}' if reason else name)
+        unused = [(g, r) for g, r in expected if g not in used]
 
     reports = []
     for console in args.console:
@@ -215,12 +273,17 @@ def main():
     failed_names = [r[0] for r in rows if r[2]]
     for n in failed_names:
         print(f'failed: {n}', file=sys.stderr)
+    for n in unexpected:
+        print(f'unexpected skip: {n}', file=sys.stderr)
+    if args.expected_skips:
+        for g, r in unused:
+            print(f'expected skip that did not skip: {g} ({r})')
 
     passed = sum(r[1] for r in rows)
     failed = sum(r[2] for r in rows)
     skipped = sum(r[3] for r in rows)
     # Kernel reports and broken runs are failures too, counted once each.
-    failed += len(reports) + len(problems)
+    failed += len(reports) + len(problems) + len(unexpected)
     if figures:
         print('figures: ' + ', '.join(f'{k} {v}' for k, v in sorted(figures.items())))
     if args.reliability:

@@ -62,6 +62,26 @@ expect "second boot's console has a WARNING" 1 'passed, 1 failed' 'kernel WARNIN
 expect "second boot hung" 1 'failed' 'did not finish' -- \
 	--guest "$d/pass.tap" --guest "reserve-boot=$d/nodone.tap"
 
+# Expected skips: a listed skip passes, an unlisted one fails by name,
+# and a listed case that did not skip is printed for pruning.
+expect "expected skip" 0 '^6 passed, 0 failed, 1 skipped$' '' -- \
+	--guest "$d/pass.tap" --console "$d/clean.console" \
+	--expected-skips "$d/skips.list" --label check
+expect "skip expected on another kernel only" 1 '^6 passed, 1 failed, 1 skipped$' \
+	'unexpected skip: kvm/guest_memfd_test/global.punch_hole: no huge pages' -- \
+	--guest "$d/pass.tap" --console "$d/clean.console" \
+	--expected-skips "$d/skips-other.list" --label check
+expect "unreadable expected-skips list" 1 'failed' 'expected skips:' -- \
+	--guest "$d/pass.tap" --expected-skips "$d/absent.list" --label check
+out=$($agg --guest "$d/pass.tap" --expected-skips "$d/skips.list" --label debug 2>/dev/null)
+cases=$((cases + 1))
+if ! grep -q '^expected skip that did not skip: kvm/pre_fault_memory_test/\*' <<< "$out" ||
+   grep -q 'did not skip: kvm/guest_memfd_test' <<< "$out"; then
+	echo "aggregator: FAIL expected skips not seen are not listed right:" >&2
+	printf '%s\n' "$out" | sed 's/^/  | /' >&2
+	fails=$((fails + 1))
+fi
+
 # Figures: summed over variants, walkers_audited once, malformed lines
 # ignored, and written to the JSON file with the counts.
 json=$(mktemp)
