@@ -15,6 +15,7 @@
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/sched/task.h>
 #include <linux/vmstat.h>
 
 #include "../page_alloc.h"
@@ -615,6 +616,169 @@ static void gmem_test_memory_failure_vs_release(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+struct gmem_test_reader {
+	enum gmem_track_design design;
+	struct gmem_track_stats st;
+	struct completion done;
+};
+
+/* A read of a design's statistics (sysfs, world-readable). */
+static int gmem_test_reader_thread(void *data)
+{
+	struct gmem_test_reader *rd = data;
+
+	gmem_track_read_stats(rd->design, &rd->st);
+	complete(&rd->done);
+	return 0;
+}
+
+struct gmem_test_creator {
+	int ret;
+	struct completion created;
+	struct completion done;
+};
+
+/* Another user's KVM_CREATE_GUEST_MEMFD and close of an empty file. */
+static int gmem_test_creator_thread(void *data)
+{
+	struct gmem_test_creator *cr = data;
+	struct gmem_track_owner *owner;
+
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_STRUCT_PAGE,
+					NUMA_NO_NODE);
+	cr->ret = PTR_ERR_OR_ZERO(owner);
+	complete(&cr->created);
+	gmem_track_owner_destroy(owner);
+	complete(&cr->done);
+	return 0;
+}
+
+struct gmem_test_notify {
+	atomic_t calls;
+	pgoff_t index;
+};
+
+static void gmem_test_notify_memory_failure(void *data, pgoff_t index)
+{
+	struct gmem_test_notify *nt = data;
+
+	WRITE_ONCE(nt->index, index);
+	atomic_inc(&nt->calls);
+}
+
+static const struct gmem_track_owner_ops gmem_test_notify_ops = {
+	.memory_failure = gmem_test_notify_memory_failure,
+};
+
+/*
+ * Let @task run until it sleeps uninterruptibly (on a lock) or has done
+ * its work, up to 10 s, and then a little longer: it may be on another
+ * lock than the one it is going for. The caller holds a reference to
+ * @task, so its state may be read even after it exited.
+ */
+static void gmem_test_let_block(struct task_struct *task,
+				struct completion *done)
+{
+	int i;
+
+	for (i = 0; i < 10000 && !completion_done(done); i++) {
+		if (READ_ONCE(task->__state) == TASK_UNINTERRUPTIBLE)
+			break;
+		usleep_range(1000, 2000);
+	}
+	msleep(100);
+}
+
+/*
+ * One owner's lock may be held for long (a conversion or release of a
+ * 1 GiB chunk). A statistics reader and a memory error on that owner's
+ * memory then wait for it, and must not make everyone else wait with
+ * them: creating and destroying another owner has to go on meanwhile.
+ * Once the lock is free, the memory error is handled as ever, and the
+ * owner's user told of it once. The poisoned page stays out of the
+ * allocator for the rest of the boot.
+ */
+static void gmem_test_create_vs_busy_owner(struct kunit *test)
+{
+	/* Not on the stack: the kthreads may outlive a test that gave up. */
+	static struct gmem_test_reader rd;
+	static struct gmem_test_mf mf;
+	static struct gmem_test_creator cr;
+	static struct gmem_test_notify nt;
+	struct task_struct *tasks[3];
+	struct gmem_track_owner *owner;
+	bool failed = false;
+	unsigned int i;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_STRUCT_PAGE);
+	rd.design = owner->design;
+	init_completion(&rd.done);
+	mf.pfn = gmem_test_pfn(test, owner, 0) + 5;
+	mf.ret = -1;
+	init_completion(&mf.done);
+	cr.ret = -1;
+	init_completion(&cr.created);
+	init_completion(&cr.done);
+	atomic_set(&nt.calls, 0);
+	nt.index = 0;
+	gmem_track_owner_set_ops(owner, &gmem_test_notify_ops, &nt);
+
+	/* Created now, started below: a thread never woken runs nothing. */
+	tasks[0] = kthread_create(gmem_test_reader_thread, &rd, "gmem_test_rd");
+	tasks[1] = kthread_create(gmem_test_mf_thread, &mf, "gmem_test_mf");
+	tasks[2] = kthread_create(gmem_test_creator_thread, &cr, "gmem_test_cr");
+	for (i = 0; i < ARRAY_SIZE(tasks); i++) {
+		if (IS_ERR(tasks[i]))
+			failed = true;
+		else
+			get_task_struct(tasks[i]);
+	}
+	if (failed) {
+		for (i = 0; i < ARRAY_SIZE(tasks); i++) {
+			if (IS_ERR(tasks[i]))
+				continue;
+			kthread_stop(tasks[i]);
+			put_task_struct(tasks[i]);
+		}
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no kthread");
+	}
+
+	mutex_lock(&owner->lock);
+	wake_up_process(tasks[0]);
+	gmem_test_let_block(tasks[0], &rd.done);
+	wake_up_process(tasks[1]);
+	gmem_test_let_block(tasks[1], &mf.done);
+
+	wake_up_process(tasks[2]);
+	if (!wait_for_completion_timeout(&cr.created, HZ))
+		KUNIT_FAIL(test,
+			   "owner creation blocked behind a reader waiting for another owner's lock");
+	else if (!wait_for_completion_timeout(&cr.done, HZ))
+		KUNIT_FAIL(test,
+			   "owner destruction blocked behind a reader waiting for another owner's lock");
+	mutex_unlock(&owner->lock);
+	for (i = 0; i < ARRAY_SIZE(tasks); i++)
+		put_task_struct(tasks[i]);
+
+	/*
+	 * Nobody waits for anything now: every thread finishes. If one does
+	 * not, the owner is left alone rather than freed under it.
+	 */
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&rd.done, 30 * HZ));
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done, 30 * HZ));
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&cr.done, 30 * HZ));
+	KUNIT_EXPECT_EQ(test, cr.ret, 0);
+
+	/* The private page is poisoned, and the owner's user told once. */
+	KUNIT_EXPECT_EQ(test, mf.ret, 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 5, NULL, NULL, NULL),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, atomic_read(&nt.calls), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(nt.index), 5);
+	gmem_track_owner_destroy(owner);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -626,6 +790,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_memory_failure),
 	KUNIT_CASE(gmem_test_lookup_chunk_order),
 	KUNIT_CASE(gmem_test_memory_failure_vs_release),
+	KUNIT_CASE(gmem_test_create_vs_busy_owner),
 	{}
 };
 
