@@ -42,6 +42,12 @@
  *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
  *   (descriptor split, vmemmap rebuild); nothing changes, the rest of the
  *   file is untouched, and the step then succeeds.
+ * - reserve_1g_map (tracked 2M only, in make check's boot with a 2M
+ *   reservation): a 1 GiB file whose 512 chunks come from the reservation
+ *   in a row from a 1 GiB boundary, one range of the descriptor, is still
+ *   mapped with 2 MiB stage-2 entries, never one of 1 GiB: while a guest
+ *   writes its pattern over the file, chunks punched out of it and taken
+ *   by a file of another VM read back zeroes there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -387,6 +393,7 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 	u64 supported = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS);
 	bool huge_1g = t->chunk_size == SZ_1G;
 	u8 *aligned;
+	u64 align;
 	int i, r;
 
 	if ((supported & flags) != flags) {
@@ -421,12 +428,15 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 
 	/*
 	 * KVM maps a gfn range huge only if the memslot's host address is
-	 * aligned like its gpa, so align the mapping to the chunk size.
+	 * aligned like its gpa, so align the mapping to the chunk size, and
+	 * to 1 GiB for a file of a GiB or more: then only gmem_track decides
+	 * how large KVM's mappings are.
 	 */
-	t->reserved_size = size + t->chunk_size;
+	align = size >= SZ_1G ? SZ_1G : t->chunk_size;
+	t->reserved_size = size + align;
 	t->reserved = kvm_mmap(t->reserved_size, PROT_NONE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	aligned = align_ptr_up(t->reserved, t->chunk_size);
+	aligned = align_ptr_up(t->reserved, align);
 	t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_FIXED, t->fd, 0);
 	TEST_ASSERT(t->mem == aligned,
@@ -2258,6 +2268,501 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0, fired,
 		       n_alloc, fired - n_alloc);
 	ksft_print_msg("reliability: injected_failures %d\n", fired);
+}
+
+/*
+ * reserve_1g_map: a tracked 2M file of 1 GiB whose 512 chunks are
+ * contiguous in PFN from a 1 GiB boundary on, as the boot reservation's 2M
+ * chunks give them. They merge into one range of the descriptor, but each
+ * is freed on its own and a punch invalidates only its chunk, so KVM must
+ * map them with 2 MiB entries: a 1 GiB entry installed again while a punch
+ * runs would let the guest write into a chunk already given to another
+ * file. Run by make check's boot with a reservation only
+ * (workbench/tests-reserve.list), which gives 2 GiB of 2M chunks in one run.
+ */
+#define RESERVE_TIMEOUT		900
+#define RACE_MAGIC		0xfeedf00d00000000ull
+/*
+ * How far ahead of the guest a chunk is punched, in seconds of its pace;
+ * doubled, up to RACE_LEAD_MAX_S, whenever the guest got there too soon.
+ */
+#define RACE_LEAD_S		0.5
+#define RACE_LEAD_MAX_S		4
+#define RACE_AHEAD_MIN		8
+/* Longest wait for the guest to start, or to get past a punched chunk. */
+#define RACE_WAIT_S		10
+#define RACE_MAX_ROUNDS		256
+/* Memory-fault exits the vCPU may take before the test gives up. */
+#define RACE_MAX_FAULTS		1000
+#define RACE_NR_CHUNKS		(SZ_1G / SZ_2M)
+/* The file that takes a punched chunk, in another, plain VM. */
+#define RACE_OTHER_FLAGS	(GUEST_MEMFD_FLAG_MMAP |		\
+				 GUEST_MEMFD_FLAG_INIT_SHARED |		\
+				 GUEST_MEMFD_FLAG_GMEM_TRACK |		\
+				 GUEST_MEMFD_FLAG_TRACKED)
+#define CHUNK_EVENT(e)		\
+	TRACING "/events/gmem_track/gmem_track_chunk_" e "/enable"
+
+/* Chunks the guest has written since it started, read by the host. */
+static u64 race_pos;
+/* Set by the host: the guest stops after the chunk it is writing. */
+static u64 race_stop;
+
+static void guest_race_write(u64 *p)
+{
+	u64 *end = p + SZ_2M / sizeof(u64);
+
+	for (; p < end; p++)
+		*p = RACE_MAGIC ^ (u64)p;
+}
+
+/*
+ * Write every word of the file with RACE_MAGIC ^ its address, 2 MiB at a
+ * time, round and round until the host says stop; then all of it once
+ * more, and read it back.
+ */
+static void guest_race(u64 gpa, u64 size)
+{
+	u64 nr = size / SZ_2M, c, *p, want;
+
+	for (c = 0; !READ_ONCE(race_stop); c++) {
+		guest_race_write((u64 *)(gpa + c % nr * SZ_2M));
+		WRITE_ONCE(race_pos, c + 1);
+	}
+	GUEST_SYNC(1);
+
+	for (c = 0; c < nr; c++)
+		guest_race_write((u64 *)(gpa + c * SZ_2M));
+	for (p = (u64 *)gpa; p < (u64 *)(gpa + size); p++) {
+		want = RACE_MAGIC ^ (u64)p;
+		__GUEST_ASSERT(READ_ONCE(*p) == want,
+			       "Guest expected 0x%lx at gpa 0x%lx, got 0x%lx",
+			       want, (u64)p, *p);
+	}
+	GUEST_DONE();
+}
+
+/* A figure of the boot reservation's 2M chunks ("free", "used", ...). */
+static long reserve_2m_chunks(const char *what)
+{
+	char path[128];
+	long bytes;
+
+	snprintf(path, sizeof(path), GMEM_TRACK_SYSFS "/reserve/%s_2M_bytes",
+		 what);
+	bytes = read_long(path);
+	return bytes < 0 ? bytes : bytes / SZ_2M;
+}
+
+/*
+ * The PFNs of the chunks this thread allocated (@what "alloc") or freed
+ * ("free") since the trace was cleared, in order, at most @max of them.
+ * Returns how many there were.
+ */
+static u64 chunk_events(const char *what, u64 *pfns, u64 max)
+{
+	char line[512], key[64], who[24], *p;
+	u64 n = 0;
+	FILE *f;
+
+	snprintf(key, sizeof(key), "gmem_track_chunk_%s: pfn=", what);
+	/* The task column reads "comm-TID ". */
+	snprintf(who, sizeof(who), "-%d ", kvm_gettid());
+	f = fopen(TRACING "/trace", "r");
+	TEST_ASSERT(f, "open " TRACING "/trace");
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, key);
+		if (!p || !strstr(line, who))
+			continue;
+		if (n < max)
+			pfns[n] = strtoull(p + strlen(key), NULL, 16);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A file that holds every free chunk of the 2M reservation but those a
+ * step of the test gives back, so that the chunk the next allocation takes
+ * is known: the reservation hands out its lowest free chunk.
+ */
+struct holder {
+	int fd;
+	/* Size of the file, in chunks: room for the chunks it takes later. */
+	u64 size;
+	/* Indices of the chunks it holds, a stack. */
+	u64 *held;
+	u64 nr_held;
+	/* The next index that never held a chunk. */
+	u64 next;
+};
+
+/*
+ * Take every free chunk of the reservation into the holder, as far as it
+ * has room (the race stops before it has none).
+ */
+static void holder_absorb(struct holder *h)
+{
+	long n = reserve_2m_chunks("free");
+
+	TEST_ASSERT(n >= 0, "read the reservation's free_2M_bytes");
+	for (; n > 0 && h->next < h->size; n--) {
+		TEST_ASSERT(!fallocate(h->fd, FALLOC_FL_KEEP_SIZE,
+				       h->next * SZ_2M, SZ_2M),
+			    "holder: fallocate at 0x%lx: errno %d (%s)",
+			    h->next * SZ_2M, errno, strerror(errno));
+		h->held[h->nr_held++] = h->next++;
+	}
+}
+
+/* Give one chunk back to the reservation: the one free chunk there. */
+static void holder_release(struct holder *h)
+{
+	u64 index;
+
+	TEST_ASSERT(h->nr_held, "the holder holds no chunk");
+	index = h->held[--h->nr_held];
+	TEST_ASSERT(!punch_hole(h->fd, index * SZ_2M, SZ_2M),
+		    "holder: punch 0x%lx: errno %d (%s)", index * SZ_2M, errno,
+		    strerror(errno));
+}
+
+/*
+ * Take every free chunk of the 2M reservation into a holder, find 512 of
+ * them in a row from a 1 GiB boundary on, and give those back: the next
+ * 1 GiB file takes them, in PFN order. Returns the PFN of the first.
+ */
+static u64 reserve_aligned_gib(struct gmem_test *t, struct holder *h)
+{
+	const u64 chunk_pages = SZ_2M / PAGE_SIZE;
+	long nfree = reserve_2m_chunks("free");
+	u64 *pfns, n, i, j, pfn;
+
+	TEST_ASSERT(nfree > RACE_NR_CHUNKS,
+		    "the 2M reservation has %ld free chunks, not a GiB and more",
+		    nfree);
+	h->size = nfree + 2 * RACE_MAX_ROUNDS + 2;
+	h->held = calloc(h->size, sizeof(*h->held));
+	pfns = calloc(nfree, sizeof(*pfns));
+	TEST_ASSERT(h->held && pfns, "calloc()");
+	h->fd = vm_create_guest_memfd(t->vm, h->size * SZ_2M, t->gmem_flags);
+
+	TEST_ASSERT(!write_str(TRACING "/trace", ""), "clear the trace");
+	TEST_ASSERT(!fallocate(h->fd, FALLOC_FL_KEEP_SIZE, 0, nfree * SZ_2M),
+		    "holder: fallocate of %ld chunks: errno %d (%s)", nfree,
+		    errno, strerror(errno));
+	n = chunk_events("alloc", pfns, nfree);
+	TEST_ASSERT(n == nfree && !reserve_2m_chunks("free"),
+		    "%lu chunk allocations traced for %ld free reserved chunks, %ld still free",
+		    n, nfree, reserve_2m_chunks("free"));
+
+	for (j = 0; j + RACE_NR_CHUNKS <= n; j++) {
+		if (pfns[j] % (SZ_1G / PAGE_SIZE))
+			continue;
+		for (i = 1; i < RACE_NR_CHUNKS; i++) {
+			if (pfns[j + i] != pfns[j] + i * chunk_pages)
+				break;
+		}
+		if (i == RACE_NR_CHUNKS)
+			break;
+	}
+	TEST_ASSERT(j + RACE_NR_CHUNKS <= n,
+		    "The 2M reservation's %lu free chunks (PFN 0x%lx first, 0x%lx last) hold no 512 in a row from a 1 GiB boundary: KVM could not map 2 MiB chunks with one 1 GiB entry here, and the test would show nothing. Reserve 2 GiB in 2M chunks, first (RESERVE_ARGS, workbench/check.sh)",
+		    n, pfns[0], pfns[n - 1]);
+	pfn = pfns[j];
+	free(pfns);
+
+	for (i = 0; i < n; i++) {
+		if (i < j || i >= j + RACE_NR_CHUNKS)
+			h->held[h->nr_held++] = i;
+	}
+	h->next = n;
+	TEST_ASSERT(!punch_hole(h->fd, j * SZ_2M, SZ_1G),
+		    "holder: punch 0x%lx+1G: errno %d (%s)", j * SZ_2M, errno,
+		    strerror(errno));
+	return pfn;
+}
+
+/* The guest's progress, and what its vCPU thread saw. */
+struct race {
+	struct gmem_test *t;
+	/* The host's views of race_pos and race_stop. */
+	u64 *pos;
+	u64 *stop;
+	u64 memory_faults;
+};
+
+static void *race_vcpu(void *arg)
+{
+	struct race *r = arg;
+	struct kvm_vcpu *vcpu = r->t->vcpu;
+	struct kvm_run *run = vcpu->run;
+	struct ucall uc;
+	int ret;
+
+	for (;;) {
+		ret = _vcpu_run(vcpu);
+		if (ret) {
+			/*
+			 * A fault on the punched chunk finds a hole and fills
+			 * it; if that fails for a moment, KVM tells with a
+			 * memory-fault exit. Run again.
+			 */
+			TEST_ASSERT(run->exit_reason == KVM_EXIT_MEMORY_FAULT,
+				    "KVM_RUN: rc %d errno %d (%s), exit reason %u",
+				    ret, errno, strerror(errno),
+				    run->exit_reason);
+			r->memory_faults++;
+			TEST_ASSERT(r->memory_faults < RACE_MAX_FAULTS,
+				    "%lu memory-fault exits, the last at gpa 0x%llx: errno %d (%s)",
+				    r->memory_faults, run->memory_fault.gpa,
+				    errno, strerror(errno));
+			sleep_ms(1);
+			continue;
+		}
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			break;
+		case UCALL_DONE:
+			return NULL;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("Unknown ucall 0x%lx", uc.cmd);
+		}
+	}
+}
+
+/* What one round of the race saw. */
+struct race_round {
+	/* The file that took a chunk got the one punched. */
+	bool reused;
+	/* It did before the guest got to the punched chunk... */
+	bool in_time;
+	/* ...and the guest wrote past it before the file was read. */
+	bool passed;
+	/* Words of that file that are not zero, and of the guest's pattern. */
+	u64 nonzero;
+	u64 pattern;
+	u64 bad_offset;
+	u64 bad_word;
+};
+
+/*
+ * Punch the chunk @ahead chunks in front of the guest out of its file,
+ * have a file of another VM take the chunk, fill the hole again with a
+ * chunk of the holder, and once the guest has written past the chunk,
+ * read the other file: it must hold zeroes.
+ */
+static void race_round(struct gmem_test *t, struct race *r, struct holder *h,
+		       struct kvm_vm *other, u64 ahead, struct race_round *rr)
+{
+	u64 pos = READ_ONCE(*r->pos), freed = 0, got = 0, i, w, a, offset;
+	const u64 *mem;
+	double t0;
+	int fd;
+
+	memset(rr, 0, sizeof(*rr));
+	offset = (pos + ahead) % RACE_NR_CHUNKS * SZ_2M;
+
+	TEST_ASSERT(!write_str(TRACING "/trace", ""), "clear the trace");
+	TEST_ASSERT(!punch_hole(t->fd, offset, SZ_2M),
+		    "punch 0x%lx: errno %d (%s)", offset, errno,
+		    strerror(errno));
+	fd = vm_create_guest_memfd(other, SZ_2M, RACE_OTHER_FLAGS);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M),
+		    "fallocate of the other file: errno %d (%s)", errno,
+		    strerror(errno));
+	rr->in_time = READ_ONCE(*r->pos) < pos + ahead;
+
+	/* The guest's hole gets the one free reserved chunk. */
+	holder_release(h);
+	refill(t, t->fd, offset, SZ_2M);
+
+	chunk_events("free", &freed, 1);
+	chunk_events("alloc", &got, 1);
+	rr->reused = freed && got == freed;
+
+	mem = kvm_mmap(SZ_2M, PROT_READ, MAP_SHARED, fd);
+	t0 = now_s();
+	while (READ_ONCE(*r->pos) <= pos + ahead && now_s() - t0 < RACE_WAIT_S)
+		sleep_ms(1);
+	rr->passed = READ_ONCE(*r->pos) > pos + ahead;
+
+	for (i = 0; i < SZ_2M / sizeof(u64); i++) {
+		w = READ_ONCE(mem[i]);
+		if (!w)
+			continue;
+		if (!rr->nonzero++) {
+			rr->bad_offset = i * sizeof(u64);
+			rr->bad_word = w;
+		}
+		a = w ^ RACE_MAGIC;
+		if (a >= GMEM_GPA && a < GMEM_GPA + SZ_1G && !(a % sizeof(u64)))
+			rr->pattern++;
+	}
+	kvm_munmap((void *)mem, SZ_2M);
+	kvm_close(fd);
+
+	/* Its chunk is free again: into the holder with it. */
+	holder_absorb(h);
+}
+
+/*
+ * With the boot reservation's 2M chunks: a 1 GiB file of 512 chunks in a
+ * row from a 1 GiB boundary, one range of the descriptor, KVM_PRE_FAULT_MEMORY
+ * over all of it makes 512 2 MiB mappings and no 1 GiB one. Then a guest
+ * writes its pattern over the file again and again while the host punches
+ * a chunk out ahead of it, has a file of another VM take that chunk, fills
+ * the hole again and, once the guest has written past it, reads the other
+ * file: it must hold zeroes, never the guest's pattern. The guest's own
+ * file keeps working, and the reservation gets every chunk back.
+ */
+TEST_F_TIMEOUT(gmem_track, reserve_1g_map, RESERVE_TIMEOUT)
+{
+	const u64 chunk_pages = SZ_2M / PAGE_SIZE;
+	u64 pages_4k, pages_2m, pages_1g, pfn, *pfns, ahead = 0, i, n;
+	unsigned int secs = stress_seconds(), rounds = 0, reused = 0;
+	unsigned int in_time = 0, covered = 0;
+	struct gmem_test *t = &self->t;
+	double t0, elapsed, lead = RACE_LEAD_S;
+	long ranges, used, waited;
+	struct race_round rr = {};
+	struct holder h = {};
+	struct race r = {};
+	struct kvm_vm *other;
+	const char *reason;
+	pthread_t vth;
+
+	if (t->chunk_size != SZ_2M ||
+	    !(t->gmem_flags & GUEST_MEMFD_FLAG_TRACKED))
+		SKIP(return, "only tracked 2M files take the reservation's 2M chunks");
+	if (reserve_2m_chunks("reserved") <= 0)
+		SKIP(return, "no 2M reservation: make check's boot with one runs this");
+	if (!kvm_has_cap(KVM_CAP_PRE_FAULT_MEMORY))
+		SKIP(return, "KVM_CAP_PRE_FAULT_MEMORY not supported");
+	if (!kvm_cpu_has(X86_FEATURE_GBPAGES))
+		SKIP(return, "no 1 GiB pages in the stage-2 page tables");
+
+	used = reserve_2m_chunks("used");
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_race);
+	if (reason)
+		SKIP(return, "%s", reason);
+	TEST_ASSERT(!write_str(CHUNK_EVENT("alloc"), "1") &&
+		    !write_str(CHUNK_EVENT("free"), "1"),
+		    "enable the gmem_track_chunk_alloc and _free tracepoints");
+
+	/* The precondition: 512 chunks in a row, 1 GiB aligned, one range. */
+	pfn = reserve_aligned_gib(t, &h);
+	pfns = calloc(RACE_NR_CHUNKS, sizeof(*pfns));
+	TEST_ASSERT(pfns, "calloc()");
+	TEST_ASSERT(!write_str(TRACING "/trace", ""), "clear the trace");
+	ranges = sysfs_long("tracked", "ranges");
+	reason = gmem_file_create(t, SZ_1G, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+	ranges = sysfs_long("tracked", "ranges") - ranges;
+	n = chunk_events("alloc", pfns, RACE_NR_CHUNKS);
+	TEST_ASSERT(n == RACE_NR_CHUNKS,
+		    "%lu chunk allocations traced for the 1 GiB file", n);
+	for (i = 0; i < RACE_NR_CHUNKS; i++)
+		TEST_ASSERT(pfns[i] == pfn + i * chunk_pages,
+			    "chunk %lu of the file at PFN 0x%lx, not 0x%lx: not the run the reservation gave back",
+			    i, pfns[i], pfn + i * chunk_pages);
+	free(pfns);
+	TEST_ASSERT(ranges == 1,
+		    "512 chunks in a row are %ld ranges of the descriptor, not one",
+		    ranges);
+	ksft_print_msg("1 GiB file: 512 reserved 2M chunks at PFN 0x%lx-0x%lx, one range\n",
+		       pfn, pfn + RACE_NR_CHUNKS * chunk_pages - 1);
+
+	virt_map_level(t->vm, GMEM_GPA, GMEM_GPA, SZ_1G, PG_LEVEL_2M);
+	vcpu_args_set(t->vcpu, 2, GMEM_GPA, (u64)SZ_1G);
+	pre_fault_range(t->vcpu, GMEM_GPA, SZ_1G);
+	pages_4k = vm_get_stat(t->vm, pages_4k);
+	pages_2m = vm_get_stat(t->vm, pages_2m);
+	pages_1g = vm_get_stat(t->vm, pages_1g);
+	ksft_print_msg("pre-faulted: pages_4k %lu pages_2m %lu pages_1g %lu\n",
+		       pages_4k, pages_2m, pages_1g);
+	/* Not fatal: the race below shows what a 1 GiB entry does. */
+	EXPECT_EQ(0, pages_1g);
+	EXPECT_EQ(RACE_NR_CHUNKS, pages_2m);
+
+	other = vm_create_barebones();
+	TEST_ASSERT((vm_check_cap(other, KVM_CAP_GUEST_MEMFD_FLAGS) &
+		     RACE_OTHER_FLAGS) == RACE_OTHER_FLAGS,
+		    "a plain VM does not take guest_memfd flags 0x%llx",
+		    RACE_OTHER_FLAGS);
+	r.t = t;
+	r.pos = addr_gva2hva(t->vm, (gva_t)&race_pos);
+	r.stop = addr_gva2hva(t->vm, (gva_t)&race_stop);
+	TEST_ASSERT(!pthread_create(&vth, NULL, race_vcpu, &r),
+		    "pthread_create()");
+
+	/* The guest's pace says how far ahead of it to punch. */
+	t0 = now_s();
+	while (READ_ONCE(*r.pos) < RACE_AHEAD_MIN && now_s() - t0 < RACE_WAIT_S)
+		sleep_ms(10);
+	TEST_ASSERT(READ_ONCE(*r.pos), "the guest wrote no chunk in %d s",
+		    RACE_WAIT_S);
+	while (rounds < RACE_MAX_ROUNDS && now_s() - t0 < secs &&
+	       h.next + 2 < h.size) {
+		elapsed = max_t(double, now_s() - t0, 0.01);
+		ahead = READ_ONCE(*r.pos) / elapsed * lead;
+		ahead = max_t(u64, ahead, RACE_AHEAD_MIN);
+		ahead = min_t(u64, ahead, RACE_NR_CHUNKS / 2);
+		race_round(t, &r, &h, other, ahead, &rr);
+		rounds++;
+		reused += rr.reused;
+		in_time += rr.reused && rr.in_time;
+		covered += rr.reused && rr.in_time && rr.passed;
+		if (rr.nonzero)
+			break;
+		if (!rr.in_time && lead < RACE_LEAD_MAX_S)
+			lead *= 2;
+	}
+	elapsed = now_s() - t0;
+
+	/* The guest writes all of its file once more and reads it back. */
+	__atomic_store_n(r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(vth, NULL);
+
+	ksft_print_msg("race: %u rounds in %.1f s, the last %lu chunks ahead of the guest\n",
+		       rounds, elapsed, ahead);
+	ksft_print_msg("race: the other file took the punched chunk %u times,\n",
+		       reused);
+	ksft_print_msg("race: %u before the guest got there, %u read after it wrote there\n",
+		       in_time, covered);
+	ksft_print_msg("race: %lu chunks written by the guest, %lu memory-fault exits\n",
+		       READ_ONCE(*r.pos), r.memory_faults);
+	TEST_ASSERT(!rr.nonzero,
+		    "round %u: the file of another VM that took the chunk punched out of the guest's holds %lu nonzero words, %lu of them the guest's pattern; the first at 0x%lx: 0x%lx",
+		    rounds, rr.nonzero, rr.pattern, rr.bad_offset, rr.bad_word);
+	TEST_ASSERT(covered,
+		    "in %u rounds, the other file never held the punched chunk while the guest wrote there",
+		    rounds);
+
+	/* Every chunk goes back to the reservation. */
+	write_str(CHUNK_EVENT("alloc"), "0");
+	write_str(CHUNK_EVENT("free"), "0");
+	kvm_vm_free(other);
+	kvm_close(h.fd);
+	free(h.held);
+	kvm_munmap(t->reserved, t->reserved_size);
+	t->reserved = NULL;
+	kvm_close(t->fd);
+	t->fd = -1;
+	kvm_vm_free(t->vm);
+	t->vm = NULL;
+	for (waited = 0; reserve_2m_chunks("used") != used && waited < 60000;
+	     waited += 50)
+		sleep_ms(50);
+	TEST_ASSERT(reserve_2m_chunks("used") == used,
+		    "%ld chunks of the 2M reservation in use after every file is gone, %ld before",
+		    reserve_2m_chunks("used"), used);
 }
 
 TEST_HARNESS_MAIN
