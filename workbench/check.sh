@@ -81,10 +81,13 @@ else
 	total=$((9 + ${#harness[@]}))
 fi
 
-# The second boot: a gmem_track reservation of 2 GiB in 1G chunks and
-# 256 MiB in 2M chunks, and four bad items that must be reported and
+# The second boot: a gmem_track reservation of 2 GiB in 2M chunks and
+# 2 GiB in 1G chunks, and four bad items that must be reported and
 # skipped (tools/testing/selftests/gmem_track/reserve_test.c checks both).
-# The log buffer keeps the early messages until the test reads them.
+# The 2M item comes first and the kernel image stays low (nokaslr), so
+# that its chunks form one run holding a 1 GiB-aligned GiB
+# (gmem_track_test's reserve_1g_map needs one). The log buffer keeps the
+# early messages until the test reads them.
 RESERVE_ARGS="gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr log_buf_len=4M"
 i=0
 t0=$(date +%s)
@@ -189,7 +192,7 @@ reserve_boot() {
 qrc=0
 guests=(--guest "$r/results.tap" --console "$r/console.log")
 rsv_guest=()
-rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve"
+rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve kvm/x86/gmem_track_test/reserve_1g_map"
 # Is a test of the boot with a reservation among ONLY's names (or no ONLY)?
 wants_reserve() {
 	local name names
