@@ -15,8 +15,14 @@
  * cannot change; references are frozen before anything else and thawed on
  * failure.
  *
- * Locking: @owner->lock serializes all changes of an owner. Lookups run
- * under RCU only (the descriptor is an RCU maple tree).
+ * Locking: @owner->lock serializes all changes of an owner, and may be
+ * held for as long as a 1 GiB chunk takes to convert or free. Lookups run
+ * under RCU only (the descriptor is an RCU maple tree). gmem_owners_lock
+ * guards the list of owners and keeps an owner alive from the moment the
+ * PFN tree names it until a reference to it is taken; it is held for
+ * short steps only, and never while an owner's lock is waited for, so
+ * that one busy owner never holds up the creation or destruction of the
+ * others.
  */
 
 #define pr_fmt(fmt) "gmem_track: " fmt
@@ -28,6 +34,7 @@
 #include <linux/page_ref.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "internal.h"
@@ -47,6 +54,7 @@ atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
  */
 ALLOW_ERROR_INJECTION(gmem_ranges_set_state, ERRNO);
 
+/* Every owner until its last reference goes; see gmem_owner_put(). */
 static LIST_HEAD(gmem_owners);
 static DEFINE_MUTEX(gmem_owners_lock);
 
@@ -312,6 +320,9 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 		return ERR_PTR(-ENOMEM);
 	gmem_ranges_init(&owner->ranges);
 	mutex_init(&owner->lock);
+	/* Dropped once the owner is destroyed and has no chunk left. */
+	refcount_set(&owner->ref, 1);
+	atomic_set(&owner->notifying, 0);
 	owner->objcg = gmem_objcg_get();
 	owner->chunk_order = chunk_order;
 	owner->design = design;
@@ -555,9 +566,17 @@ static DECLARE_DELAYED_WORK(gmem_closed_work, gmem_closed_retry);
 #define GMEM_CLOSED_RETRY_MAX	(8 * HZ)
 static unsigned long gmem_closed_delay = GMEM_CLOSED_RETRY;
 
-static void gmem_owner_free(struct gmem_track_owner *owner)
+/*
+ * Drop a reference to an owner. The last one goes only once the owner was
+ * destroyed and gave back every chunk, so no PFN names it any more; it is
+ * dropped under gmem_owners_lock, which makes the PFN tree's answer safe
+ * to take a reference on under that lock (gmem_track_memory_failure()).
+ * Called with no lock held.
+ */
+static void gmem_owner_put(struct gmem_track_owner *owner)
 {
-	mutex_lock(&gmem_owners_lock);
+	if (!refcount_dec_and_mutex_lock(&owner->ref, &gmem_owners_lock))
+		return;
 	list_del(&owner->list);
 	mutex_unlock(&gmem_owners_lock);
 	gmem_ranges_destroy(&owner->ranges);
@@ -565,14 +584,24 @@ static void gmem_owner_free(struct gmem_track_owner *owner)
 	kfree(owner);
 }
 
+/*
+ * Try the closed owners' chunks again. The owners are taken off the list
+ * first: releasing a chunk takes long, and gmem_track_owner_destroy() of
+ * another file must not wait for it on gmem_closed_lock. Only this work
+ * takes owners off the list, and it never runs twice at once.
+ */
 static void gmem_closed_retry(struct work_struct *work)
 {
 	struct gmem_track_owner *owner, *tmp;
 	bool progress = false;
+	LIST_HEAD(todo);
 	long busy;
 
 	mutex_lock(&gmem_closed_lock);
-	list_for_each_entry_safe(owner, tmp, &gmem_closed_owners, closed) {
+	list_splice_init(&gmem_closed_owners, &todo);
+	mutex_unlock(&gmem_closed_lock);
+
+	list_for_each_entry_safe(owner, tmp, &todo, closed) {
 		mutex_lock(&owner->lock);
 		busy = gmem_owner_release_all(owner);
 		progress |= busy < owner->closed_chunks;
@@ -584,8 +613,12 @@ static void gmem_closed_retry(struct work_struct *work)
 		if (busy)
 			continue;
 		list_del(&owner->closed);
-		gmem_owner_free(owner);
+		gmem_owner_put(owner);
 	}
+
+	mutex_lock(&gmem_closed_lock);
+	/* Those still busy go first again, before any closed meanwhile. */
+	list_splice(&todo, &gmem_closed_owners);
 	if (progress)
 		gmem_closed_delay = GMEM_CLOSED_RETRY;
 	else
@@ -607,6 +640,15 @@ static void gmem_closed_retry(struct work_struct *work)
  * file) cannot be freed under it: the owner lives on, without its user,
  * holding that chunk until the reference goes, and is freed then. Such
  * chunks are counted in the design's ``closed_bytes``.
+ *
+ * The owner's &gmem_track_owner_ops are not called once this has begun,
+ * and a call that began before has returned when this returns. A memory
+ * error or a statistics read at work on the owner may keep its
+ * descriptor (not its chunks) a little longer; the last of them frees it.
+ *
+ * Context: Process context; may sleep, also waiting for a memory error's
+ * call of the owner's user to return: the caller holds no lock that call
+ * takes (guest_memfd's invalidate lock, a folio's lock).
  */
 void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 {
@@ -619,9 +661,12 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	/* Nobody to tell of a memory error any more... */
 	owner->ops = NULL;
 	mutex_unlock(&owner->lock);
-	/* ...once a memory_failure() that read them is done with them. */
-	mutex_lock(&gmem_owners_lock);
-	mutex_unlock(&gmem_owners_lock);
+	/*
+	 * ...once every memory_failure() that read them is done with them:
+	 * they counted themselves under the lock, before it was dropped.
+	 */
+	wait_var_event(&owner->notifying,
+		       !atomic_read_acquire(&owner->notifying));
 
 	mutex_lock(&owner->lock);
 	busy = gmem_owner_release_all(owner);
@@ -629,7 +674,7 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	mutex_unlock(&owner->lock);
 
 	if (!busy) {
-		gmem_owner_free(owner);
+		gmem_owner_put(owner);
 		return;
 	}
 	pr_info_ratelimited("%ld chunk(s) of a closed file still referenced: kept until the reference goes\n",
@@ -1087,6 +1132,10 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
  * through &gmem_track_owner_ops.memory_failure, and takes the page out of
  * KVM's and the host's mappings.
  *
+ * The owner is found and a reference to it taken under gmem_owners_lock,
+ * and its lock waited for without it: a memory error on a busy owner
+ * holds up nobody else.
+ *
  * Return: 0 when handled (a page poisoned, or a parked chunk put in
  * quarantine); -EHWPOISON if the page was poisoned already (or its chunk
  * is in quarantine); -ENOENT if gmem_track does not hold the page and
@@ -1099,20 +1148,32 @@ int gmem_track_memory_failure(unsigned long pfn, int *flags)
 	struct gmem_track_owner *owner;
 	void *ops_data = NULL;
 	pgoff_t next = 0, poisoned = 0;
-	bool notify = false;
+	bool notify = false, held;
 	struct gmem_range rg;
 	int ret = -ENOENT;
 
-	/* Holding the list keeps the owner from being freed under us. */
-	mutex_lock(&gmem_owners_lock);
 again:
+	/*
+	 * An owner the PFN tree names still holds a chunk, so its creation's
+	 * reference too: its last reference, dropped under the list lock,
+	 * goes only after its last chunk did. Taking one under the list lock
+	 * keeps the owner from being freed under us once the lock is dropped.
+	 */
+	mutex_lock(&gmem_owners_lock);
 	owner = gmem_pool_owner_of(pfn);
+	held = !IS_ERR_OR_NULL(owner) && refcount_inc_not_zero(&owner->ref);
+	mutex_unlock(&gmem_owners_lock);
 	if (IS_ERR_OR_NULL(owner)) {
 		ret = owner ? PTR_ERR(owner) : -ENOENT;
 		/* A parked chunk quarantined now: handled, and never reused. */
 		if (ret == -ECANCELED)
 			ret = 0;
-		goto unlock_list;
+		goto out;
+	}
+	if (!held) {
+		/* Cannot happen (see above); its chunks are gone: ask again. */
+		cond_resched();
+		goto again;
 	}
 
 	mutex_lock(&owner->lock);
@@ -1124,6 +1185,7 @@ again:
 	 */
 	if (!gmem_pool_owns(pfn, owner)) {
 		mutex_unlock(&owner->lock);
+		gmem_owner_put(owner);
 		goto again;
 	}
 	while (gmem_ranges_next(&owner->ranges, &next, ULONG_MAX - 1, &rg)) {
@@ -1150,15 +1212,22 @@ again:
 		ops = owner->ops;
 		ops_data = owner->ops_data;
 		notify = ops && ops->memory_failure;
+		/* gmem_track_owner_destroy() waits for us from now on. */
+		if (notify)
+			atomic_inc(&owner->notifying);
 		poisoned = index;
 		break;
 	}
 	mutex_unlock(&owner->lock);
-	/* Still on the list: the owner cannot be destroyed meanwhile. */
-	if (notify)
+	if (notify) {
+		/* With no lock held: it takes guest_memfd's locks. */
 		ops->memory_failure(ops_data, poisoned);
-unlock_list:
-	mutex_unlock(&gmem_owners_lock);
+		/* Fully ordered: a destroy that sleeps on it sees 0. */
+		if (atomic_dec_and_test(&owner->notifying))
+			wake_up_var(&owner->notifying);
+	}
+	gmem_owner_put(owner);
+out:
 	/* Only a page with a struct page of its own can have been pinned. */
 	if (ret != -ENOENT && (*flags & MF_COUNT_INCREASED)) {
 		put_page(pfn_to_page(pfn));
@@ -1246,31 +1315,58 @@ EXPORT_SYMBOL_GPL(gmem_track_next);
  * @design: the design.
  * @ranges: the number of entries.
  * @bytes: the memory of their maple trees.
+ *
+ * The node walk (mt_nr_nodes()) must not meet a writer's dead nodes, so
+ * each owner is measured under its lock. That lock is waited for holding
+ * a reference to the owner, not the list of owners: the read waits for
+ * each owner's conversion or release in turn, but holds up nobody else.
+ * The sums are not a snapshot: each owner is measured at another moment,
+ * and an owner created or destroyed during the read may be counted or not.
+ *
+ * Context: Process context, no lock of gmem_track held; may sleep.
  */
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes)
 {
-	struct gmem_track_owner *owner;
+	struct gmem_track_owner *owner, *done = NULL;
 
 	*ranges = 0;
 	*bytes = 0;
 	mutex_lock(&gmem_owners_lock);
 	list_for_each_entry(owner, &gmem_owners, list) {
-		if (owner->design != design)
+		if (owner->design != design ||
+		    !refcount_inc_not_zero(&owner->ref))
 			continue;
-		/* The node walk must not meet a writer's dead nodes. */
+		mutex_unlock(&gmem_owners_lock);
+		/* Not under the list lock: the last put takes it. */
+		if (done)
+			gmem_owner_put(done);
+
 		mutex_lock(&owner->lock);
 		*ranges += gmem_ranges_count(&owner->ranges);
 		*bytes += gmem_ranges_bytes(&owner->ranges);
 		mutex_unlock(&owner->lock);
+
+		/* Our reference keeps it on the list: go on from there. */
+		done = owner;
+		mutex_lock(&gmem_owners_lock);
 	}
 	mutex_unlock(&gmem_owners_lock);
+	if (done)
+		gmem_owner_put(done);
 }
 
 /**
  * gmem_track_read_stats - read the counters of one design
  * @design: the design.
  * @stats: filled with the counters.
+ *
+ * The counters are read one by one, without a lock, while owners change:
+ * a conversion or release running alongside may be seen half-done, its
+ * pages counted in one counter already and not yet taken out of another.
+ * The descriptor figures are summed as gmem_read_ranges() says.
+ *
+ * Context: Process context, no lock of gmem_track held; may sleep.
  */
 void gmem_track_read_stats(enum gmem_track_design design,
 			   struct gmem_track_stats *stats)

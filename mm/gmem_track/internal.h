@@ -11,6 +11,7 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 
 #include "ranges.h"
 #include "reserve.h"
@@ -31,9 +32,17 @@
  * @chunk_order: order of the chunks backing the owner (PMD or PUD order).
  * @design: whether private memory keeps its struct pages.
  * @nid: node chunks are taken from, or NUMA_NO_NODE.
- * @list: entry in the list of all owners, for statistics.
+ * @ref: references to the owner. Its creation holds one until it has
+ *	given back every chunk (on gmem_track_owner_destroy(), or later
+ *	for a closed owner); a memory error or a statistics read at work
+ *	on it holds one each, taken under gmem_owners_lock. The last one
+ *	takes the owner off @list and frees it.
+ * @list: entry in the list of all owners, for statistics; under
+ *	gmem_owners_lock.
  * @ops: the callbacks of the owner's user, or NULL.
  * @ops_data: their argument.
+ * @notifying: memory errors calling @ops, counted under @lock when they
+ *	read it; gmem_track_owner_destroy() waits for none to be left.
  * @objcg: the memory cgroup of the task that created the owner, charged
  *	with its chunks and the vmemmap rebuilt for them; NULL for none.
  * @closed: entry in the list of destroyed owners still holding chunks.
@@ -45,9 +54,11 @@ struct gmem_track_owner {
 	unsigned int chunk_order;
 	enum gmem_track_design design;
 	int nid;
+	refcount_t ref;
 	struct list_head list;
 	const struct gmem_track_owner_ops *ops;
 	void *ops_data;
+	atomic_t notifying;
 	struct obj_cgroup *objcg;
 	struct list_head closed;
 	long closed_chunks;

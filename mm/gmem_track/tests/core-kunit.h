@@ -779,6 +779,109 @@ static void gmem_test_create_vs_busy_owner(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+struct gmem_test_slow_notify {
+	pgoff_t index;
+	struct completion entered;
+	struct completion release;
+};
+
+/* An owner's user that takes its time over a memory error. */
+static void gmem_test_slow_memory_failure(void *data, pgoff_t index)
+{
+	struct gmem_test_slow_notify *sn = data;
+
+	WRITE_ONCE(sn->index, index);
+	complete(&sn->entered);
+	/* Never for ever, whatever becomes of the test. */
+	wait_for_completion_timeout(&sn->release, 30 * HZ);
+}
+
+static const struct gmem_track_owner_ops gmem_test_slow_ops = {
+	.memory_failure = gmem_test_slow_memory_failure,
+};
+
+struct gmem_test_destroyer {
+	struct gmem_track_owner *owner;
+	struct completion done;
+};
+
+static int gmem_test_destroyer_thread(void *data)
+{
+	struct gmem_test_destroyer *ds = data;
+
+	gmem_track_owner_destroy(ds->owner);
+	complete(&ds->done);
+	return 0;
+}
+
+/*
+ * The owner's user is told of a memory error with no lock of gmem_track
+ * held, and frees what its callback uses once gmem_track_owner_destroy()
+ * has returned: destruction must wait for a call that has begun. Other
+ * owners are created and destroyed meanwhile.
+ */
+static void gmem_test_destroy_vs_notify(struct kunit *test)
+{
+	/* Not on the stack: the kthreads may outlive a test that gave up. */
+	static struct gmem_test_slow_notify sn;
+	static struct gmem_test_mf mf;
+	static struct gmem_test_destroyer ds;
+	static struct gmem_test_creator cr;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_STRUCT_PAGE);
+	sn.index = 0;
+	init_completion(&sn.entered);
+	init_completion(&sn.release);
+	mf.pfn = gmem_test_pfn(test, owner, 0) + 7;
+	mf.ret = -1;
+	init_completion(&mf.done);
+	ds.owner = owner;
+	init_completion(&ds.done);
+	cr.ret = -1;
+	init_completion(&cr.created);
+	init_completion(&cr.done);
+	gmem_track_owner_set_ops(owner, &gmem_test_slow_ops, &sn);
+
+	task = kthread_run(gmem_test_mf_thread, &mf, "gmem_test_mf");
+	if (IS_ERR(task)) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no kthread");
+	}
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&sn.entered,
+							    10 * HZ));
+
+	task = kthread_run(gmem_test_destroyer_thread, &ds, "gmem_test_ds");
+	if (IS_ERR(task)) {
+		complete(&sn.release);
+		KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done,
+								    30 * HZ));
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no kthread");
+	}
+	task = kthread_run(gmem_test_creator_thread, &cr, "gmem_test_cr");
+	if (!IS_ERR(task) && !wait_for_completion_timeout(&cr.done, HZ))
+		KUNIT_FAIL(test,
+			   "owner creation or destruction blocked behind the user of another owner");
+
+	msleep(100);
+	if (completion_done(&ds.done))
+		KUNIT_FAIL(test,
+			   "owner destroyed while its user was being told of a memory error");
+	complete(&sn.release);
+
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&ds.done, 30 * HZ));
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done, 30 * HZ));
+	if (!IS_ERR(task)) {
+		KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&cr.done,
+								    30 * HZ));
+		KUNIT_EXPECT_EQ(test, cr.ret, 0);
+	}
+	KUNIT_EXPECT_EQ(test, mf.ret, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(sn.index), 7);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -791,6 +894,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_lookup_chunk_order),
 	KUNIT_CASE(gmem_test_memory_failure_vs_release),
 	KUNIT_CASE(gmem_test_create_vs_busy_owner),
+	KUNIT_CASE(gmem_test_destroy_vs_notify),
 	{}
 };
 
