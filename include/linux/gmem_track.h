@@ -66,7 +66,8 @@ struct gmem_track_owner;
  * struct gmem_track_owner_ops - what an owner's user is told
  * @memory_failure: an index of memory, private or shared, was hit by an
  *	uncorrected error and is poisoned now. Called in process context,
- *	from memory_failure(), with no lock of gmem_track held. Once
+ *	from memory_failure() under its mf_mutex, with no lock of
+ *	gmem_track held. Once
  *	gmem_track_owner_destroy() has begun it is not called any more, and
  *	gmem_track_owner_destroy() waits for a call that began before. The
  *	user should unmap the index from whatever maps it (KVM's stage-2

@@ -566,12 +566,29 @@ static DECLARE_DELAYED_WORK(gmem_closed_work, gmem_closed_retry);
 #define GMEM_CLOSED_RETRY_MAX	(8 * HZ)
 static unsigned long gmem_closed_delay = GMEM_CLOSED_RETRY;
 
+#ifdef CONFIG_LOCKDEP
+/*
+ * gmem_track_owner_destroy() waits for a memory error's call of the
+ * owner's user, which lockdep cannot see through wait_var_event(). It
+ * sees the wait as taking this map and the call as holding it, so that a
+ * destroy under a lock the call takes is reported, as flush_work() is.
+ */
+static struct lockdep_map gmem_notify_map =
+	STATIC_LOCKDEP_MAP_INIT("gmem_track_notify", &gmem_notify_map);
+#define gmem_notify_acquire()	lock_map_acquire(&gmem_notify_map)
+#define gmem_notify_release()	lock_map_release(&gmem_notify_map)
+#else
+#define gmem_notify_acquire()	do { } while (0)
+#define gmem_notify_release()	do { } while (0)
+#endif
+
 /*
  * Drop a reference to an owner. The last one goes only once the owner was
  * destroyed and gave back every chunk, so no PFN names it any more; it is
  * dropped under gmem_owners_lock, which makes the PFN tree's answer safe
  * to take a reference on under that lock (gmem_track_memory_failure()).
- * Called with no lock held.
+ * Called with no lock of gmem_track held (memory_failure() holds its
+ * mf_mutex).
  */
 static void gmem_owner_put(struct gmem_track_owner *owner)
 {
@@ -665,6 +682,8 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	 * ...once every memory_failure() that read them is done with them:
 	 * they counted themselves under the lock, before it was dropped.
 	 */
+	gmem_notify_acquire();
+	gmem_notify_release();
 	wait_var_event(&owner->notifying,
 		       !atomic_read_acquire(&owner->notifying));
 
@@ -683,9 +702,14 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 		      busy * (long)gmem_chunk_pages(owner));
 	mutex_lock(&gmem_closed_lock);
 	list_add_tail(&owner->closed, &gmem_closed_owners);
+	/*
+	 * Not mod_delayed_work(): files closed more often than the delay
+	 * would push the retry back for ever. A retry already queued comes
+	 * at most GMEM_CLOSED_RETRY_MAX later, and the next one soon.
+	 */
 	gmem_closed_delay = GMEM_CLOSED_RETRY;
-	mod_delayed_work(system_unbound_wq, &gmem_closed_work,
-			 GMEM_CLOSED_RETRY);
+	queue_delayed_work(system_unbound_wq, &gmem_closed_work,
+			   GMEM_CLOSED_RETRY);
 	mutex_unlock(&gmem_closed_lock);
 }
 EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
@@ -1170,10 +1194,10 @@ again:
 			ret = 0;
 		goto out;
 	}
-	if (!held) {
-		/* Cannot happen (see above); its chunks are gone: ask again. */
-		cond_resched();
-		goto again;
+	/* Cannot happen (see above): never loop under mf_mutex for it. */
+	if (WARN_ON_ONCE(!held)) {
+		ret = -EBUSY;
+		goto out;
 	}
 
 	mutex_lock(&owner->lock);
@@ -1221,7 +1245,9 @@ again:
 	mutex_unlock(&owner->lock);
 	if (notify) {
 		/* With no lock held: it takes guest_memfd's locks. */
+		gmem_notify_acquire();
 		ops->memory_failure(ops_data, poisoned);
+		gmem_notify_release();
 		/* Fully ordered: a destroy that sleeps on it sees 0. */
 		if (atomic_dec_and_test(&owner->notifying))
 			wake_up_var(&owner->notifying);
