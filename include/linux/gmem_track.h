@@ -67,8 +67,8 @@ struct gmem_track_owner;
  * @memory_failure: an index of memory, private or shared, was hit by an
  *	uncorrected error and is poisoned now. Called in process context,
  *	from memory_failure() under its mf_mutex, with no lock of
- *	gmem_track held. Once
- *	gmem_track_owner_destroy() has begun it is not called any more, and
+ *	gmem_track held. Once gmem_track_owner_destroy() has cleared the
+ *	callbacks, its first step, it is not called any more, and
  *	gmem_track_owner_destroy() waits for a call that began before. The
  *	user should unmap the index from whatever maps it (KVM's stage-2
  *	tables, host page tables).

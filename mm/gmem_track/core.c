@@ -703,13 +703,19 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	mutex_lock(&gmem_closed_lock);
 	list_add_tail(&owner->closed, &gmem_closed_owners);
 	/*
-	 * Not mod_delayed_work(): files closed more often than the delay
-	 * would push the retry back for ever. A retry already queued comes
-	 * at most GMEM_CLOSED_RETRY_MAX later, and the next one soon.
+	 * A retry soon: one queued for later (backed off behind a pin held
+	 * long) is brought forward, but one due sooner is never pushed back,
+	 * or files closed more often than GMEM_CLOSED_RETRY would put it off
+	 * for ever. The expiry is read racily; at worst a retry comes one
+	 * GMEM_CLOSED_RETRY early or late.
 	 */
 	gmem_closed_delay = GMEM_CLOSED_RETRY;
-	queue_delayed_work(system_unbound_wq, &gmem_closed_work,
-			   GMEM_CLOSED_RETRY);
+	if (!queue_delayed_work(system_unbound_wq, &gmem_closed_work,
+				GMEM_CLOSED_RETRY) &&
+	    time_after(READ_ONCE(gmem_closed_work.timer.expires),
+		       jiffies + GMEM_CLOSED_RETRY))
+		mod_delayed_work(system_unbound_wq, &gmem_closed_work,
+				 GMEM_CLOSED_RETRY);
 	mutex_unlock(&gmem_closed_lock);
 }
 EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
@@ -1164,7 +1170,8 @@ EXPORT_SYMBOL_GPL(gmem_track_set_private);
  * quarantine); -EHWPOISON if the page was poisoned already (or its chunk
  * is in quarantine); -ENOENT if gmem_track does not hold the page and
  * memory_failure() is to handle it; -ENOMEM if the descriptor cannot be
- * split (the page is then not isolated).
+ * split (the page is then not isolated); -EBUSY, with a warning, if the
+ * owner of the page had no reference left, which cannot happen.
  */
 int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {

@@ -852,7 +852,8 @@ static void gmem_test_destroy_vs_notify(struct kunit *test)
 	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&sn.entered,
 							    10 * HZ));
 
-	task = kthread_run(gmem_test_destroyer_thread, &ds, "gmem_test_ds");
+	/* Held: the destroyer's state is read while it may be exiting. */
+	task = kthread_create(gmem_test_destroyer_thread, &ds, "gmem_test_ds");
 	if (IS_ERR(task)) {
 		complete(&sn.release);
 		KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done,
@@ -860,12 +861,16 @@ static void gmem_test_destroy_vs_notify(struct kunit *test)
 		gmem_track_owner_destroy(owner);
 		kunit_skip(test, "no kthread");
 	}
+	get_task_struct(task);
+	wake_up_process(task);
+	/* The destroyer must be waiting for the user before it is judged. */
+	gmem_test_let_block(task, &ds.done);
+	put_task_struct(task);
 	task = kthread_run(gmem_test_creator_thread, &cr, "gmem_test_cr");
 	if (!IS_ERR(task) && !wait_for_completion_timeout(&cr.done, HZ))
 		KUNIT_FAIL(test,
 			   "owner creation or destruction blocked behind the user of another owner");
 
-	msleep(100);
 	if (completion_done(&ds.done))
 		KUNIT_FAIL(test,
 			   "owner destroyed while its user was being told of a memory error");
