@@ -42,7 +42,7 @@ series:
 		SUBJECT_PREFIX="$(SUBJECT_PREFIX)" bash workbench/series.sh
 
 clean:
-	rm -rf build/obj-check build/obj-bench build/obj-debug build/debug build/src/work build/src/touched \
+	rm -rf build/obj build/obj-check build/obj-bench build/obj-debug build/debug build/src/work build/src/touched \
 		build/selftests build/initramfs build/*.log build/*.tap \
 		build/*.cpio.gz build/summary.txt build/harness
 

@@ -62,6 +62,7 @@ class Node:
         self.directive = directive or ''
         self.depth = depth
         self.children = []
+        self.plan = None  # the nested plan its children announced
 
     @property
     def skipped(self):
@@ -72,7 +73,14 @@ class Node:
         return self.directive.upper().startswith(('TODO', 'XFAIL'))
 
     def count(self):
-        """Return (passed, failed, skipped) over the leaves under this node."""
+        """Return (passed, failed, skipped) over the leaves under this node.
+
+        Cases a nested plan announced that never reported count as failed
+        (the program stopped early); a nested plan of 0 (a filter that
+        matched no case) counts as a skip.
+        """
+        if self.plan == 0 and not self.children:
+            return 0, 0, 1
         if not self.children:
             if self.skipped:
                 return 0, 0, 1
@@ -83,7 +91,9 @@ class Node:
         for c in self.children:
             cp, cf, cs = c.count()
             p, f, s = p + cp, f + cf, s + cs
-        if not self.ok and not self.todo and f == 0:
+        if self.plan is not None and len(self.children) < self.plan:
+            f += self.plan - len(self.children)
+        elif not self.ok and not self.todo and f == 0:
             # The program failed although no case did (crash, bad exit code).
             f += 1
         return p, f, s
@@ -91,6 +101,9 @@ class Node:
     def skipped_leaves(self, path):
         """Yield (path, reason) of every skipped leaf under this node."""
         path = f'{path}/{self.name}' if path else self.name
+        if self.plan == 0 and not self.children:
+            yield path, 'no case ran (nested plan 1..0)'
+            return
         if not self.children:
             if self.skipped:
                 yield path, self.directive[4:].strip()
@@ -140,6 +153,7 @@ def parse_tap(lines, figures=None):
     Figures ('reliability: KEY N' lines) are added to figures if given.
     """
     pending = {}
+    plans = {}
     plan = None
     done = False
     for raw in lines:
@@ -155,6 +169,9 @@ def parse_tap(lines, figures=None):
         if m and depth == 0 and plan is None:
             plan = int(m.group(1))
             continue
+        if m and depth > 0:
+            plans[depth] = int(m.group(1))
+            continue
         m = RESULT.match(stripped)
         if not m:
             continue
@@ -162,8 +179,11 @@ def parse_tap(lines, figures=None):
         deeper = [d for d in pending if d > depth]
         if depth + 1 in pending:
             node.children = pending[depth + 1]
+        node.plan = plans.pop(depth + 1, None)
         for d in deeper:
             del pending[d]
+        for d in [d for d in plans if d > depth + 1]:
+            del plans[d]
         pending.setdefault(depth, []).append(node)
     return pending.get(0, []), plan, done
 
