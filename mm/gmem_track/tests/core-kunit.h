@@ -548,7 +548,7 @@ static int gmem_test_mf_thread(void *data)
 	int flags = MF_SW_SIMULATED;
 
 	mf->ret = gmem_track_memory_failure(mf->pfn, &flags);
-	complete(&mf->done);
+	complete_all(&mf->done);
 	return 0;
 }
 
@@ -616,6 +616,11 @@ static void gmem_test_memory_failure_vs_release(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+/*
+ * The test threads here signal with complete_all(): a test may wait for
+ * the same event twice (once bounded to judge, once to clean up), and a
+ * wait must not use the event up.
+ */
 struct gmem_test_reader {
 	enum gmem_track_design design;
 	struct gmem_track_stats st;
@@ -628,7 +633,7 @@ static int gmem_test_reader_thread(void *data)
 	struct gmem_test_reader *rd = data;
 
 	gmem_track_read_stats(rd->design, &rd->st);
-	complete(&rd->done);
+	complete_all(&rd->done);
 	return 0;
 }
 
@@ -647,9 +652,9 @@ static int gmem_test_creator_thread(void *data)
 	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_STRUCT_PAGE,
 					NUMA_NO_NODE);
 	cr->ret = PTR_ERR_OR_ZERO(owner);
-	complete(&cr->created);
+	complete_all(&cr->created);
 	gmem_track_owner_destroy(owner);
-	complete(&cr->done);
+	complete_all(&cr->done);
 	return 0;
 }
 
@@ -791,7 +796,7 @@ static void gmem_test_slow_memory_failure(void *data, pgoff_t index)
 	struct gmem_test_slow_notify *sn = data;
 
 	WRITE_ONCE(sn->index, index);
-	complete(&sn->entered);
+	complete_all(&sn->entered);
 	/* Never for ever, whatever becomes of the test. */
 	wait_for_completion_timeout(&sn->release, 30 * HZ);
 }
@@ -810,7 +815,7 @@ static int gmem_test_destroyer_thread(void *data)
 	struct gmem_test_destroyer *ds = data;
 
 	gmem_track_owner_destroy(ds->owner);
-	complete(&ds->done);
+	complete_all(&ds->done);
 	return 0;
 }
 
