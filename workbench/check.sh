@@ -39,7 +39,7 @@ else
 	obj=$b/obj-check
 	frags=("$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
 	       "$top/workbench/kconfig/check.config")
-	: "${WB_TIMEOUT:=2400}"
+	: "${WB_TIMEOUT:=3600}"
 	flavour=" (check: lockdep, DEBUG_VM, kmemleak)"
 	r=$b
 fi
