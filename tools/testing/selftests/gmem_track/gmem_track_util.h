@@ -121,6 +121,26 @@ static inline long page_tables_kb(void)
 }
 
 /*
+ * PageTables once it has stopped moving: unchanged over a second, or after
+ * 30 s. A process that just exited (a KVM test before) still has its page
+ * tables freed for a while, and a measurement taken from a moving baseline
+ * sees that as its own.
+ */
+static inline long page_tables_settled_kb(void)
+{
+	long kb = page_tables_kb(), prev;
+	int i, same = 0;
+
+	for (i = 0; i < 150 && same < 5; i++) {
+		usleep(200 * 1000);
+		prev = kb;
+		kb = page_tables_kb();
+		same = kb == prev ? same + 1 : 0;
+	}
+	return kb;
+}
+
+/*
  * Free memory in KiB: MemFree plus the pages on the per-CPU free lists
  * ("count:" in /proc/zoneinfo), which MemFree leaves out and where freed
  * pages land first.

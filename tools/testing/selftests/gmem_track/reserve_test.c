@@ -264,7 +264,7 @@ TEST_F_TIMEOUT(rsv, pool_reports, TMO)
 /* A reserved chunk is taken and freed without any vmemmap change. */
 TEST_F_TIMEOUT(rsv, no_vmemmap, TMO)
 {
-	long memmap = memmap_pages(), pt = page_tables_kb();
+	long pt = page_tables_settled_kb(), memmap = memmap_pages();
 	unsigned long pfn, i;
 
 	ASSERT_EQ(0, owner_cmd("create tracked 1G"));
