@@ -21,6 +21,8 @@
  *  - hole punching (chunk granularity for gmem_track), refill, faults on
  *    holes, attributes surviving the punch;
  *  - the file closed while mapped, and its chunks freed after munmap;
+ *  - a long conversion of a 1 GiB file killed with SIGKILL midway: the
+ *    process goes and the file is as it was;
  *  - private content unreadable from the host: the mapping,
  *    /proc/self/mem, process_vm_readv(), read() and pread() of the file,
  *    /dev/mem;
@@ -2764,6 +2766,137 @@ TEST_F_TIMEOUT(gmem, huge_sparse_convert, TMO)
 	EXPECT_GT(1.0, worst);
 	EXPECT_GT(1.0, stuck);
 	munmap(c, sizeof(*c));
+	ksft_print_msg("reliability: isolation_cases 1\n");
+}
+
+/*
+ * A conversion is killable: SIGKILL during a long conversion of a whole
+ * 1 GiB file ends it early with the file as it was (all or nothing, the
+ * counters too), and the process goes. Each direction is timed first;
+ * then a child converts the file and is killed an eighth of the way
+ * through. A direction that takes under KILL_MIN_MS has nothing long to
+ * interrupt (the struct-page design's conversion to shared only changes
+ * the descriptor): there the state must only be whole.
+ */
+#define KILL_SIZE	SZ_1G
+#define KILL_MIN_MS	40
+/* The kill comes after 1/KILL_AT of the conversion's time. */
+#define KILL_AT		8
+#define KILL_PROBES	512
+
+/* Sampled pages of @mem (one per KILL_SIZE / KILL_PROBES) that are shared. */
+static int shared_probes(char *mem)
+{
+	int i, n = 0;
+
+	for (i = 0; i < KILL_PROBES; i++)
+		n += probe(mem, i * (KILL_SIZE / KILL_PROBES), false) == PG_OK;
+	return n;
+}
+
+static void kill_child(int fd, int go, __u64 to)
+{
+	int ret;
+
+	sparse_child_quiet();
+	if (write(go, "x", 1) != 1)
+		_exit(100);
+	ret = set_attrs(fd, 0, KILL_SIZE, to, PRESERVE, NULL);
+	_exit(ret ? -ret : 0);
+}
+
+TEST_F_TIMEOUT(gmem, killed_conversion, TMO)
+{
+	struct gfile *f = &self->f;
+	struct counters c0, c1;
+	int fd, i, p[2], status, n;
+	double t0, took, dt;
+	char *mem, x;
+	pid_t pid, w;
+
+	if (!f->design)
+		SKIP(return, "upstream file: its conversions do no work per page");
+	/* Only one 1 GiB chunk at a time: drop the fixture's file. */
+	drop_file(f);
+	fd = create_gmem(f->vm_fd, KILL_SIZE, f->flags);
+	ASSERT_LE(0, fd);
+	n = falloc(fd, FALLOC_FL_KEEP_SIZE, 0, KILL_SIZE);
+	if (n == -ENOMEM && f->chunk == SZ_1G) {
+		close(fd);
+		SKIP(return, "no free 1 GiB chunk");
+	}
+	ASSERT_EQ(0, n);
+	mem = mmap(NULL, KILL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+
+	for (i = 0; i < 2; i++) {
+		__u64 to = i ? PRIVATE : SHARED, from = i ? SHARED : PRIVATE;
+		const char *dir = i ? "to private" : "to shared";
+
+		/*
+		 * The file is all @from: time the way there, twice (and
+		 * back). The shorter time counts: the first conversion may
+		 * pay for what the second does not.
+		 */
+		took = 1e9;
+		for (n = 0; n < 2; n++) {
+			t0 = now_secs();
+			ASSERT_EQ(0, set_attrs(fd, 0, KILL_SIZE, to, PRESERVE,
+					       NULL));
+			if (now_secs() - t0 < took)
+				took = now_secs() - t0;
+			ASSERT_EQ(0, set_attrs(fd, 0, KILL_SIZE, from, PRESERVE,
+					       NULL));
+		}
+		read_counters(f, &c0);
+
+		ASSERT_EQ(0, pipe(p));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			close(p[0]);
+			kill_child(fd, p[1], to);
+		}
+		close(p[1]);
+		ASSERT_EQ(1, read(p[0], &x, 1));
+		close(p[0]);
+		usleep(took * 1e6 / KILL_AT);
+		kill(pid, SIGKILL);
+		t0 = now_secs();
+		w = wait_secs(pid, &status, 30);
+		dt = now_secs() - t0;
+		ASSERT_LT(0, w) {
+			kill(pid, SIGKILL);
+			ksft_print_msg("%s: the child outlived SIGKILL by 30 s\n",
+				       dir);
+		}
+
+		/* All or nothing, the counters with the pages. */
+		n = shared_probes(mem);
+		read_counters(f, &c1);
+		ksft_print_msg("%s, %s: %.0f ms; killed after %.0f ms, gone %.0f ms later, %s; %d of %d probes shared\n",
+			       f->design, dir, took * 1e3, took * 1e3 / KILL_AT,
+			       dt * 1e3,
+			       WIFSIGNALED(status) ? "killed" : "exited",
+			       n, KILL_PROBES);
+		EXPECT_TRUE(n == 0 || n == KILL_PROBES);
+		if (took * 1e3 >= KILL_MIN_MS) {
+			/* Interrupted, so the file is as it was. */
+			EXPECT_TRUE(WIFSIGNALED(status));
+			EXPECT_EQ(from == SHARED ? KILL_PROBES : 0, n)
+				ksft_print_msg("%s: ran to its end through SIGKILL\n",
+					       dir);
+			EXPECT_EQ(c0.shared_b, c1.shared_b);
+			EXPECT_EQ(c0.private_b, c1.private_b);
+			EXPECT_EQ(c0.vmemmap_b, c1.vmemmap_b);
+		}
+		/* Start the next direction from @to. */
+		if (n != (to == SHARED ? KILL_PROBES : 0))
+			ASSERT_EQ(0, set_attrs(fd, 0, KILL_SIZE, to, PRESERVE,
+					       NULL));
+	}
+	munmap(mem, KILL_SIZE);
+	close(fd);
 	ksft_print_msg("reliability: isolation_cases 1\n");
 }
 
