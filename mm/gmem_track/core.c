@@ -32,6 +32,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/page_ref.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/wait_bit.h>
@@ -249,12 +250,14 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 /*
  * Rebuild the vmemmap of every granule of [first, last] that has memory
  * but holds no shared page (so has no vmemmap). Physically consecutive
- * granules are rebuilt together, one TLB flush per run. All or nothing: on
- * failure the granules rebuilt so far are removed again. Returns the pages
- * allocated or -ENOMEM.
+ * granules are rebuilt together, one TLB flush per run of up to
+ * GMEM_RUN_MAX_PAGES. All or nothing: on failure the granules rebuilt so
+ * far are removed again. When @killable, a fatal signal seen between two
+ * runs is such a failure. Returns the pages allocated, -ENOMEM or -EINTR.
  */
 static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
-				     pgoff_t first, pgoff_t last)
+				     pgoff_t first, pgoff_t last,
+				     bool killable)
 {
 	unsigned long run = 0, run_nr = 0, pfn;
 	pgoff_t g, run_g = first;
@@ -267,11 +270,16 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 		if (more && gmem_granule_shared(owner, g))
 			continue;
 		pfn = more ? gmem_index_to_pfn(owner, g) : 0;
-		if (more && run_nr && run + run_nr == pfn) {
+		if (more && run_nr && run + run_nr == pfn &&
+		    run_nr < GMEM_RUN_MAX_PAGES) {
 			run_nr += GMEM_GRANULE_PAGES;
 			continue;
 		}
 		if (run_nr) {
+			if (killable && fatal_signal_pending(current)) {
+				ret = -EINTR;
+				goto undo;
+			}
 			ret = gmem_vmemmap_repopulate(run, run_nr);
 			if (ret < 0)
 				goto undo;
@@ -447,7 +455,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		/* A reserved chunk goes back without struct pages. */
 		if (!reserved)
 			added = quarantine ? -ENOMEM :
-				gmem_repopulate_unshared(owner, cindex, last);
+				gmem_repopulate_unshared(owner, cindex, last,
+							 false);
 		if (added < 0 && !destroying) {
 			ret = added;
 			goto thaw;
@@ -899,7 +908,8 @@ EXPORT_SYMBOL_GPL(gmem_track_release);
  * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
  * of it is poisoned (@error_index says where); -ENOMEM if vmemmap or
  * descriptor memory is short, or the owner's memory cgroup is at its limit
- * for the vmemmap. On error nothing changed.
+ * for the vmemmap; -EINTR if a fatal signal arrived while the vmemmap was
+ * rebuilt. On error nothing changed.
  */
 int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 			  unsigned long nr, pgoff_t *error_index)
@@ -929,7 +939,7 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 	}
 
 	if (tracked) {
-		added = gmem_repopulate_unshared(owner, gfirst, glast);
+		added = gmem_repopulate_unshared(owner, gfirst, glast, true);
 		if (added < 0) {
 			ret = added;
 			goto out;
@@ -1015,7 +1025,8 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
  * of it is poisoned, or a shared page of it was marked by memory_failure()
  * (@error_index says where);
  * -EAGAIN if a page is still referenced; -ENOMEM if the descriptor cannot be
- * split. On error nothing changed.
+ * split; -EINTR if a fatal signal arrived while the shared pages were
+ * frozen. On error nothing changed.
  */
 int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			   unsigned long nr, pgoff_t *error_index)
@@ -1048,6 +1059,14 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 		for (i = a; i <= b; i++) {
 			struct page *page = pfn_to_page(rg.pfn + i - rg.index);
 
+			if (!(i % GMEM_GRANULE_PAGES)) {
+				cond_resched();
+				if (fatal_signal_pending(current)) {
+					ret = -EINTR;
+					frozen_to = i;
+					goto thaw;
+				}
+			}
 			/* memory_failure() marked it: never private again. */
 			if (PageHWPoison(page))
 				ret = -EHWPOISON;

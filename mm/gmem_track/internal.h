@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/sizes.h>
 
 #include "ranges.h"
 #include "reserve.h"
@@ -21,6 +22,11 @@
  * struct pages are removed and rebuilt, 256 KiB of memory on x86-64.
  */
 #define GMEM_GRANULE_PAGES	(PAGE_SIZE / sizeof(struct page))
+/*
+ * Most pages whose vmemmap is rebuilt in one go: a conversion looks for a
+ * fatal signal between two such runs (one TLB flush each).
+ */
+#define GMEM_RUN_MAX_PAGES	(SZ_128M >> PAGE_SHIFT)
 
 /* Poisoned pages a chunk may hold and still be freed (the rest stays). */
 #define GMEM_MAX_POISONED	8
