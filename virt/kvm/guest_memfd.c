@@ -825,25 +825,33 @@ static void kvm_gmem_track_uncache(struct inode *inode, pgoff_t start,
 	}
 }
 
-/* Zero the memory behind [start, end), wherever there is some. */
+/*
+ * Zero the memory behind [start, end), wherever there is some. Holes stay
+ * holes, and poisoned gmem_track memory is never written: its pages are
+ * skipped (gmem_track_next()), as a store to a page with an uncorrected
+ * error may raise a machine check.
+ */
 static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
 				pgoff_t end)
 {
 	struct gmem_track_owner *owner = GMEM_I(inode)->owner;
+	unsigned long pfn, nr, i, done = 0;
 	struct folio_batch fbatch;
-	unsigned long pfn, nr, i;
 	pgoff_t index;
 
 	if (owner) {
 		/*
 		 * Private memory may have no struct page: use the direct map.
 		 * Only the memory there is, not every index of the span.
+		 * Reschedule every 2 MiB zeroed, counted across runs: a
+		 * 1 GiB chunk of alternating shared and private pages is
+		 * one run per page.
 		 */
 		index = start;
 		while (gmem_track_next(owner, &index, end - 1, &pfn, &nr)) {
 			for (i = 0; i < nr; i++) {
 				clear_page(pfn_to_kaddr(pfn + i));
-				if (!((i + 1) % PTRS_PER_PTE))
+				if (!(++done % PTRS_PER_PTE))
 					cond_resched();
 			}
 			index += nr;
