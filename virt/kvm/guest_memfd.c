@@ -439,16 +439,37 @@ static void kvm_gmem_invalidate_end(struct inode *inode, pgoff_t start,
 		__kvm_gmem_invalidate_end(f, start, end);
 }
 
+static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
+				pgoff_t end);
+
+/*
+ * Punch [offset, offset + len) out of the file. An upstream file frees
+ * its folios. A gmem_track file frees the chunks the range covers whole
+ * and, as hugetlbfs does with a partial huge page, zeroes the memory of
+ * the parts of chunks it covers in part: the chunk stays, the attributes
+ * stay, holes stay holes and poisoned pages stay poisoned (never written,
+ * see kvm_gmem_zero_range()).
+ *
+ * Everything happens under the invalidate lock held for writing and
+ * between the invalidation's start and end over the whole range, so no
+ * stage-2 mapping of a page being zeroed survives, and KVM faults in the
+ * chunks concerned retry until the end. Shared pages of the range leave
+ * the page cache and host page tables (a pin keeps its page and sees it
+ * zeroed, as for hugetlbfs); the next host fault brings the zeroed page
+ * back (kvm_gmem_track_get_folio()).
+ *
+ * Whole chunks are freed first, and partial chunks zeroed only if that
+ * succeeded, as zeroing cannot fail: on error (-EBUSY for a chunk whose
+ * shared page is still referenced, -ENOMEM) the partial chunks are as
+ * they were, and so is every whole chunk from the one that failed on.
+ */
 static long kvm_gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 {
 	struct gmem_track_owner *owner = GMEM_I(inode)->owner;
 	pgoff_t start = offset >> PAGE_SHIFT;
 	pgoff_t end = (offset + len) >> PAGE_SHIFT;
+	pgoff_t first, last, head_end, tail_start;
 	long r = 0;
-
-	/* gmem_track memory is freed in whole chunks only. */
-	if (owner && !IS_ALIGNED(start | end, kvm_gmem_chunk_pages(inode)))
-		return -EINVAL;
 
 	/*
 	 * Bindings must be stable across invalidation to ensure the start+end
@@ -460,9 +481,21 @@ static long kvm_gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 
 	truncate_inode_pages_range(inode->i_mapping, offset, offset + len - 1);
 
-	/* -EBUSY: a shared page is still pinned; its chunk stays. */
-	if (owner && end > start)
-		r = gmem_track_release(owner, start, end - start);
+	if (owner) {
+		/* Whole chunks [first, last); partial ones around them. */
+		first = ALIGN(start, kvm_gmem_chunk_pages(inode));
+		last = ALIGN_DOWN(end, kvm_gmem_chunk_pages(inode));
+		head_end = min(first, end);
+		tail_start = max(last, head_end);
+
+		/* -EBUSY: a shared page is still pinned; its chunk stays. */
+		if (first < last)
+			r = gmem_track_release(owner, first, last - first);
+		if (!r && start < head_end)
+			kvm_gmem_zero_range(inode, start, head_end);
+		if (!r && tail_start < end)
+			kvm_gmem_zero_range(inode, tail_start, end);
+	}
 
 	kvm_gmem_invalidate_end(inode, start, end);
 
