@@ -18,8 +18,10 @@
  *  - a page referenced by a pipe (vmsplice) makes the conversion to
  *    private fail with EAGAIN, error_offset naming the first such page,
  *    and nothing changed; it succeeds once the pipe is read;
- *  - hole punching (chunk granularity for gmem_track), refill, faults on
- *    holes, attributes surviving the punch;
+ *  - hole punching, refill, faults on holes, attributes surviving the
+ *    punch; a punch of part of a chunk zeroes that part, shared or
+ *    private, seen through the same mapping, and keeps the chunk, its
+ *    attributes and its holes (gmem_track, as hugetlbfs does);
  *  - the file closed while mapped, and its chunks freed after munmap;
  *  - a long conversion of a 1 GiB file killed with SIGKILL midway: the
  *    process goes and the file is as it was;
@@ -856,22 +858,14 @@ TEST_F_TIMEOUT(gmem, punch_refill, TMO)
 	ASSERT_EQ(-1, fill_range(f, 0, r_len, seed));
 	read_counters(f, &c0);
 
-	/* Misaligned punches change nothing. */
-	if (f->design) {
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a + PAGE_SZ, u));
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a, PAGE_SZ));
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a, u / 2));
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a + u / 2, u));
-	} else {
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a + 100, u));
-		EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
-					  FALLOC_FL_KEEP_SIZE, a, 100));
-	}
+	/*
+	 * Punches not page aligned change nothing (one not aligned to the
+	 * chunk zeroes part of it: punch_partial_*).
+	 */
+	EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+				  FALLOC_FL_KEEP_SIZE, a + 100, u));
+	EXPECT_EQ(-EINVAL, falloc(f->fd, FALLOC_FL_PUNCH_HOLE |
+				  FALLOC_FL_KEEP_SIZE, a, 100));
 	EXPECT_EQ(-1, check_range(f, 0, r_len, seed));
 	expect_accounting(_metadata, f, r_len, granules(0, r_len), NULL);
 
@@ -1165,12 +1159,7 @@ static int falloc_cases(struct falloc_case *c, __s64 size, __s64 u)
 		{ "punch, offset 1", PUNCH, 1, u, -EINVAL },
 		{ "punch, offset 2048", PUNCH, 2048, u, -EINVAL },
 		{ "punch, length + 1", PUNCH, 0, u + 1, -EINVAL },
-		{ "punch, offset 4K", PUNCH, PAGE_SZ, u, -EINVAL, 1 },
-		{ "punch, offset half a chunk", PUNCH, u / 2, u, -EINVAL,
-		  u / 2 % PAGE_SZ ? -EINVAL : 1 },
-		{ "punch, length 4K", PUNCH, 0, PAGE_SZ, -EINVAL, 1 },
-		{ "punch, length chunk + 4K", PUNCH, 0, u + PAGE_SZ, -EINVAL,
-		  1 },
+		/* Page aligned but not to the chunk: valid, punch_partial_*. */
 		{ "punch, length 0", PUNCH, 0, 0, -EINVAL },
 		{ "punch, offset -chunk", PUNCH, -u, u, -EINVAL },
 		{ "punch, length -chunk", PUNCH, u, -u, -EINVAL },
@@ -1223,6 +1212,261 @@ TEST_F_TIMEOUT(gmem, falloc_bad_input, TMO)
 		witness_check(_metadata, f, &w, c[i].name);
 	}
 	ksft_print_msg("reliability: bad_inputs %d\n", tried);
+}
+
+/* ---- punching part of a chunk ---- */
+
+/* Is the page at @o in one of the @n ranges of @h? */
+static bool in_ranges(const struct range *h, int n, __u64 o)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (o >= h[i].off && o < h[i].off + h[i].len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Punch each of @n ranges, none aligned to a 2 MiB or 1 GiB chunk: on a
+ * gmem_track file each zeroes part of a chunk and frees nothing.
+ */
+static void punch_ranges(struct __test_metadata *_metadata, struct gfile *f,
+			 const struct range *h, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, falloc(f->fd, PUNCH, h[i].off, h[i].len)) {
+			TH_LOG("punch [%#llx, +%#llx)", h[i].off, h[i].len);
+		}
+	}
+}
+
+/* [off, off + len) reads zeroes in @h and the pattern of @seed elsewhere. */
+static void check_punched(struct __test_metadata *_metadata, struct gfile *f,
+			  __u64 off, __u64 len, const struct range *h, int n,
+			  __u64 seed)
+{
+	__u64 o;
+
+	for (o = off; o < off + len; o += PAGE_SZ) {
+		EXPECT_EQ(-1, check_range(f, o, PAGE_SZ,
+					  in_ranges(h, n, o) ? 0 : seed));
+	}
+}
+
+/*
+ * The holes punched by the punch_partial_* tests: one page inside the
+ * first chunk, and five pages across 2 MiB, which on a file of 2 MiB
+ * chunks is the boundary of its two chunks (inside the one chunk of a
+ * 1 GiB file). Both lie in [0, 4 MiB - 64 KiB).
+ */
+static int partial_holes(struct range *h)
+{
+	h[0] = (struct range){ SZ_1M + 3 * PAGE_SZ, PAGE_SZ };
+	h[1] = (struct range){ SZ_2M - 3 * PAGE_SZ, 5 * PAGE_SZ };
+	return 2;
+}
+
+/*
+ * Shared memory with a pattern, mapped and read: punching part of a chunk
+ * zeroes it under the same mapping, whose next access faults the zeroed
+ * page back in, and changes nothing else: the pattern around the holes,
+ * the attributes, the memory held (no chunk freed), and the pages can
+ * still be written, converted and read back.
+ */
+TEST_F_TIMEOUT(gmem, punch_partial_shared, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 r_len = f->chunk == SZ_1G ? SZ_4M : f->size - 64 * 1024;
+	__u64 seed = next_seed();
+	struct counters c0, now;
+	struct range h[2];
+	int n = partial_holes(h);
+
+	ASSERT_EQ(0, set_attrs(f->fd, 0, r_len, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, 0, r_len, seed));
+	/* Every page of it mapped: the punch must unmap the holes. */
+	ASSERT_EQ(-1, check_range(f, 0, r_len, seed));
+	read_counters(f, &c0);
+
+	punch_ranges(_metadata, f, h, n);
+	read_counters(f, &now);
+	EXPECT_TRUE(same_counters(&c0, &now)) {
+		print_counters("partly punched", &now, &c0);
+	}
+	check_punched(_metadata, f, 0, r_len, h, n, seed);
+	EXPECT_EQ(-1, check_private(f, r_len, PAGE_SZ, false));
+	expect_accounting(_metadata, f, r_len, granules(0, r_len),
+			  "partly punched, read");
+
+	/* The holes take new data, and every page converts both ways. */
+	EXPECT_EQ(-1, fill_range(f, h[0].off, h[0].len, seed));
+	EXPECT_EQ(-1, check_range(f, 0, h[1].off, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, r_len, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, 0, r_len, false));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+	ASSERT_EQ(0, set_attrs(f->fd, 0, r_len, SHARED, PRESERVE, NULL));
+	check_punched(_metadata, f, 0, r_len, &h[1], 1, seed);
+}
+
+/*
+ * Private memory with a pattern (written while shared, kept by PRESERVE):
+ * punching part of a chunk zeroes it too, and the pages stay private.
+ */
+TEST_F_TIMEOUT(gmem, punch_partial_private, TMO)
+{
+	/* [1 MiB, 3 MiB) holds the holes; its first page stays shared. */
+	__u64 off = SZ_1M, len = SZ_2M, seed = next_seed();
+	struct gfile *f = &self->f;
+	struct counters c0, now;
+	struct range h[2];
+	int n = partial_holes(h);
+
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(-1, fill_range(f, off, len, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, off + PAGE_SZ, len - PAGE_SZ, PRIVATE,
+			       PRESERVE, NULL));
+	read_counters(f, &c0);
+
+	punch_ranges(_metadata, f, h, n);
+	read_counters(f, &now);
+	EXPECT_TRUE(same_counters(&c0, &now)) {
+		print_counters("partly punched", &now, &c0);
+	}
+	EXPECT_EQ(-1, check_private(f, off + PAGE_SZ, len - PAGE_SZ, false));
+	EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, seed));
+	expect_accounting(_metadata, f, PAGE_SZ, granules(off, PAGE_SZ),
+			  "private, partly punched");
+
+	ASSERT_EQ(0, set_attrs(f->fd, off + PAGE_SZ, len - PAGE_SZ, SHARED,
+			       PRESERVE, NULL));
+	check_punched(_metadata, f, off, len, h, n, seed);
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, PRIVATE, PRESERVE, NULL));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+}
+
+/*
+ * A punch over part of a hole allocates nothing, and one from memory
+ * into a hole zeroes the memory and leaves the hole. The hole is the
+ * file's second chunk (2 MiB chunks), its only chunk (1 GiB) or the page
+ * at 2 MiB (upstream), punched whole first.
+ */
+TEST_F_TIMEOUT(gmem, punch_partial_hole, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 hole = f->chunk == SZ_1G ? 0 : SZ_2M, seed = next_seed();
+	/* Inside the hole; from the memory below it into it. */
+	struct range h[2] = {
+		{ hole + 5 * PAGE_SZ, 3 * PAGE_SZ },
+		{ hole - 2 * PAGE_SZ, 4 * PAGE_SZ },
+	};
+	int i, n = hole ? 2 : 1;
+	struct counters c0, now;
+	__u64 len;
+	int ret;
+
+	/* Shared with a pattern below the hole, to see what is zeroed. */
+	if (hole) {
+		ASSERT_EQ(0, set_attrs(f->fd, 0, hole, SHARED, PRESERVE,
+				       NULL));
+		ASSERT_EQ(-1, fill_range(f, 0, hole, seed));
+	}
+	read_counters(f, &c0);
+	ASSERT_EQ(0, falloc(f->fd, PUNCH, hole, f->chunk));
+	if (f->design) {
+		c0.chunks--;
+		ASSERT_TRUE(wait_counters(f, &c0, true, &now));
+		read_counters(f, &c0);
+	}
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, falloc(f->fd, PUNCH, h[i].off, h[i].len)) {
+			TH_LOG("punch [%#llx, +%#llx)", h[i].off, h[i].len);
+		}
+		read_counters(f, &now);
+		EXPECT_TRUE(same_counters(&c0, &now)) {
+			print_counters("hole punched", &now, &c0);
+		}
+	}
+	if (hole)
+		check_punched(_metadata, f, 0, hole, &h[1], 1, seed);
+
+	/* Still a hole, still private: allocated again, zeroed. */
+	ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, hole, f->chunk);
+	if (ret == -ENOMEM && f->chunk == SZ_1G)
+		SKIP(return, "no free 1 GiB chunk to refill");
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-1, check_private(f, hole, f->chunk, false));
+	/* Its first 2 MiB at most: all of 1 GiB is slow under TCG. */
+	len = f->chunk < SZ_2M ? f->chunk : SZ_2M;
+	ASSERT_EQ(0, set_attrs(f->fd, hole, len, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, hole, len, 0));
+}
+
+/* Bad punches of part of a chunk, at the witness pages of @w. */
+static int partial_punch_cases(struct falloc_case *c, const struct witness *w)
+{
+	const __s64 p0 = w->p0, last = w->last, pg = PAGE_SZ;
+	const struct falloc_case t[] = {
+		{ "offset + 1", PUNCH, p0 + 1, pg, -EINVAL },
+		{ "offset + 2048", PUNCH, p0 + 2048, pg, -EINVAL },
+		{ "offset - 1", PUNCH, p0 - 1, 2 * pg, -EINVAL },
+		{ "length 4K + 1", PUNCH, p0, pg + 1, -EINVAL },
+		{ "length 4K - 1", PUNCH, p0, pg - 1, -EINVAL },
+		{ "length 2048", PUNCH, p0, 2048, -EINVAL },
+		{ "length 0", PUNCH, p0, 0, -EINVAL },
+		{ "length -4K", PUNCH, p0, -pg, -EINVAL },
+		{ "offset -4K", PUNCH, -pg, 2 * pg, -EINVAL },
+		{ "offset + length wraps", PUNCH, p0,
+		  0x7fffffffffffffffLL & ~(pg - 1), -EFBIG },
+		{ "last page + 1 byte", PUNCH, last, pg + 1, -EINVAL },
+		{ "without KEEP_SIZE", FALLOC_FL_PUNCH_HOLE, p0, pg,
+		  -EOPNOTSUPP },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++)
+		c[i] = t[i];
+	return i;
+}
+
+/*
+ * A punch of part of a chunk takes the same bad input as any punch and
+ * changes nothing then; past the end of the file there is nothing to
+ * zero (a punch wholly past it is a no-op: falloc_bad_input).
+ */
+TEST_F_TIMEOUT(gmem, punch_partial_bad_input, TMO)
+{
+	struct gfile *f = &self->f;
+	struct falloc_case c[16];
+	struct counters now;
+	struct witness w;
+	int i, n;
+
+	witness_set(_metadata, f, &w);
+	n = partial_punch_cases(c, &w);
+	ASSERT_GE(16, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(c[i].err, falloc(f->fd, c[i].mode, c[i].off,
+					   c[i].len)) {
+			TH_LOG("partial punch, %s", c[i].name);
+		}
+		witness_check(_metadata, f, &w, c[i].name);
+	}
+	ksft_print_msg("reliability: bad_inputs %d\n", n);
+
+	/* Across the end: the last page is zeroed, nothing else changes. */
+	ASSERT_EQ(0, falloc(f->fd, PUNCH, w.last, 2 * PAGE_SZ));
+	read_counters(f, &now);
+	EXPECT_TRUE(same_counters(&w.c, &now)) {
+		print_counters("punched across the end", &now, &w.c);
+	}
+	EXPECT_EQ(-1, check_range(f, w.last, PAGE_SZ, 0));
+	EXPECT_EQ(-1, check_range(f, w.p0, 2 * PAGE_SZ, w.seed));
+	EXPECT_EQ(-1, check_private(f, w.pp, PAGE_SZ, false));
 }
 
 /* Every page of [p, p + len) past the end of the file SIGBUSes. */
