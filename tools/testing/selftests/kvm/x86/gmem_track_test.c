@@ -24,11 +24,14 @@
  *   takes the mapping away: the guest's next access exits to the VMM with
  *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more (EHWPOISON,
  *   error_offset naming it, whatever the span and the direction), the rest
- *   of the file keeps working.
+ *   of the file keeps working; a punch of part of the chunk over it
+ *   succeeds and leaves it poisoned.
  * - poison_shared: MADV_HWPOISON on a shared page the guest has mapped:
  *   the host's next read gets SIGBUS with BUS_MCEERR_AR, the guest's an
  *   exit with KVM_EXIT_MEMORY_FAULT (EHWPOISON), conversions over it fail
- *   with EHWPOISON and error_offset naming it; the page next to it works.
+ *   with EHWPOISON and error_offset naming it; the page next to it works;
+ *   a punch of both, part of their chunk, zeroes the neighbour and never
+ *   writes the poisoned page, which stays poisoned.
  * - stress: for GMEM_STRESS_SECS seconds (default 10), at once on one file:
  *   host threads converting random ranges both ways (retrying EAGAIN), two
  *   vCPUs checking and rewriting pages, host threads faulting the shared
@@ -939,6 +942,15 @@ TEST_F_TIMEOUT(gmem_track, poison_private, GMEM_TEST_TIMEOUT)
 	gmem_set_attributes(t->fd, 0, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
 	TEST_ASSERT(!t->mem[0], "a page next to the poisoned one");
+
+	/* A punch of part of the chunk over it skips it: still poisoned. */
+	t->mem[0] = 0x5a;
+	r = fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      2 * PAGE_SIZE);
+	TEST_ASSERT(!r, "punching [0, 0x%lx): errno %d (%s)",
+		    (u64)(2 * PAGE_SIZE), errno, strerror(errno));
+	TEST_ASSERT(!t->mem[0], "the punched page next to the poisoned one");
+	expect_poison_refused(t, size, offset);
 	ksft_print_msg("reliability: hwpoison_cases 1\n");
 }
 
@@ -971,7 +983,7 @@ TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
 {
 	struct gmem_test *t = &self->t;
 	u64 size = gmem_file_size(t, 2);
-	u64 offset = 3 * PAGE_SIZE, next = offset + PAGE_SIZE;
+	u64 offset = 3 * PAGE_SIZE, next = offset + PAGE_SIZE, i;
 	struct kvm_run *run;
 	const char *reason;
 	int r, code;
@@ -1022,6 +1034,25 @@ TEST_F_TIMEOUT(gmem_track, poison_shared, GMEM_TEST_TIMEOUT)
 	gmem_set_attributes(t->fd, next, PAGE_SIZE, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
 	host_check_page(t->mem, next, SALT_HOST);
+
+	/*
+	 * Punching both pages, part of their chunk, zeroes the one next to
+	 * it and never writes the poisoned page: it stays poisoned.
+	 */
+	r = fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      offset, 2 * PAGE_SIZE);
+	TEST_ASSERT(!r, "punching [0x%lx, +0x%lx): errno %d (%s)", offset,
+		    (u64)(2 * PAGE_SIZE), errno, strerror(errno));
+	code = host_read_poison_code(t->mem + offset);
+	TEST_ASSERT(code == BUS_MCEERR_AR,
+		    "host read of the poisoned page after a punch: si_code %d, wanted BUS_MCEERR_AR (%d)",
+		    code, BUS_MCEERR_AR);
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i++) {
+		TEST_ASSERT(!((u64 *)(t->mem + next))[i],
+			    "punched page at 0x%lx: word %lu is 0x%lx", next, i,
+			    ((u64 *)(t->mem + next))[i]);
+	}
+	expect_poison_refused(t, size, offset);
 	ksft_print_msg("reliability: hwpoison_cases 1\n");
 }
 
