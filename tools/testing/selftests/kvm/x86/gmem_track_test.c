@@ -35,11 +35,17 @@
  * - stress: for GMEM_STRESS_SECS seconds (default 10), at once on one file:
  *   host threads converting random ranges both ways (retrying EAGAIN), two
  *   vCPUs checking and rewriting pages, host threads faulting the shared
- *   mapping, chunks punched out and allocated again, shared pages held by
- *   a pipe (vmsplice). Every page has one owner at a time, so the guest and
- *   the host know what each must hold: no page may be found corrupt. The
- *   file is closed under the running threads; once they, the mapping and
- *   the VM are gone, gmem_track's counters are back where they were.
+ *   mapping, shared pages held by a pipe (vmsplice), chunks punched out and
+ *   allocated again, or left as holes that three host threads (shared
+ *   pages: no SIGBUS) and two more vCPUs then fault in at once, each page
+ *   reading zeroes. A punch of a chunk with a pinned page fails with EBUSY
+ *   and changes no page. A file of another VM takes chunks and punches them
+ *   out again and again: each reads zeroes when it comes and, when it goes,
+ *   holds only what that file wrote, never a word of the stress's pattern.
+ *   Every page has one owner at a time, so the guest and the host know what
+ *   each must hold: no page may be found corrupt. The file is closed under
+ *   the running threads; once they, the mapping and the VMs are gone,
+ *   gmem_track's counters are back where they were.
  * - injected_fault: with fail_function, the chunk allocation of a guest
  *   fault on a punched-out chunk fails (KVM_RUN: ENOMEM with a
  *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
@@ -1326,7 +1332,8 @@ static void refill(struct gmem_test *t, int fd, u64 offset, u64 len)
  * pattern it holds. A thread holds the locks of the regions it works on,
  * so every access and every change of a page has one author who knows
  * what the page must hold; the only things that outlive a lock are the
- * pipes' references to pinned pages, counted per region.
+ * pipes' references to pinned pages, counted per region. The threads that
+ * fault a hole in at once work for the puncher, which holds the locks.
  */
 #define STRESS_REGIONS		16
 #define REGION_PAGES		(SZ_2M / PAGE_SIZE)
@@ -1337,6 +1344,14 @@ static void refill(struct gmem_test *t, int fd, u64 offset, u64 len)
 /* Longest wait for a pinned page to be let go, TCG included. */
 #define EAGAIN_LIMIT_S		60
 #define STRESS_TIMEOUT		900
+/* Host threads and vCPUs that fault a punched-out chunk in at once. */
+#define HOLE_HOSTS		3
+#define HOLE_VCPUS		2
+#define HOLE_WORKERS		(HOLE_HOSTS + HOLE_VCPUS)
+/* Chunks of the file of another VM that takes memory as it is freed. */
+#define REUSE_CHUNKS_2M		4
+/* What that file writes into the first word of each page, ^ the offset. */
+#define REUSE_MAGIC		0x5e5e5e5e00000000ull
 
 enum stress_op {
 	OP_TO_PRIVATE,
@@ -1347,6 +1362,10 @@ enum stress_op {
 	OP_SIGBUS,
 	OP_PUNCH,
 	OP_PIN,
+	OP_HOLE_HOST,
+	OP_HOLE_GUEST,
+	OP_PUNCH_PINNED,
+	OP_REUSE,
 	NR_STRESS_OPS
 };
 
@@ -1359,6 +1378,10 @@ static const char * const stress_op_name[NR_STRESS_OPS] = {
 	[OP_SIGBUS] = "sigbus",
 	[OP_PUNCH] = "punch",
 	[OP_PIN] = "pin",
+	[OP_HOLE_HOST] = "hole_host",
+	[OP_HOLE_GUEST] = "hole_guest",
+	[OP_PUNCH_PINNED] = "punch_pinned",
+	[OP_REUSE] = "reuse",
 };
 
 struct stress_region {
@@ -1370,9 +1393,60 @@ struct stress_region {
 	u32 gen[REGION_PAGES];
 };
 
+/**
+ * struct hole_task - a page of a hole that one worker faults in
+ * @active: the worker has a page this time.
+ * @region: its region.
+ * @page: its index in the region.
+ * @gen: the generation the worker writes, once it found zeroes.
+ * @bad: the page did not read zeroes; @bad_offset and @bad_got say where
+ *	and what.
+ * @bad_offset: file offset of the first wrong word.
+ * @bad_got: what it held.
+ * @nomem: faults retried for want of a 1 GiB chunk.
+ */
+struct hole_task {
+	bool active;
+	int region;
+	u64 page;
+	u32 gen;
+	bool bad;
+	u64 bad_offset;
+	u64 bad_got;
+	u64 nomem;
+};
+
+/* The puncher and the hole's workers meet at @start and at @done. */
+struct stress_hole {
+	pthread_barrier_t start;
+	pthread_barrier_t done;
+	bool quit;
+	struct hole_task task[HOLE_WORKERS];
+};
+
+/**
+ * struct stress_reuse - the file of another VM that takes freed chunks
+ * @vm: its VM, of the same type as the stress's.
+ * @fd: the file, of the same design and chunk size, all shared.
+ * @size: its size.
+ * @mem: its host mapping.
+ * @held: which chunks it holds.
+ * @extra: per chunk, a 2 MiB window checked besides the regions' (1 GiB).
+ */
+struct stress_reuse {
+	struct kvm_vm *vm;
+	int fd;
+	u64 size;
+	u64 *mem;
+	bool held[REUSE_CHUNKS_2M];
+	u64 extra[REUSE_CHUNKS_2M];
+};
+
 struct stress {
 	struct gmem_test *t;
 	struct stress_region region[STRESS_REGIONS];
+	struct stress_hole hole;
+	struct stress_reuse reuse;
 	/* Regions are back to back: conversions may span several. */
 	bool contiguous;
 	bool stop;
@@ -1386,6 +1460,12 @@ struct stress {
 	u64 pages_checked;
 	/* Time spent punching and allocating again, in ms. */
 	u64 punch_ms;
+	/* First faults of a hole retried for want of a 1 GiB chunk. */
+	u64 hole_nomem;
+	/* Chunks the reuse file did not get for want of memory (1 GiB). */
+	u64 reuse_nomem;
+	/* Pages of the reuse file found holding what it did not write. */
+	u64 foreign;
 };
 
 struct stress_thread {
@@ -1395,6 +1475,8 @@ struct stress_thread {
 	int fd;
 	struct kvm_vcpu *vcpu;
 	struct guest_cmd *cmd;
+	/* A hole worker's task in s->hole.task[]. */
+	int slot;
 };
 
 static u64 stress_rnd(struct stress_thread *th)
@@ -1423,12 +1505,39 @@ static u32 stress_next_gen(struct stress *s)
 	return __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
 }
 
+static bool is_reuse_word(u64 w)
+{
+	return w >> 32 == REUSE_MAGIC >> 32;
+}
+
 static void stress_corrupt(struct stress *s, const char *who, u64 offset,
 			   u64 want, u64 got)
 {
-	if (__atomic_fetch_add(&s->corrupt, 1, __ATOMIC_RELAXED) < 8)
-		ksft_print_msg("corrupt page (%s): file offset 0x%lx holds 0x%lx, expected 0x%lx\n",
-			       who, offset, got, want);
+	if (__atomic_fetch_add(&s->corrupt, 1, __ATOMIC_RELAXED) >= 8)
+		return;
+	ksft_print_msg("corrupt page (%s): file offset 0x%lx holds 0x%lx, expected 0x%lx\n",
+		       who, offset, got, want);
+	if (is_reuse_word(got))
+		ksft_print_msg("  the reuse file's tag of its offset 0x%lx\n",
+			       (u64)(u32)got);
+}
+
+/*
+ * The generation of @w if it is a word of the stress's pattern, else 0;
+ * @offset gets the file offset it was written at. expected_value() of an
+ * offset below 4 GiB with gen_salt() leaves the offset in the low half
+ * and SALT_GEN ^ the generation in the high half.
+ */
+static u32 stress_word_gen(struct stress *s, u64 w, u64 *offset)
+{
+	u32 gen = (w >> 32) ^ (SALT_GEN >> 32);
+	u64 off = (u32)w;
+
+	if (!gen || gen > __atomic_load_n(&s->gen, __ATOMIC_RELAXED) ||
+	    off % sizeof(u64) || off >= s->t->size)
+		return 0;
+	*offset = off;
+	return gen;
 }
 
 /* Check the page at @offset (host address @page) for generation @gen. */
@@ -1631,20 +1740,240 @@ static void *stress_faulter(void *arg)
 	return NULL;
 }
 
+/* A host worker's page: the first fault must map it, and it reads zero. */
+static void hole_host_task(struct stress *s, struct hole_task *task)
+{
+	u64 offset = page_offset(s, task->region, task->page);
+	u64 *page = (u64 *)(s->t->mem + offset);
+	int w, tries;
+
+	for (tries = 0; read_sigbus(page); tries++) {
+		/* No 1 GiB chunk for a moment (see refill()) is a SIGBUS too. */
+		TEST_ASSERT(s->t->chunk_size == SZ_1G &&
+			    tries < NR_REALLOC_WAITS,
+			    "SIGBUS on a first fault of shared page 0x%lx of a punched-out chunk (%d times)",
+			    offset, tries + 1);
+		task->nomem++;
+		sleep_ms(100);
+	}
+	w = page_bad_word(page, offset, 0);
+	if (w >= 0) {
+		task->bad = true;
+		task->bad_offset = offset + w * sizeof(u64);
+		task->bad_got = page[w];
+	}
+	fill_page(page, offset, gen_salt(task->gen));
+}
+
+/* A vCPU worker's page: the guest checks for zeroes and writes it. */
+static void hole_guest_task(struct stress_thread *th, struct hole_task *task)
+{
+	struct stress *s = th->s;
+	u64 offset = page_offset(s, task->region, task->page);
+	struct kvm_run *run = th->vcpu->run;
+	struct guest_cmd *cmd = th->cmd;
+	int r, tries;
+
+	cmd->op = CMD_CHECK_WRITE;
+	cmd->corrupt = 0;
+	cmd->offset = offset;
+	cmd->npages = 1;
+	cmd->old_gen[0] = 0;
+	cmd->new_gen[0] = task->gen;
+	for (tries = 0;; tries++) {
+		r = _vcpu_run(th->vcpu);
+		if (!r)
+			break;
+		TEST_ASSERT(errno == ENOMEM &&
+			    run->exit_reason == KVM_EXIT_MEMORY_FAULT &&
+			    s->t->chunk_size == SZ_1G &&
+			    tries < NR_REALLOC_WAITS,
+			    "vCPU's first fault of page 0x%lx of a punched-out chunk: rc %d errno %d (%s), exit reason %u (%d times)",
+			    offset, r, errno, strerror(errno), run->exit_reason,
+			    tries + 1);
+		task->nomem++;
+		sleep_ms(100);
+	}
+	check_ucall(th->vcpu, UCALL_SYNC, 1);
+	if (cmd->corrupt) {
+		task->bad = true;
+		task->bad_offset = cmd->bad_offset;
+		task->bad_got = cmd->bad_got;
+	}
+}
+
+/* Fault in the page the puncher gives, each time it asks. */
+static void *stress_hole_worker(void *arg)
+{
+	struct stress_thread *th = arg;
+	struct stress_hole *h = &th->s->hole;
+	struct hole_task *task = &h->task[th->slot];
+
+	for (;;) {
+		pthread_barrier_wait(&h->start);
+		if (READ_ONCE(h->quit))
+			break;
+		if (task->active && th->vcpu)
+			hole_guest_task(th, task);
+		else if (task->active)
+			hole_host_task(th->s, task);
+		pthread_barrier_wait(&h->done);
+	}
+	return NULL;
+}
+
 /*
- * Punch a chunk out and allocate it again while nobody uses its regions
- * and no pipe holds one of its pages: all of it reads as zeroes after,
- * private or shared as before. Returns whether it did.
+ * Give @task a page of regions [@first, @first + @n), from a random one
+ * on, that no other task has: private or shared as @private says, or
+ * either with @any. Returns whether there was one.
  */
-static bool stress_punch(struct stress_thread *th)
+static bool hole_pick(struct stress_thread *th, struct hole_task *task,
+		      int first, int n, bool private, bool any)
+{
+	struct stress *s = th->s;
+	u64 total = n * REGION_PAGES, p = stress_rnd(th) % total, i, page;
+	int region, j;
+
+	for (i = 0; i < total; i++, p = (p + 1) % total) {
+		region = first + p / REGION_PAGES;
+		page = p % REGION_PAGES;
+		if (!any && s->region[region].private[page] != private)
+			continue;
+		for (j = 0; j < HOLE_WORKERS; j++) {
+			if (s->hole.task[j].active &&
+			    s->hole.task[j].region == region &&
+			    s->hole.task[j].page == page)
+				break;
+		}
+		if (j < HOLE_WORKERS)
+			continue;
+		task->region = region;
+		task->page = page;
+		task->active = true;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The chunk of regions [@first, @first + @n) was just punched out and is
+ * still a hole: HOLE_HOSTS host threads fault shared pages of it in at
+ * once with HOLE_VCPUS vCPUs private ones (any, if none is private), all
+ * released together. Each page must read zeroes; each worker writes a new
+ * generation, which the host reads back where the page is shared (a write
+ * that went to a chunk a concurrent fill then dropped is lost).
+ */
+static void stress_first_faults(struct stress_thread *th, int first, int n)
+{
+	struct stress *s = th->s;
+	struct stress_hole *h = &s->hole;
+	bool host = false, guest = false;
+	struct hole_task *task;
+	struct stress_region *rg;
+	u64 offset;
+	int i;
+
+	memset(h->task, 0, sizeof(h->task));
+	for (i = 0; i < HOLE_WORKERS; i++) {
+		task = &h->task[i];
+		if (i < HOLE_HOSTS)
+			hole_pick(th, task, first, n, false, false);
+		else if (!hole_pick(th, task, first, n, true, false))
+			hole_pick(th, task, first, n, false, true);
+		if (task->active)
+			task->gen = stress_next_gen(s);
+	}
+	pthread_barrier_wait(&h->start);
+	pthread_barrier_wait(&h->done);
+
+	for (i = 0; i < HOLE_WORKERS; i++) {
+		task = &h->task[i];
+		if (!task->active)
+			continue;
+		rg = &s->region[task->region];
+		offset = page_offset(s, task->region, task->page);
+		if (task->bad)
+			stress_corrupt(s, i < HOLE_HOSTS ? "host, first fault of a hole" :
+							   "guest, first fault of a hole",
+				       task->bad_offset, 0, task->bad_got);
+		stress_count(s, &s->pages_checked, 1);
+		stress_count(s, &s->hole_nomem, task->nomem);
+		rg->gen[task->page] = task->gen;
+		if (!rg->private[task->page])
+			stress_check(s, "host, after the first faults",
+				     (u64 *)(s->t->mem + offset), offset,
+				     task->gen);
+		if (i < HOLE_HOSTS)
+			host = true;
+		else
+			guest = true;
+	}
+	if (host)
+		stress_count(s, &s->ops[OP_HOLE_HOST], 1);
+	if (guest)
+		stress_count(s, &s->ops[OP_HOLE_GUEST], 1);
+}
+
+/*
+ * Try to punch out the chunk at @offset, regions [@first, @first + @n),
+ * while a pipe holds one of its shared pages: the punch must fail with
+ * EBUSY and leave every page as it was. Its page cache is gone by then,
+ * so the host's check of the shared pages maps them again; the vCPUs
+ * check the private ones as they go on.
+ */
+static void stress_punch_pinned(struct stress_thread *th, u64 offset,
+				int first, int n)
+{
+	struct stress *s = th->s;
+	u64 chunk_size = s->t->chunk_size, p, off;
+	int ret, i;
+
+	ret = punch_hole(th->fd, offset, chunk_size);
+	TEST_ASSERT(ret == -1 && errno == EBUSY,
+		    "punch of 0x%lx+0x%lx with %d pages in it pinned: rc %d errno %d (%s), wanted EBUSY",
+		    offset, chunk_size, pins_in(s, first, n), ret, errno,
+		    strerror(errno));
+	for (i = first; i < first + n; i++) {
+		for (p = 0; p < REGION_PAGES; p++) {
+			if (s->region[i].private[p])
+				continue;
+			off = page_offset(s, i, p);
+			stress_check(s, "host, after a refused punch",
+				     (u64 *)(s->t->mem + off), off,
+				     s->region[i].gen[p]);
+		}
+	}
+	stress_count(s, &s->ops[OP_PUNCH_PINNED], 1);
+}
+
+/*
+ * Punch a chunk out while nobody uses its regions and no pipe holds one of
+ * its pages, and allocate it again: all of it reads as zeroes after,
+ * private or shared as before. Every other time (@hole), the chunk stays
+ * a hole until the first faults of stress_first_faults() fill it. On the
+ * first try of a round (@first_try), one time in four the chunk is one a
+ * pipe holds a page of, if there is one, and a chunk with a pinned page is
+ * tried all the same (stress_punch_pinned()). Returns whether it punched.
+ */
+static bool stress_punch(struct stress_thread *th, bool hole, bool first_try)
 {
 	struct stress *s = th->s;
 	struct gmem_test *t = s->t;
-	u64 chunk = stress_rnd(th) % (t->size / t->chunk_size);
-	u64 offset = chunk * t->chunk_size;
+	u64 r = stress_rnd(th), chunk = r % (t->size / t->chunk_size);
+	u64 offset;
 	int first, n = 0, i;
 	double t0;
 
+	if (first_try && !((r >> 32) % 4)) {
+		for (i = 0; i < STRESS_REGIONS; i++) {
+			if (__atomic_load_n(&s->region[i].pins,
+					    __ATOMIC_RELAXED)) {
+				chunk = s->region[i].offset / t->chunk_size;
+				break;
+			}
+		}
+	}
+	offset = chunk * t->chunk_size;
 	for (first = 0; first < STRESS_REGIONS; first++)
 		if (s->region[first].offset >= offset)
 			break;
@@ -1654,6 +1983,8 @@ static bool stress_punch(struct stress_thread *th)
 
 	lock_regions(s, first, n);
 	if (pins_in(s, first, n)) {
+		if (first_try)
+			stress_punch_pinned(th, offset, first, n);
 		unlock_regions(s, first, n);
 		return false;
 	}
@@ -1661,10 +1992,13 @@ static bool stress_punch(struct stress_thread *th)
 	TEST_ASSERT(!punch_hole(th->fd, offset, t->chunk_size),
 		    "punch 0x%lx+0x%lx: errno %d (%s)", offset, t->chunk_size,
 		    errno, strerror(errno));
-	refill(t, th->fd, offset, t->chunk_size);
-	stress_count(s, &s->punch_ms, (now_s() - t0) * 1000);
 	for (i = first; i < first + n; i++)
 		memset(s->region[i].gen, 0, sizeof(s->region[i].gen));
+	if (hole)
+		stress_first_faults(th, first, n);
+	/* After the first faults, the chunk is there: a no-op. */
+	refill(t, th->fd, offset, t->chunk_size);
+	stress_count(s, &s->punch_ms, (now_s() - t0) * 1000);
 	unlock_regions(s, first, n);
 	stress_count(s, &s->ops[OP_PUNCH], 1);
 	return true;
@@ -1676,15 +2010,22 @@ static void *stress_puncher(void *arg)
 	struct stress *s = th->s;
 	/* A 1 GiB chunk takes a while to zero under TCG. */
 	unsigned int pause = s->t->chunk_size == SZ_1G ? 2000 : 50, waited;
+	bool first_try, hole = true;
 
 	while (!stress_stopped(s)) {
 		for (waited = 0; waited < pause && !stress_stopped(s);
 		     waited += 50)
 			sleep_ms(50);
 		/* A pinned page is let go within a few ms. */
-		while (!stress_stopped(s) && !stress_punch(th))
+		for (first_try = true;
+		     !stress_stopped(s) && !stress_punch(th, hole, first_try);
+		     first_try = false)
 			sleep_ms(5);
+		hole = !hole;
 	}
+	/* The hole's workers go too. */
+	WRITE_ONCE(s->hole.quit, true);
+	pthread_barrier_wait(&s->hole.start);
 	return NULL;
 }
 
@@ -1798,6 +2139,189 @@ static void *stress_vcpu(void *arg)
 	return NULL;
 }
 
+/* What the reuse file writes into the first word of its page at @roffset. */
+static u64 reuse_tag(u64 roffset)
+{
+	return REUSE_MAGIC ^ roffset;
+}
+
+/*
+ * Check the reuse file's page at @roffset: zeroes, but for the tag in its
+ * first word once @tagged. Returns whether it was right; the first wrong
+ * word of at most 8 pages is reported, named as the stress's when it is.
+ */
+static bool reuse_check_page(struct stress *s, u64 roffset, bool tagged)
+{
+	const char *when = tagged ? "before its punch" : "on first use";
+	const u64 *page = s->reuse.mem + roffset / sizeof(u64);
+	u64 i, want, got, offset;
+	u32 gen;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i++) {
+		want = !i && tagged ? reuse_tag(roffset) : 0;
+		got = READ_ONCE(page[i]);
+		if (got == want)
+			continue;
+		if (__atomic_fetch_add(&s->foreign, 1, __ATOMIC_RELAXED) >= 8)
+			return false;
+		ksft_print_msg("reuse file, %s: offset 0x%lx holds 0x%lx, expected 0x%lx\n",
+			       when, roffset + i * sizeof(u64), got, want);
+		gen = stress_word_gen(s, got, &offset);
+		if (gen)
+			ksft_print_msg("  the stress's word of file offset 0x%lx, generation %u\n",
+				       offset, gen);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The 2 MiB windows of the reuse file's chunk @c that are checked: all of
+ * a 2 MiB chunk; of a 1 GiB one, where the stress's regions lie in its
+ * chunk (the only places the stress writes) and one window chosen when
+ * the chunk came. Returns how many.
+ */
+static int reuse_windows(struct stress *s, int c, u64 *win)
+{
+	u64 chunk_size = s->t->chunk_size;
+	int i;
+
+	if (chunk_size == SZ_2M) {
+		win[0] = c * chunk_size;
+		return 1;
+	}
+	for (i = 0; i < STRESS_REGIONS; i++)
+		win[i] = c * chunk_size + s->region[i].offset % chunk_size;
+	win[i] = c * chunk_size + s->reuse.extra[c];
+	return STRESS_REGIONS + 1;
+}
+
+/*
+ * Take chunk @c into the reuse file: its pages must read zeroes on first
+ * use; then each gets the file's tag. Returns whether there was memory.
+ */
+static bool reuse_take(struct stress_thread *th, int c)
+{
+	struct stress *s = th->s;
+	struct stress_reuse *ru = &s->reuse;
+	u64 chunk_size = s->t->chunk_size, win[STRESS_REGIONS + 1];
+	u64 roffset, p;
+	int nwin, i;
+
+	if (fallocate(ru->fd, FALLOC_FL_KEEP_SIZE, c * chunk_size,
+		      chunk_size)) {
+		/* Another 1 GiB chunk may not be there at once. */
+		TEST_ASSERT(errno == ENOMEM && chunk_size == SZ_1G,
+			    "reuse file: fallocate 0x%lx+0x%lx: errno %d (%s)",
+			    c * chunk_size, chunk_size, errno,
+			    strerror(errno));
+		stress_count(s, &s->reuse_nomem, 1);
+		return false;
+	}
+	ru->held[c] = true;
+	ru->extra[c] = stress_rnd(th) % (chunk_size / SZ_2M) * SZ_2M;
+	nwin = reuse_windows(s, c, win);
+	for (i = 0; i < nwin; i++) {
+		for (p = 0; p < SZ_2M; p += PAGE_SIZE) {
+			roffset = win[i] + p;
+			/* Reported: start the page afresh. */
+			if (!reuse_check_page(s, roffset, false))
+				memset(ru->mem + roffset / sizeof(u64), 0,
+				       PAGE_SIZE);
+			WRITE_ONCE(ru->mem[roffset / sizeof(u64)],
+				   reuse_tag(roffset));
+		}
+		stress_count(s, &s->pages_checked, SZ_2M / PAGE_SIZE);
+	}
+	stress_count(s, &s->ops[OP_REUSE], 1);
+	return true;
+}
+
+/*
+ * Give chunk @c of the reuse file back: its pages hold what the file
+ * wrote, nothing the stress wrote through a mapping of memory freed under
+ * it.
+ */
+static void reuse_give_back(struct stress *s, int c)
+{
+	struct stress_reuse *ru = &s->reuse;
+	u64 chunk_size = s->t->chunk_size, win[STRESS_REGIONS + 1], p;
+	int nwin, i;
+
+	nwin = reuse_windows(s, c, win);
+	for (i = 0; i < nwin; i++) {
+		for (p = 0; p < SZ_2M; p += PAGE_SIZE)
+			reuse_check_page(s, win[i] + p, true);
+		stress_count(s, &s->pages_checked, SZ_2M / PAGE_SIZE);
+	}
+	TEST_ASSERT(!punch_hole(ru->fd, c * chunk_size, chunk_size),
+		    "reuse file: punch 0x%lx+0x%lx: errno %d (%s)",
+		    c * chunk_size, chunk_size, errno, strerror(errno));
+	ru->held[c] = false;
+}
+
+/*
+ * The reuse file takes its chunks in turn, each given back the next time
+ * its turn comes: memory the stress's punches free is the likeliest to
+ * come to it.
+ */
+static void *stress_reuser(void *arg)
+{
+	struct stress_thread *th = arg;
+	struct stress *s = th->s;
+	struct stress_reuse *ru = &s->reuse;
+	int nr = ru->size / s->t->chunk_size, c;
+	u64 round;
+
+	for (round = 0; !stress_stopped(s); round++) {
+		c = round % nr;
+		if (ru->held[c])
+			reuse_give_back(s, c);
+		if (reuse_take(th, c))
+			sleep_ms(1 + stress_rnd(th) % 10);
+		else
+			sleep_ms(100);
+	}
+	for (c = 0; c < nr; c++) {
+		if (ru->held[c])
+			reuse_give_back(s, c);
+	}
+	return NULL;
+}
+
+/*
+ * The file of another VM of the same type, of the stress's design and
+ * chunk size, REUSE_CHUNKS_2M chunks of 2 MiB or one of 1 GiB, shared
+ * everywhere (a hole keeps its attribute), without memory yet.
+ */
+static void reuse_create(struct stress *s)
+{
+	struct stress_reuse *ru = &s->reuse;
+	struct gmem_test *t = s->t;
+
+	ru->vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	TEST_ASSERT(vm_has_attributes2(ru->vm),
+		    "the reuse file's VM lacks guest_memfd memory attributes");
+	ru->size = t->chunk_size == SZ_1G ? SZ_1G : REUSE_CHUNKS_2M * SZ_2M;
+	ru->fd = __vm_create_guest_memfd(ru->vm, ru->size, t->gmem_flags);
+	TEST_ASSERT(ru->fd >= 0,
+		    "reuse file: KVM_CREATE_GUEST_MEMFD(size 0x%lx, flags 0x%lx): errno %d (%s)",
+		    ru->size, t->gmem_flags, errno, strerror(errno));
+	gmem_set_attributes(ru->fd, 0, ru->size, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	ru->mem = kvm_mmap(ru->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   ru->fd);
+}
+
+static void reuse_destroy(struct stress *s)
+{
+	struct stress_reuse *ru = &s->reuse;
+
+	kvm_munmap(ru->mem, ru->size);
+	kvm_close(ru->fd);
+	kvm_vm_free(ru->vm);
+}
+
 static void stress_start(struct stress_thread *th, struct stress *s,
 			 void *(*fn)(void *), u64 seed)
 {
@@ -1860,14 +2384,18 @@ static unsigned int stress_seconds(void)
  * Everything at once on one file for GMEM_STRESS_SECS seconds: host threads
  * converting random ranges both ways, vCPUs checking and writing pages,
  * host threads faulting the shared mapping, a thread punching chunks out
- * and allocating them again, a thread holding shared pages in a pipe. The
- * file is then closed under the running threads, and once they, the
- * mapping and the VM are gone every counter is back where it was.
+ * and allocating them again or having host threads and vCPUs fault them in
+ * at once, and trying to punch chunks a pipe holds a page of, a thread
+ * holding shared pages in a pipe, and a file of another VM taking chunks
+ * and giving them back. The file is then closed under the running threads,
+ * and once they, the mappings and the VMs are gone every counter is back
+ * where it was.
  */
 TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 {
 	struct stress_thread vth[STRESS_VCPUS], cth[STRESS_CONVERTERS];
-	struct stress_thread fth[STRESS_FAULTERS], pth, ith;
+	struct stress_thread fth[STRESS_FAULTERS], pth, ith, rth;
+	struct stress_thread hth[HOLE_WORKERS];
 	struct gmem_test *t = &self->t;
 	u64 size = gmem_file_size(t, STRESS_REGIONS), stride, total = 0;
 	unsigned int secs = stress_seconds();
@@ -1910,6 +2438,21 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 		vth[i].vcpu = vm_vcpu_add(t->vm, i, guest_cmd_loop);
 	for (i = 0; i < STRESS_VCPUS; i++)
 		vth[i].cmd = cmd_setup(t, vth[i].vcpu);
+	memset(hth, 0, sizeof(hth));
+	for (i = 0; i < HOLE_WORKERS; i++) {
+		hth[i].slot = i;
+		if (i < HOLE_HOSTS)
+			continue;
+		hth[i].vcpu = vm_vcpu_add(t->vm, STRESS_VCPUS + i - HOLE_HOSTS,
+					  guest_cmd_loop);
+		hth[i].cmd = cmd_setup(t, hth[i].vcpu);
+	}
+	TEST_ASSERT(!pthread_barrier_init(&s->hole.start, NULL,
+					  HOLE_WORKERS + 1) &&
+		    !pthread_barrier_init(&s->hole.done, NULL,
+					  HOLE_WORKERS + 1),
+		    "pthread_barrier_init()");
+	reuse_create(s);
 
 	t0 = now_s();
 	for (i = 0; i < STRESS_VCPUS; i++)
@@ -1918,8 +2461,11 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 		stress_start(&cth[i], s, stress_converter, 11 + i);
 	for (i = 0; i < STRESS_FAULTERS; i++)
 		stress_start(&fth[i], s, stress_faulter, 21 + i);
+	for (i = 0; i < HOLE_WORKERS; i++)
+		stress_start(&hth[i], s, stress_hole_worker, 51 + i);
 	stress_start(&pth, s, stress_puncher, 31);
 	stress_start(&ith, s, stress_pinner, 41);
+	stress_start(&rth, s, stress_reuser, 61);
 
 	sleep_ms(secs * 1000);
 
@@ -1939,13 +2485,19 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 	for (i = 0; i < STRESS_FAULTERS; i++)
 		stress_join(&fth[i]);
 	stress_join(&pth);
+	for (i = 0; i < HOLE_WORKERS; i++)
+		stress_join(&hth[i]);
 	stress_join(&ith);
+	stress_join(&rth);
 	elapsed = now_s() - t0;
 
 	stress_final_check(s, &vth[0]);
 	sigaction(SIGBUS, &old_sa, NULL);
 	for (i = 0; i < STRESS_VCPUS; i++)
 		cmd_exit(t, vth[i].vcpu, vth[i].cmd);
+	for (i = HOLE_HOSTS; i < HOLE_WORKERS; i++)
+		cmd_exit(t, hth[i].vcpu, hth[i].cmd);
+	reuse_destroy(s);
 
 	/* The last references: the mapping, then the memslot's. */
 	kvm_munmap(t->reserved, t->reserved_size);
@@ -1964,16 +2516,25 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 		       elapsed, ops, s->punch_ms);
 	ksft_print_msg("%lu EAGAIN retried (%lu with no pin); %lu pages checked\n",
 		       s->eagain, s->eagain_unpinned, s->pages_checked);
+	/* 1 GiB chunks only: one may be missing for a moment. */
+	ksft_print_msg("%lu hole first faults retried, %lu reuse chunks not taken\n",
+		       s->hole_nomem, s->reuse_nomem);
 	ksft_print_msg("reliability: stress_seconds %u\n", secs);
 	ksft_print_msg("reliability: stress_ops %lu\n", total);
 	ksft_print_msg("reliability: stress_eagain_retried %lu\n", s->eagain);
 	ksft_print_msg("reliability: corrupt_pages %lu\n", s->corrupt);
+	ksft_print_msg("reliability: reuse_foreign_pages %lu\n", s->foreign);
 
 	/* A kind of work that never happened would leave its race untested. */
 	for (i = 0; i < NR_STRESS_OPS; i++)
-		TEST_ASSERT(s->ops[i], "no %s in %u s", stress_op_name[i], secs);
+		TEST_ASSERT(s->ops[i], "no %s in %u s%s", stress_op_name[i],
+			    secs, i == OP_REUSE && s->reuse_nomem ?
+			    " (no second 1 GiB chunk)" : "");
 	TEST_ASSERT(s->pages_checked, "no page checked");
 	TEST_ASSERT(!s->corrupt, "%lu corrupt pages", s->corrupt);
+	TEST_ASSERT(!s->foreign,
+		    "%lu pages of the reuse file held what it did not write",
+		    s->foreign);
 	TEST_ASSERT(!s->leaks, "%lu private pages readable by the host",
 		    s->leaks);
 	TEST_ASSERT(same_counters(&after, &before),
@@ -1983,6 +2544,8 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 		    before.vmemmap_b, after.vmemmap_b);
 	for (i = 0; i < STRESS_REGIONS; i++)
 		pthread_mutex_destroy(&s->region[i].lock);
+	pthread_barrier_destroy(&s->hole.start);
+	pthread_barrier_destroy(&s->hole.done);
 	free(s);
 }
 
