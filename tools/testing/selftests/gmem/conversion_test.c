@@ -92,6 +92,17 @@
 #define ZERO		KVM_SET_MEMORY_ATTRIBUTES2_ZERO
 #define PRESERVE	KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE
 #define GMEM_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_GMEM_TRACK)
+#define GT_ALL_FLAGS	(GUEST_MEMFD_FLAG_GMEM_TRACK | GUEST_MEMFD_FLAG_HUGE_1G | \
+			 GUEST_MEMFD_FLAG_TRACKED | GUEST_MEMFD_FLAG_STRUCT_PAGE)
+
+/*
+ * Upstream allocates KVM_CREATE_GUEST_MEMFD flags from bit 0 (bit 2 is
+ * taken by NO_DIRECT_MAP); ours must stay clear of them, and below bit 31
+ * so that KVM_CAP_GUEST_MEMFD_FLAGS, an int, can report them.
+ */
+_Static_assert(!(GT_ALL_FLAGS & ((1ULL << 24) - 1)) &&
+	       GT_ALL_FLAGS < (1ULL << 31),
+	       "gmem_track guest_memfd flags collide with upstream's");
 
 /* error_offset is an output only: feed garbage to prove it is ignored. */
 #define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
