@@ -317,6 +317,8 @@ static inline int gmem_fail_target(const char *fn)
 	if (!ret)
 		ret = gmem_fail_knob("interval", "1");
 	if (!ret)
+		ret = gmem_fail_knob("space", "0");
+	if (!ret)
 		ret = gmem_fail_knob("times", "0");
 	return ret;
 }
@@ -327,10 +329,14 @@ static inline int gmem_fail_arm(void)
 	return gmem_fail_knob("times", "1");
 }
 
-/* Forget the target: nothing fails any more. */
+/*
+ * Forget the target: nothing fails any more, and no call is let through
+ * first ('space') when the next test arms it.
+ */
 static inline void gmem_fail_clear(void)
 {
 	gmem_fail_knob("times", "0");
+	gmem_fail_knob("space", "0");
 	gmem_fail_knob("inject", " ");
 }
 

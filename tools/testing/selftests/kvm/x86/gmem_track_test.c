@@ -51,6 +51,14 @@
  *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
  *   (descriptor split, vmemmap rebuild); nothing changes, the rest of the
  *   file is untouched, and the step then succeeds.
+ * - fill_failure_race (2M; 1G passes, the fill being the same code): with
+ *   fail_function, the fill of a hole shared but for private stretches
+ *   fails in its last conversion (vmemmap rebuild or descriptor split),
+ *   while a second vCPU faults and writes private pages of the chunk at a
+ *   random moment of the fill. The chunk goes back (the counters), a file
+ *   no guest maps takes free chunks at once and holds only what the host
+ *   wrote there, the guest never reads that, and the next fill gives a
+ *   chunk that holds what the guest writes and zeroes where it is shared.
  * - reserve_1g_map (tracked 2M only, in make check's boot with a 2M
  *   reservation): a 1 GiB file whose 512 chunks come from the reservation
  *   in a row from a 1 GiB boundary, one range of the descriptor, is still
@@ -61,6 +69,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -2862,6 +2872,472 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0, fired,
 		       n_alloc, fired - n_alloc);
 	ksft_print_msg("reliability: injected_failures %d\n", fired);
+}
+
+/*
+ * fill_failure_race: a fill of a hole whose attributes are partly shared
+ * puts the chunk into the descriptor private, converts the shared
+ * stretches and, when a conversion fails, gives the chunk back. A vCPU
+ * that faults in the chunk meanwhile finds private memory by a lookup that
+ * takes no lock; only the fill's invalidation, from before its first
+ * conversion to after the release, keeps it from mapping memory that is
+ * freed under it. The hole is shared but for FR_STRETCHES private
+ * stretches, and fail_function ('space') lets every call of the target but
+ * the fill's last one through, so that the chunk is visible, private, for
+ * most of the fill. A second vCPU faults and writes private pages of the
+ * chunk at a random moment of the fill, a file the guest does not map
+ * takes the freed memory right after and is written by the host, and the
+ * first vCPU then reads and writes every page of the chunk.
+ */
+#define FR_CHUNK_PAGES		(SZ_2M / PAGE_SIZE)
+/* Pages of each private, then shared, stretch of the hole. */
+#define FR_STRETCH_PAGES	8
+#define FR_STRETCHES		(FR_CHUNK_PAGES / (2 * FR_STRETCH_PAGES))
+#define FR_PRIVATE_PAGES	(FR_STRETCHES * FR_STRETCH_PAGES)
+/* The vmemmap granules of a chunk, 256 KiB each: one rebuild each. */
+#define FR_GRANULES		(SZ_2M / SZ_256K)
+/* Private pages the racing vCPU faults per round, spread over the chunk. */
+#define FR_BURST		4
+#define FR_BURST_STRIDE		67
+/* Rounds with no racing vCPU: the failure alone, and the fill's length. */
+#define FR_SOLO_ROUNDS		2
+#define FR_MAX_ROUNDS		400
+#define FR_OTHER_CHUNKS		2
+#define FR_CALIBRATE		(~0ull)
+#define FR_CALIBRATE_MS		20
+#define FR_WAIT_S		60
+#define SALT_RACE		0x7e7e000000000000ull
+#define SALT_OTHER		0xe7e7000000000000ull
+
+/*
+ * Shared by the host and both vCPUs, in a page of slot 0. The racer waits
+ * for @round, pauses @delay iterations (or counts them until @stop, to
+ * calibrate), then reads, writes and reads again the first word of
+ * FR_BURST private pages from private page @first on. The checker reads
+ * every page of the chunk and writes the private ones with @salt.
+ */
+struct fr_ctl {
+	u64 round;
+	u64 waiting;
+	u64 delay;
+	u64 stop;
+	u64 spins;
+	u64 first;
+	u64 started;
+	u64 corrupt;
+	u64 bad_offset;
+	u64 bad_got;
+	u64 salt;
+	u64 chk_corrupt;
+	u64 chk_offset;
+	u64 chk_got;
+};
+
+/* File offset of private page @k: the private stretches come first. */
+static u64 fr_private_offset(u64 k)
+{
+	k %= FR_PRIVATE_PAGES;
+	return (k / FR_STRETCH_PAGES * 2 * FR_STRETCH_PAGES +
+		k % FR_STRETCH_PAGES) * PAGE_SIZE;
+}
+
+static bool fr_is_private(u64 offset)
+{
+	return !(offset / PAGE_SIZE / FR_STRETCH_PAGES % 2);
+}
+
+static void guest_fr_bad(struct fr_ctl *ctl, u64 offset, u64 got)
+{
+	if (!ctl->corrupt++) {
+		ctl->bad_offset = offset;
+		ctl->bad_got = got;
+	}
+}
+
+static void guest_fill_racer(struct fr_ctl *ctl, u64 gpa)
+{
+	u64 round, n, j, offset, got, *p;
+
+	for (round = 1; ; round++) {
+		WRITE_ONCE(ctl->waiting, round);
+		while (READ_ONCE(ctl->round) != round)
+			cpu_relax();
+		n = READ_ONCE(ctl->delay);
+		if (n == FR_CALIBRATE) {
+			for (n = 0; READ_ONCE(ctl->stop) != round; n++)
+				cpu_relax();
+			WRITE_ONCE(ctl->spins, n);
+			GUEST_SYNC(round);
+			continue;
+		}
+		for (; n; n--)
+			cpu_relax();
+		WRITE_ONCE(ctl->started, round);
+		for (j = 0; j < FR_BURST; j++) {
+			offset = fr_private_offset(READ_ONCE(ctl->first) +
+						   j * FR_BURST_STRIDE);
+			p = (u64 *)(gpa + offset);
+			/* Zero, or the word written here (it may be lost). */
+			got = READ_ONCE(*p);
+			if (got && got != (SALT_RACE ^ offset))
+				guest_fr_bad(ctl, offset, got);
+			WRITE_ONCE(*p, SALT_RACE ^ offset);
+			got = READ_ONCE(*p);
+			if (got && got != (SALT_RACE ^ offset))
+				guest_fr_bad(ctl, offset, got);
+		}
+		GUEST_SYNC(round);
+	}
+}
+
+static void guest_fill_checker(struct fr_ctl *ctl, u64 gpa)
+{
+	u64 offset, i, got, *p;
+	bool private;
+
+	for (;;) {
+		GUEST_SYNC(0);
+		for (offset = 0; offset < SZ_2M; offset += PAGE_SIZE) {
+			p = (u64 *)(gpa + offset);
+			private = fr_is_private(offset);
+			for (i = 0; i < PAGE_SIZE / sizeof(u64); i++) {
+				got = READ_ONCE(p[i]);
+				if (!got || (private && !i &&
+					     got == (SALT_RACE ^ offset)))
+					continue;
+				if (!ctl->chk_corrupt++) {
+					ctl->chk_offset = offset + i * sizeof(u64);
+					ctl->chk_got = got;
+				}
+			}
+			if (private)
+				fill_page(p, offset, READ_ONCE(ctl->salt));
+		}
+	}
+}
+
+/* The racing vCPU's thread: one round each time @go is posted. */
+struct fr_racer {
+	struct kvm_vcpu *vcpu;
+	sem_t go;
+	sem_t done;
+	bool exit;
+	/* KVM_RUN failed with ENOMEM: the racer's own fill failed. */
+	u64 enomem;
+};
+
+static void *fr_racer_thread(void *arg)
+{
+	struct fr_racer *r = arg;
+	struct kvm_run *run = r->vcpu->run;
+	struct ucall uc;
+	int ret;
+
+	for (;;) {
+		while (sem_wait(&r->go) && errno == EINTR)
+			;
+		if (READ_ONCE(r->exit))
+			return NULL;
+		for (;;) {
+			ret = _vcpu_run(r->vcpu);
+			if (ret) {
+				TEST_ASSERT(errno == ENOMEM &&
+					    run->exit_reason == KVM_EXIT_MEMORY_FAULT,
+					    "racer: KVM_RUN rc %d errno %d (%s), exit reason %u",
+					    ret, errno, strerror(errno),
+					    run->exit_reason);
+				r->enomem++;
+				continue;
+			}
+			TEST_ASSERT_KVM_EXIT_REASON(r->vcpu, KVM_EXIT_IO);
+			ret = get_ucall(r->vcpu, &uc);
+			if (ret == UCALL_SYNC)
+				break;
+			if (ret == UCALL_ABORT)
+				REPORT_GUEST_ASSERT(uc);
+			TEST_FAIL("racer: unknown ucall 0x%x", ret);
+		}
+		sem_post(&r->done);
+	}
+}
+
+static void fr_wait(sem_t *sem, const char *what)
+{
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += FR_WAIT_S;
+	while ((r = sem_timedwait(sem, &ts)) && errno == EINTR)
+		;
+	TEST_ASSERT(!r, "%s: not in %d s, errno %d", what, FR_WAIT_S, errno);
+}
+
+/*
+ * Start round @round of the racer with @delay, once it waits for it in the
+ * guest; the caller waits for fr_racer.done.
+ */
+static void fr_start(struct fr_racer *r, struct fr_ctl *ctl, u64 round,
+		     u64 delay, u64 first)
+{
+	double t0 = now_s();
+
+	sem_post(&r->go);
+	while (READ_ONCE(ctl->waiting) != round) {
+		TEST_ASSERT(now_s() - t0 < FR_WAIT_S,
+			    "the racer does not wait for round %lu", round);
+		sched_yield();
+	}
+	WRITE_ONCE(ctl->delay, delay);
+	WRITE_ONCE(ctl->first, first);
+	__atomic_store_n(&ctl->round, round, __ATOMIC_RELEASE);
+}
+
+/* The hole at 0: shared, but for FR_STRETCHES private stretches. */
+static void fr_set_attributes(struct gmem_test *t)
+{
+	int s;
+
+	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	for (s = 0; s < FR_STRETCHES; s++)
+		gmem_set_attributes(t->fd, fr_private_offset(s * FR_STRETCH_PAGES),
+				    FR_STRETCH_PAGES * PAGE_SIZE,
+				    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+				    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+}
+
+/*
+ * After a failed fill of the chunk of the first 2 MiB of the guest's file:
+ * the other file takes free chunks at once and the host writes them; the
+ * checker vCPU reads the chunk (zero, or a word the racer wrote) and
+ * writes its private pages; the other file holds the host's pattern only;
+ * converted to shared, the chunk holds the checker's pages where it was
+ * private and zeroes elsewhere; the counters are what a filled chunk and
+ * the other file's give, and back where they were once both are punched.
+ */
+static void fr_check(struct gmem_test *t, struct fr_ctl *ctl, int ofd,
+		     u64 *omem, u64 round, const struct gmem_counters *full,
+		     const struct gmem_counters *empty)
+{
+	const u64 osize = FR_OTHER_CHUNKS * SZ_2M;
+	u64 i, offset, want, got;
+
+	refill(t, ofd, 0, osize);
+	for (i = 0; i < osize / sizeof(u64); i++)
+		omem[i] = SALT_OTHER ^ (i * sizeof(u64));
+
+	ctl->salt = gen_salt(round);
+	ctl->chk_corrupt = 0;
+	run_to_sync(t, 0);
+	TEST_ASSERT(!ctl->chk_corrupt,
+		    "round %lu: the guest read 0x%lx at offset 0x%lx of the chunk whose fill failed (%lu bad words; other file's pattern is 0x%llx ^ offset)",
+		    round, ctl->chk_got, ctl->chk_offset, ctl->chk_corrupt,
+		    SALT_OTHER);
+	TEST_ASSERT(!ctl->corrupt,
+		    "round %lu: the racing vCPU read 0x%lx at offset 0x%lx (%lu times)",
+		    round, ctl->bad_got, ctl->bad_offset, ctl->corrupt);
+
+	for (i = 0; i < osize / sizeof(u64); i++) {
+		got = READ_ONCE(omem[i]);
+		TEST_ASSERT(got == (SALT_OTHER ^ (i * sizeof(u64))),
+			    "round %lu: the other file holds 0x%lx at 0x%lx, not its own pattern: the guest wrote into memory its file gave back",
+			    round, got, i * sizeof(u64));
+	}
+
+	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	for (offset = 0; offset < SZ_2M; offset += sizeof(u64)) {
+		want = fr_is_private(offset) ?
+		       expected_value(offset, gen_salt(round)) : 0;
+		got = READ_ONCE(*(u64 *)(t->mem + offset));
+		TEST_ASSERT(got == want,
+			    "round %lu: offset 0x%lx holds 0x%lx, not 0x%lx: the guest's write went elsewhere",
+			    round, offset, got, want);
+	}
+	expect_counters(t, full, 0, "the chunk filled again, the other file");
+
+	TEST_ASSERT(!punch_hole(t->fd, 0, SZ_2M) && !punch_hole(ofd, 0, osize),
+		    "punch: errno %d", errno);
+	expect_counters(t, empty, 0, "the chunk and the other file punched");
+}
+
+/*
+ * A fill of a partly shared hole that fails (fail_function in
+ * gmem_vmemmap_repopulate() or gmem_ranges_set_state() of a late stretch)
+ * while a second vCPU faults and writes private pages of the chunk: the
+ * chunk is given back, no vCPU reaches it any more (the memory a file of
+ * nobody's takes at once holds only what the host wrote there, and the
+ * guest never reads that), and the next fill gives a chunk that holds what
+ * the guest writes. Without the fill's invalidation a fault that looked the
+ * chunk up during the fill keeps its stage-2 entry to the freed memory.
+ */
+TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
+{
+	bool tracked = self->t.gmem_flags & GUEST_MEMFD_FLAG_TRACKED;
+	struct gmem_test *t = &self->t;
+	const u64 osize = FR_OTHER_CHUNKS * SZ_2M;
+	unsigned int secs = stress_seconds(), round, fired = 0;
+	unsigned int host_failed = 0, overlapped = 0, vmemmap_rounds = 0;
+	unsigned int racer_round = 1;
+	u64 retried, span = 0, rnd = 0x2545f4914f6cdd1dull, *omem;
+	struct gmem_counters full, empty;
+	double t0, t1, fill_s = 0, spins_per_s;
+	struct kvm_vcpu *racer_vcpu;
+	struct fr_racer racer = {};
+	struct fr_ctl *ctl;
+	const char *reason, *fn;
+	bool init_shared, solo, vmemmap;
+	pthread_t thread;
+	char space[16];
+	int ofd, r, err, calls;
+	gva_t gva;
+
+	if (t->chunk_size != SZ_2M) {
+		/*
+		 * The fill is the same code for every chunk size; a 1 GiB
+		 * one is zeroed in seconds under TCG, for each round.
+		 */
+		ksft_print_msg("%s",
+			       "1 GiB chunks: the 2 MiB variants of this design test the fill; pass\n");
+		return;
+	}
+	if (access(GMEM_FAIL_FN "/inject", W_OK))
+		SKIP(return, GMEM_FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
+	t0 = now_s();
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_fill_checker);
+	if (reason)
+		SKIP(return, "%s", reason);
+	init_shared = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS) &
+		      GUEST_MEMFD_FLAG_INIT_SHARED;
+	reason = gmem_file_create(t, SZ_2M,
+				  init_shared ? GUEST_MEMFD_FLAG_INIT_SHARED : 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+	t->fail_set = true;
+
+	/* A file of the same design and chunk size, mapped by no guest. */
+	ofd = vm_create_guest_memfd(t->vm, osize, t->gmem_flags);
+	gmem_set_attributes(ofd, 0, osize, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	omem = kvm_mmap(osize, PROT_READ | PROT_WRITE, MAP_SHARED, ofd);
+
+	virt_map(t->vm, GMEM_GPA, GMEM_GPA, FR_CHUNK_PAGES);
+	gva = vm_alloc_page(t->vm);
+	ctl = addr_gva2hva(t->vm, gva);
+	vcpu_args_set(t->vcpu, 2, gva, GMEM_GPA);
+	racer_vcpu = vm_vcpu_add(t->vm, 1, guest_fill_racer);
+	vcpu_args_set(racer_vcpu, 2, gva, GMEM_GPA);
+	run_to_sync(t, 0);
+
+	/* The counters with both files filled and shared, and with neither. */
+	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	refill(t, ofd, 0, osize);
+	read_gmem_counters(t, &full);
+	TEST_ASSERT(!punch_hole(t->fd, 0, SZ_2M) && !punch_hole(ofd, 0, osize),
+		    "punch: errno %d", errno);
+	read_gmem_counters(t, &empty);
+
+	racer.vcpu = racer_vcpu;
+	TEST_ASSERT(!sem_init(&racer.go, 0, 0) && !sem_init(&racer.done, 0, 0),
+		    "sem_init()");
+	TEST_ASSERT(!pthread_create(&thread, NULL, fr_racer_thread, &racer),
+		    "pthread_create()");
+
+	/* How fast the racer's pause loop runs. */
+	fr_start(&racer, ctl, 1, FR_CALIBRATE, 0);
+	sleep_ms(FR_CALIBRATE_MS);
+	WRITE_ONCE(ctl->stop, 1);
+	fr_wait(&racer.done, "racer calibration");
+	spins_per_s = ctl->spins * 1000.0 / FR_CALIBRATE_MS;
+
+	retried = vcpu_get_stat(racer_vcpu, pf_taken) -
+		  vcpu_get_stat(racer_vcpu, pf_fixed) -
+		  vcpu_get_stat(racer_vcpu, pf_spurious) -
+		  vcpu_get_stat(racer_vcpu, pf_emulate);
+	for (round = 1; round <= FR_MAX_ROUNDS; round++) {
+		if (round > FR_SOLO_ROUNDS && now_s() - t0 >= secs)
+			break;
+		solo = round <= FR_SOLO_ROUNDS;
+		fr_set_attributes(t);
+
+		/*
+		 * Every stretch's conversion goes through the descriptor,
+		 * and in the tracked design every granule's first one
+		 * rebuilds its vmemmap: let all calls but the last through.
+		 */
+		vmemmap = tracked && round % 2;
+		vmemmap_rounds += vmemmap;
+		fn = vmemmap ? "gmem_vmemmap_repopulate" :
+			       "gmem_ranges_set_state";
+		calls = vmemmap ? FR_GRANULES : FR_STRETCHES;
+		TEST_ASSERT(!gmem_fail_target(fn), "fail_function: %s", fn);
+		snprintf(space, sizeof(space), "%d", calls);
+		TEST_ASSERT(!gmem_fail_knob("space", space) && !gmem_fail_arm(),
+			    "fail_function: arm");
+
+		if (!solo) {
+			rnd ^= rnd << 13;
+			rnd ^= rnd >> 7;
+			rnd ^= rnd << 17;
+			fr_start(&racer, ctl, ++racer_round, rnd % (span + 1),
+				 rnd >> 32);
+		}
+		t1 = now_s();
+		r = fallocate(t->fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M);
+		err = r ? errno : 0;
+		t1 = now_s() - t1;
+		if (!solo) {
+			overlapped += READ_ONCE(ctl->started) == racer_round;
+			fr_wait(&racer.done, "racer round");
+		}
+		TEST_ASSERT(!gmem_fail_times(),
+			    "round %u: the injected failure in %s did not fire",
+			    round, fn);
+		fired++;
+		gmem_fail_clear();
+		if (solo) {
+			/* The fill failed, and the chunk went back. */
+			TEST_ASSERT(r == -1 && err == ENOMEM,
+				    "round %u: fill failing in %s: rc %d errno %d (%s)",
+				    round, fn, r, err, strerror(err));
+			expect_counters(t, &empty, 0, "after the failed fill");
+			fill_s += t1;
+			/* The racer starts anywhere in 1.5 times that. */
+			span = 1.5 * fill_s / round * spins_per_s;
+		} else {
+			/* Or the racer filled first, and its fill failed. */
+			TEST_ASSERT(!r || err == ENOMEM,
+				    "round %u: fallocate: errno %d (%s)",
+				    round, err, strerror(err));
+			host_failed += !!r;
+		}
+		fr_check(t, ctl, ofd, omem, round, &full, &empty);
+	}
+	retried = vcpu_get_stat(racer_vcpu, pf_taken) -
+		  vcpu_get_stat(racer_vcpu, pf_fixed) -
+		  vcpu_get_stat(racer_vcpu, pf_spurious) -
+		  vcpu_get_stat(racer_vcpu, pf_emulate) - retried;
+
+	WRITE_ONCE(racer.exit, true);
+	sem_post(&racer.go);
+	pthread_join(thread, NULL);
+	kvm_munmap(omem, osize);
+	kvm_close(ofd);
+
+	round--;
+	ksft_print_msg("%s 2M: %.1f s, %u rounds, %u of them without a racer\n",
+		       gmem_design(t), now_s() - t0, round, FR_SOLO_ROUNDS);
+	ksft_print_msg("injected failures: %u, %u of them in the vmemmap rebuild\n",
+		       fired, vmemmap_rounds);
+	ksft_print_msg("a failing fill: %.2f ms; the host's fill failed %u times\n",
+		       fill_s / FR_SOLO_ROUNDS * 1000, host_failed);
+	ksft_print_msg("racer: %u bursts during the host's fill, %u fills failed\n",
+		       overlapped, (unsigned int)racer.enomem);
+	ksft_print_msg("racer: %lu faults retried or exited\n", retried);
+	ksft_print_msg("reliability: injected_failures %u\n", fired);
 }
 
 /*
