@@ -1268,6 +1268,16 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	if (size <= 0 || !PAGE_ALIGNED(size))
 		return -EINVAL;
 
+	/*
+	 * In a VM with private memory, only a file that can be mmap()ed has
+	 * attributes of its own (gmem-only memslots take the PRIVATE
+	 * attribute from it); for any other the VM's attributes decide, so
+	 * such a file cannot start shared.
+	 */
+	if ((flags & GUEST_MEMFD_FLAG_INIT_SHARED) &&
+	    !(flags & GUEST_MEMFD_FLAG_MMAP) && kvm_arch_has_private_mem(kvm))
+		return -EINVAL;
+
 	if (flags & GUEST_MEMFD_FLAG_GMEM_TRACK) {
 		u64 chunk = flags & GUEST_MEMFD_FLAG_HUGE_1G ? PUD_SIZE : PMD_SIZE;
 		int i;
