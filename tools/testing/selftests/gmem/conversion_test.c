@@ -23,6 +23,10 @@
  *    private, seen through the same mapping, and keeps the chunk, its
  *    attributes and its holes (gmem_track, as hugetlbfs does);
  *  - the file closed while mapped, and its chunks freed after munmap;
+ *  - a file created with GUEST_MEMFD_FLAG_INIT_SHARED (and MMAP; alone
+ *    it is EINVAL in this VM with private memory) starts shared: every
+ *    page reads zeroes, holes included, and it converts to private and
+ *    back, content kept;
  *  - a long conversion of a 1 GiB file killed with SIGKILL midway: the
  *    process goes and the file is as it was;
  *  - private content unreadable from the host: the mapping,
@@ -3222,6 +3226,76 @@ TEST_F_TIMEOUT(gmem, default_vm, TMO)
 	ASSERT_NE(MAP_FAILED, f->mem);
 	EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, 0));
 	EXPECT_EQ(-1, check_range(f, f->size - PAGE_SZ, PAGE_SZ, 0));
+}
+
+/*
+ * The fixture's VM has private memory (KVM_X86_SW_PROTECTED_VM), and takes
+ * GUEST_MEMFD_FLAG_INIT_SHARED with MMAP, as a VMM written for upstream's
+ * in-place conversion asks for: the file's attributes start shared.
+ */
+TEST_F_TIMEOUT(gmem, init_shared, TMO)
+{
+	struct gfile *f = &self->f;
+	/* Across a 2 MiB boundary; inside the chunk of a 1 GiB file. */
+	__u64 off = SZ_1M + PAGE_SZ, len = SZ_2M, end = off + len;
+	__u64 seed = next_seed();
+	struct counters now;
+	int caps, ret;
+
+	/* Only one 1 GiB chunk at a time: drop the fixture's file first. */
+	drop_file(f);
+	if (f->design)
+		wait_counters(f, &f->before, false, &now);
+
+	caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	ASSERT_TRUE(caps > 0 && (caps & GUEST_MEMFD_FLAG_INIT_SHARED)) {
+		TH_LOG("KVM_CAP_GUEST_MEMFD_FLAGS %#x lacks INIT_SHARED", caps);
+	}
+	/* Without MMAP the file has no attributes of its own to start with. */
+	ret = create_gmem(f->vm_fd, f->size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	EXPECT_EQ(-EINVAL, ret);
+	if (ret >= 0)
+		close(ret);
+
+	f->fd = create_gmem(f->vm_fd, f->size,
+			    f->flags | GUEST_MEMFD_FLAG_INIT_SHARED);
+	ASSERT_LE(0, f->fd);
+	/* A fault cannot fail softly for want of a 1 GiB chunk: allocate. */
+	if (f->chunk == SZ_1G) {
+		ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
+		if (ret == -ENOMEM)
+			SKIP(return, "no free 1 GiB chunk");
+		ASSERT_EQ(0, ret);
+	}
+	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->fd, 0);
+	ASSERT_NE(MAP_FAILED, f->mem);
+
+	/* Shared everywhere; the smaller files fault their holes in. */
+	ASSERT_EQ(-1, check_range(f, 0, f->size, 0));
+	expect_accounting(_metadata, f, f->size, granules(0, f->size),
+			  "created shared");
+
+	ASSERT_EQ(-1, fill_range(f, off, len, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, off, len, false));
+	EXPECT_EQ(-1, check_range(f, off - PAGE_SZ, PAGE_SZ, 0));
+	EXPECT_EQ(-1, check_range(f, end, PAGE_SZ, 0));
+	expect_accounting(_metadata, f, f->size - len,
+			  granules2(0, off, end, f->size - end), NULL);
+	ASSERT_EQ(0, set_attrs(f->fd, off, len, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+
+	/* All of it private and back. */
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_private(f, 0, f->size, true));
+	expect_accounting(_metadata, f, 0, 0, NULL);
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, SHARED, PRESERVE, NULL));
+	EXPECT_EQ(-1, check_range(f, off, len, seed));
+	EXPECT_EQ(-1, check_range(f, 0, off, 0));
+	EXPECT_EQ(-1, check_range(f, end, PAGE_SZ, 0));
+	EXPECT_EQ(-1, check_range(f, f->size - PAGE_SZ, PAGE_SZ, 0));
+	expect_accounting(_metadata, f, f->size, granules(0, f->size), NULL);
 }
 
 static int open_vm(int *kvm_fd)
