@@ -20,6 +20,15 @@
  *   2 MiB or 1 GiB stage-2 entries.
  * - default_vm: a KVM_X86_DEFAULT_VM guest writes any offset of the file and
  *   the host reads it back through mmap().
+ * - vmm_flow: what a VMM written for upstream's in-place conversion does.
+ *   The file is created shared (GUEST_MEMFD_FLAG_INIT_SHARED); the host
+ *   loads a payload and converts the file to private keeping it; the guest
+ *   finds the payload and writes over it; the host converts parts back to
+ *   shared and reads the guest's bytes there, and punches 4 KiB inside a
+ *   chunk, of a shared and of a private page: both read zeroes, from the
+ *   host (shared) and the guest, the pages around them are as they were,
+ *   and every page keeps its attribute.  A private page raises SIGBUS in
+ *   the host, a shared one maps in the guest the memory the host sees.
  * - poison_private: memory_failure() on a private page the guest has mapped
  *   takes the mapping away: the guest's next access exits to the VMM with
  *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more (EHWPOISON,
@@ -830,6 +839,136 @@ TEST_F_TIMEOUT(gmem_track, default_vm, GMEM_TEST_TIMEOUT)
 		host_check_page(t->mem, test_offset(i, size), SALT_SHARED);
 
 	run_to_done(t);
+}
+
+/*
+ * vmm_flow's pages: the test pages, and the pages around test page 3, which
+ * is punched while shared; test page 2 is punched while private.
+ */
+static u64 vmm_flow_punched(u64 size)
+{
+	return test_offset(3, size);
+}
+
+static u64 vmm_flow_private(u64 size)
+{
+	return test_offset(2, size);
+}
+
+static void guest_vmm_flow(u64 gpa, u64 size)
+{
+	u64 punched = vmm_flow_punched(size);
+
+	/* The payload the host loaded, now in private memory. */
+	guest_check_test_pages(gpa, size, SALT_PAYLOAD);
+	guest_check_page(gpa, punched - PAGE_SIZE, 0);
+	guest_check_page(gpa, punched + PAGE_SIZE, 0);
+	fill_test_pages((u8 *)gpa, size, SALT_PRIVATE);
+	fill_page((u64 *)(gpa + punched - PAGE_SIZE), punched - PAGE_SIZE,
+		  SALT_PRIVATE);
+	fill_page((u64 *)(gpa + punched + PAGE_SIZE), punched + PAGE_SIZE,
+		  SALT_PRIVATE);
+	GUEST_SYNC(1);
+
+	/*
+	 * Pages 0, 1 and the three around the punch are shared, the others
+	 * private; the two punched pages read zeroes, the rest is the guest's.
+	 */
+	guest_check_page(gpa, 0, SALT_PRIVATE);
+	guest_check_page(gpa, PAGE_SIZE, SALT_PRIVATE);
+	guest_check_page(gpa, punched - PAGE_SIZE, SALT_PRIVATE);
+	guest_check_page(gpa, punched, 0);
+	guest_check_page(gpa, punched + PAGE_SIZE, SALT_PRIVATE);
+	guest_check_page(gpa, vmm_flow_private(size), 0);
+	guest_check_page(gpa, size - PAGE_SIZE, SALT_PRIVATE);
+
+	/* A shared page: the host sees this at once. */
+	fill_page((u64 *)gpa, 0, SALT_SHARED);
+	GUEST_DONE();
+}
+
+static void vmm_flow_punch(struct gmem_test *t, u64 offset)
+{
+	int r;
+
+	r = fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      offset, PAGE_SIZE);
+	TEST_ASSERT(!r, "punching 4 KiB at 0x%lx: errno %d (%s)", offset,
+		    errno, strerror(errno));
+}
+
+TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
+{
+	struct gmem_test *t = &self->t;
+	u64 size = gmem_file_size(t, 2);
+	u64 punched = vmm_flow_punched(size);
+	u64 priv = vmm_flow_private(size);
+	const char *reason;
+	u64 supported;
+	int i;
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_vmm_flow);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	/* What the VMM asks first: a SW-protected VM's file, shared. */
+	supported = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS);
+	TEST_ASSERT(supported & GUEST_MEMFD_FLAG_INIT_SHARED,
+		    "KVM_X86_SW_PROTECTED_VM lacks GUEST_MEMFD_FLAG_INIT_SHARED (0x%lx)",
+		    supported);
+	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	map_test_pages(t->vm, size);
+	map_page(t->vm, punched - PAGE_SIZE);
+	map_page(t->vm, punched + PAGE_SIZE);
+	vcpu_args_set(t->vcpu, 2, GMEM_GPA, size);
+
+	/* Shared from the start, zeroed: the host loads the payload. */
+	for (i = 0; i < NR_TEST_PAGES; i++)
+		host_check_page(t->mem, test_offset(i, size), 0);
+	fill_test_pages(t->mem, size, SALT_PAYLOAD);
+
+	/*
+	 * All of the file private in one call, the payload kept.  Upstream
+	 * takes flags 0 only, which keeps the content here as well (see
+	 * Documentation/virt/kvm/gmem_track_uapi.rst).
+	 */
+	gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	for (i = 0; i < NR_TEST_PAGES; i++)
+		host_expect_sigbus(t->mem, test_offset(i, size));
+
+	run_to_sync(t, 1);
+
+	/* Parts shared again: the host reads what the guest wrote. */
+	gmem_set_attributes(t->fd, 0, 2 * PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	gmem_set_attributes(t->fd, punched - PAGE_SIZE, 3 * PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	host_check_page(t->mem, 0, SALT_PRIVATE);
+	host_check_page(t->mem, PAGE_SIZE, SALT_PRIVATE);
+	host_check_page(t->mem, punched - PAGE_SIZE, SALT_PRIVATE);
+	host_check_page(t->mem, punched, SALT_PRIVATE);
+	host_check_page(t->mem, punched + PAGE_SIZE, SALT_PRIVATE);
+
+	/*
+	 * 4 KiB inside a chunk, shared and private: the memory is zeroed,
+	 * the chunk and the attributes stay.
+	 */
+	vmm_flow_punch(t, punched);
+	vmm_flow_punch(t, priv);
+	host_check_page(t->mem, punched, 0);
+	host_check_page(t->mem, punched - PAGE_SIZE, SALT_PRIVATE);
+	host_check_page(t->mem, punched + PAGE_SIZE, SALT_PRIVATE);
+	host_expect_sigbus(t->mem, priv);
+	host_expect_sigbus(t->mem, size - PAGE_SIZE);
+	host_expect_sigbus(t->mem, 2 * PAGE_SIZE);
+
+	run_to_done(t);
+	host_check_page(t->mem, 0, SALT_SHARED);
+	host_check_page(t->mem, punched, 0);
 }
 
 #define TRACING		"/sys/kernel/tracing"
