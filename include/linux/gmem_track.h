@@ -86,6 +86,8 @@ void gmem_track_owner_set_ops(struct gmem_track_owner *owner,
 			      const struct gmem_track_owner_ops *ops,
 			      void *data);
 enum gmem_track_design gmem_track_default_design(void);
+bool gmem_track_default_backend(enum gmem_track_design *design,
+				unsigned int *order);
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index);
 int gmem_track_release(struct gmem_track_owner *owner, pgoff_t index,
 		       unsigned long nr);
@@ -125,6 +127,12 @@ gmem_track_owner_set_ops(struct gmem_track_owner *owner,
 static inline enum gmem_track_design gmem_track_default_design(void)
 {
 	return GMEM_TRACK_STRUCT_PAGE;
+}
+
+static inline bool gmem_track_default_backend(enum gmem_track_design *design,
+					      unsigned int *order)
+{
+	return false;
 }
 
 static inline int gmem_track_populate(struct gmem_track_owner *owner,

@@ -105,6 +105,109 @@ enum gmem_track_design gmem_track_default_design(void)
 }
 EXPORT_SYMBOL_GPL(gmem_track_default_design);
 
+/*
+ * What a guest_memfd file that names no gmem_track flag gets, if its size
+ * is a multiple of the chunk and its VM may use gmem_track: upstream's
+ * 4 KiB folios (none) or a gmem_track owner of one design and chunk size.
+ * Unlike gmem_track.design=, which only picks the design of files that
+ * ask for gmem_track without naming one, this moves files of unmodified
+ * VMMs onto gmem_track. One index, so that a reader never sees the
+ * design of one value with the chunk of another.
+ */
+struct gmem_backend {
+	const char *name;
+	enum gmem_track_design design;
+	unsigned int order;	/* 0: none */
+};
+
+static const struct gmem_backend gmem_backends[] = {
+	{ "none",	   GMEM_TRACK_TRACKED,	   0 },
+	{ "tracked-2m",	   GMEM_TRACK_TRACKED,	   PMD_ORDER },
+	{ "tracked-1g",	   GMEM_TRACK_TRACKED,	   PUD_ORDER },
+	{ "structpage-2m", GMEM_TRACK_STRUCT_PAGE, PMD_ORDER },
+	{ "structpage-1g", GMEM_TRACK_STRUCT_PAGE, PUD_ORDER },
+};
+
+static unsigned int gmem_default_backend;
+
+/**
+ * gmem_default_backend_store - set the default backend by name
+ * @buf: one of the names of gmem_backends[], a trailing newline allowed.
+ *
+ * Return: 0, or -EINVAL (nothing changed) for any other string.
+ */
+int gmem_default_backend_store(const char *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(gmem_backends); i++) {
+		if (sysfs_streq(buf, gmem_backends[i].name)) {
+			WRITE_ONCE(gmem_default_backend, i);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/**
+ * gmem_default_backend_show - the default backend's name
+ * @buf: a sysfs buffer.
+ *
+ * Return: the number of bytes written, a newline included.
+ */
+int gmem_default_backend_show(char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  gmem_backends[READ_ONCE(gmem_default_backend)].name);
+}
+
+static int gmem_default_backend_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	return gmem_default_backend_store(val);
+}
+
+static int gmem_default_backend_get(char *buf, const struct kernel_param *kp)
+{
+	return gmem_default_backend_show(buf);
+}
+
+static const struct kernel_param_ops gmem_default_backend_ops = {
+	.set = gmem_default_backend_set,
+	.get = gmem_default_backend_get,
+};
+
+/* Boot only: at run time it is /sys/kernel/mm/gmem_track/default_backend. */
+module_param_cb(default_backend, &gmem_default_backend_ops, NULL, 0);
+MODULE_PARM_DESC(default_backend,
+		 "Backend of guest_memfd files that ask for none: none, tracked-2m, tracked-1g, structpage-2m or structpage-1g");
+
+/**
+ * gmem_track_default_backend - the backend of files that ask for none
+ * @design: set to the design of the default backend.
+ * @order: set to the order of its chunks, PMD_ORDER or PUD_ORDER.
+ *
+ * Set with gmem_track.default_backend= on the command line or in
+ * /sys/kernel/mm/gmem_track/default_backend. The caller decides whether a
+ * file can take it (its size, its VM, its flags).
+ *
+ * Return: false if the default is upstream's guest_memfd (none), leaving
+ * @design and @order alone; true if it is a gmem_track owner.
+ */
+bool gmem_track_default_backend(enum gmem_track_design *design,
+				unsigned int *order)
+{
+	const struct gmem_backend *b =
+		&gmem_backends[READ_ONCE(gmem_default_backend)];
+
+	if (!b->order)
+		return false;
+	*design = b->design;
+	*order = b->order;
+	return true;
+}
+EXPORT_SYMBOL_GPL(gmem_track_default_backend);
+
 static unsigned long gmem_chunk_pages(struct gmem_track_owner *owner)
 {
 	return 1UL << owner->chunk_order;

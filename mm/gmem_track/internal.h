@@ -166,5 +166,7 @@ bool gmem_vmemmap_populated(unsigned long pfn);
 /* core.c */
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes);
+int gmem_default_backend_store(const char *buf);
+int gmem_default_backend_show(char *buf);
 
 #endif /* _MM_GMEM_TRACK_INTERNAL_H */

@@ -5,6 +5,7 @@
  *   sentinel_pages, parked_2M, parked_1G,
  *   used_2M_bytes, used_1G_bytes, free_2M_bytes, free_1G_bytes,
  *   pfn_tree_bytes
+ *   default_backend (writable: see gmem_track_default_backend())
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *                  descriptor_bytes closed_bytes
@@ -110,6 +111,23 @@ static ssize_t parked_1G_show(struct kobject *kobj,
 
 static struct kobj_attribute parked_1G_attr = __ATTR_RO(parked_1G);
 
+static ssize_t default_backend_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return gmem_default_backend_show(buf);
+}
+
+static ssize_t default_backend_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	int ret = gmem_default_backend_store(buf);
+
+	return ret ? ret : count;
+}
+
+static struct kobj_attribute default_backend_attr = __ATTR_RW(default_backend);
+
 /* Bytes of chunks of one size held by the owners of every design. */
 static long gmem_used_bytes(unsigned int order)
 {
@@ -147,6 +165,7 @@ static struct attribute *gmem_top_attrs[] = {
 	&free_2M_bytes_attr.attr,
 	&free_1G_bytes_attr.attr,
 	&pfn_tree_bytes_attr.attr,
+	&default_backend_attr.attr,
 	NULL,
 };
 
