@@ -41,7 +41,10 @@ struct gmem_file {
  * gmem_track (@owner), in chunks of 2 MiB or 1 GiB: private memory is known
  * only to the owner (in the tracked design it has no struct page); shared
  * memory is in the page cache as order-0 folios, added when first looked
- * up. @fill_lock serializes giving a hole its chunk.
+ * up. @fill_lock serializes giving a hole its chunk. So has a file that
+ * asked for no gmem_track flag but got them from the system default
+ * (kvm_gmem_default_flags()); @flags holds them, never seen by userspace,
+ * and without GUEST_MEMFD_FLAG_MMAP such a file is private throughout.
  */
 struct gmem_inode {
 	struct shared_policy policy;
@@ -176,6 +179,10 @@ static bool kvm_gmem_next_shared(struct inode *inode, pgoff_t *index,
 	MA_STATE(mas, &GMEM_I(inode)->attributes, 0, 0);
 	bool found = false;
 	void *entry;
+
+	/* Without MMAP nothing is shared: KVM asks for private memory only. */
+	if (!kvm_gmem_supports_mmap(inode))
+		return false;
 
 	rcu_read_lock();
 	while (*index <= last) {
@@ -1257,6 +1264,41 @@ err_fd:
 	return err;
 }
 
+/*
+ * The gmem_track flags that a file asking for none gets from the system
+ * default (gmem_track_default_backend()), or 0 for upstream's 4 KiB folios:
+ * when the default is none, when @kvm may not use gmem_track, when @size
+ * is not a multiple of the default's chunk, or when @flags ask for
+ * something gmem_track does not do (any flag but MMAP and INIT_SHARED).
+ * The file then behaves for the VMM as an upstream one: its flags, and so
+ * KVM_CAP_GUEST_MEMFD_FLAGS and every check of KVM_CREATE_GUEST_MEMFD,
+ * are the VMM's. Taken once: later changes of the default leave the file
+ * alone.
+ */
+static u64 kvm_gmem_default_flags(struct kvm *kvm, loff_t size, u64 flags)
+{
+	enum gmem_track_design design;
+	unsigned int order;
+
+	if (flags & ~(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED))
+		return 0;
+	if (!IS_ENABLED(CONFIG_GMEM_TRACK) || !kvm_gmem_track_allowed(kvm))
+		return 0;
+	if (!gmem_track_default_backend(&design, &order))
+		return 0;
+	if (!IS_ALIGNED(size, PAGE_SIZE << order))
+		return 0;
+
+	flags = GUEST_MEMFD_FLAG_GMEM_TRACK;
+	if (order == PUD_ORDER)
+		flags |= GUEST_MEMFD_FLAG_HUGE_1G;
+	if (design == GMEM_TRACK_TRACKED)
+		flags |= GUEST_MEMFD_FLAG_TRACKED;
+	else
+		flags |= GUEST_MEMFD_FLAG_STRUCT_PAGE;
+	return flags;
+}
+
 int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 {
 	loff_t size = args->size;
@@ -1300,6 +1342,8 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -EINVAL;
 	}
 
+	/* Nothing for a file that names gmem_track flags itself. */
+	flags |= kvm_gmem_default_flags(kvm, size, flags);
 	return __kvm_gmem_create(kvm, size, flags);
 }
 
