@@ -51,6 +51,13 @@
  *    mappings past the end of the file (SIGBUS there); the default design
  *    knob, the debugfs owner and the read-only counters of sysfs. Each
  *    table prints "reliability: bad_inputs <N>";
+ *  - the default backend (/sys/kernel/mm/gmem_track/default_backend,
+ *    fixture default_backend, one variant per value): files with
+ *    upstream's flags only (MMAP, none, MMAP|INIT_SHARED) of a chunk
+ *    multiple become files of that design and chunk on SW-protected and
+ *    default VMs, other sizes and explicit gmem_track flags do not, the
+ *    knob changes no existing file and no KVM_CAP_GUEST_MEMFD_FLAGS, bad
+ *    values are refused; the knob is restored after every test;
  *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
  *    nr_memmap_pages + nr_memmap_boot_pages in /proc/vmstat) after every
  *    step: the tracked design holds 4 KiB of vmemmap per 256 KiB granule
@@ -3296,6 +3303,360 @@ TEST_F_TIMEOUT(gmem, init_shared, TMO)
 	EXPECT_EQ(-1, check_range(f, end, PAGE_SZ, 0));
 	EXPECT_EQ(-1, check_range(f, f->size - PAGE_SZ, PAGE_SZ, 0));
 	expect_accounting(_metadata, f, f->size, granules(0, f->size), NULL);
+}
+
+/* ---- the default backend of files that ask for no gmem_track flag ---- */
+
+#define DEFAULT_BACKEND	GMEM_TRACK_SYSFS "/default_backend"
+
+FIXTURE(default_backend) {
+	int kvm_fd;
+	char saved[64];		/* the knob before the test, to restore */
+};
+
+FIXTURE_VARIANT(default_backend) {
+	const char *value;
+	const char *design;
+	__u64 chunk;
+};
+
+/* Named as gmem's variants: each runs with that backend's line. */
+FIXTURE_VARIANT_ADD(default_backend, struct_page_2m) {
+	.value = "structpage-2m", .design = "struct_page", .chunk = SZ_2M,
+};
+
+FIXTURE_VARIANT_ADD(default_backend, struct_page_1g) {
+	.value = "structpage-1g", .design = "struct_page", .chunk = SZ_1G,
+};
+
+FIXTURE_VARIANT_ADD(default_backend, tracked_2m) {
+	.value = "tracked-2m", .design = "tracked", .chunk = SZ_2M,
+};
+
+FIXTURE_VARIANT_ADD(default_backend, tracked_1g) {
+	.value = "tracked-1g", .design = "tracked", .chunk = SZ_1G,
+};
+
+FIXTURE_SETUP(default_backend)
+{
+	self->kvm_fd = -1;
+	self->saved[0] = 0;
+	ASSERT_EQ(0, install_sigbus_handler());
+	if (access(DEFAULT_BACKEND, W_OK))
+		SKIP(return, DEFAULT_BACKEND ": %s", strerror(errno));
+	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (self->kvm_fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	read_line(DEFAULT_BACKEND, self->saved, sizeof(self->saved));
+	ASSERT_NE(0, self->saved[0]);
+}
+
+/*
+ * In the parent, so that the knob is back even when the test dies of a
+ * signal: every later test expects upstream files where it asks for
+ * them. The test's descriptors went with its process.
+ */
+FIXTURE_TEARDOWN_PARENT(default_backend)
+{
+	char now[64];
+
+	if (!self->saved[0])
+		return;
+	EXPECT_EQ(0, write_file(DEFAULT_BACKEND, self->saved));
+	read_line(DEFAULT_BACKEND, now, sizeof(now));
+	EXPECT_STREQ(self->saved, now);
+}
+
+/* chunks_2M, chunks_1G, private_bytes, shared_bytes of both designs. */
+#define DB_DESIGNS	2
+#define DB_FILES	4
+
+struct db_counts {
+	long v[DB_DESIGNS][DB_FILES];
+};
+
+static const char db_designs[DB_DESIGNS][16] = { "tracked",
+						 "struct_page" };
+static const char db_files[DB_FILES][16] = {
+	"chunks_2M", "chunks_1G", "private_bytes", "shared_bytes",
+};
+
+static void db_read(struct db_counts *c)
+{
+	int d, i;
+
+	for (d = 0; d < DB_DESIGNS; d++)
+		for (i = 0; i < DB_FILES; i++)
+			c->v[d][i] = sysfs_long(db_designs[d], db_files[i]);
+}
+
+/*
+ * Wait up to 2 s for the counters to read @want (files are freed a little
+ * after their last close), or, with @want NULL, to stop moving. Returns
+ * whether they did; @now gets the last figures.
+ */
+static bool db_settle(const struct db_counts *want, struct db_counts *now)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	struct db_counts prev;
+	int i;
+
+	db_read(&prev);
+	for (i = 0; i < 200; i++) {
+		nanosleep(&ts, NULL);
+		db_read(now);
+		if (!memcmp(now, want ? want : &prev, sizeof(*now)))
+			return true;
+		prev = *now;
+	}
+	return false;
+}
+
+/*
+ * What a file of @size bytes (negative: taken away), all private or all
+ * shared, adds to the counters of @design.
+ */
+static void db_expect(struct db_counts *c, const char *design, __u64 chunk,
+		      long size, bool shared)
+{
+	int d = strcmp(design, "tracked") ? 1 : 0;
+
+	c->v[d][chunk == SZ_1G ? 1 : 0] += size / (long)chunk;
+	c->v[d][shared ? 3 : 2] += size;
+}
+
+static void db_check(struct __test_metadata *_metadata,
+		     const struct db_counts *want, const struct db_counts *now,
+		     const char *what)
+{
+	int d, i;
+
+	for (d = 0; d < DB_DESIGNS; d++)
+		for (i = 0; i < DB_FILES; i++)
+			EXPECT_EQ(want->v[d][i], now->v[d][i]) {
+				TH_LOG("%s: %s/%s", what, db_designs[d],
+				       db_files[i]);
+			}
+}
+
+struct db_case {
+	const char *name;
+	__u64 flags;
+	__u64 size;
+	bool gmem_track;	/* a gmem_track file: counters move */
+	bool shared;		/* its memory starts shared */
+	bool knob_after;	/* the knob goes back to none before fallocate */
+	const char *design;	/* if not the variant's (explicit flags) */
+	__u64 chunk;
+};
+
+/*
+ * Creates the file of @c on @vm_fd, allocates it and checks the counters
+ * and the mapping. Returns 0, or KSFT_SKIP when a 1 GiB chunk is not to
+ * be had.
+ */
+static int db_file(struct __test_metadata *_metadata,
+		   const FIXTURE_VARIANT(default_backend) *variant,
+		   int vm_fd, const struct db_case *c)
+{
+	const char *design = c->design ?: variant->design;
+	__u64 chunk = c->chunk ?: variant->chunk;
+	struct db_counts want, now;
+	char *mem;
+	int fd, ret;
+
+	db_settle(NULL, &want);
+	fd = create_gmem(vm_fd, c->size, c->flags);
+	EXPECT_LE(0, fd) {
+		TH_LOG("%s: KVM_CREATE_GUEST_MEMFD", c->name);
+	}
+	if (fd < 0)
+		return 0;
+	if (c->knob_after)
+		EXPECT_EQ(0, write_file(DEFAULT_BACKEND, "none"));
+	ret = falloc(fd, FALLOC_FL_KEEP_SIZE, 0, c->size);
+	if (c->knob_after)
+		EXPECT_EQ(0, write_file(DEFAULT_BACKEND, variant->value));
+	if (ret == -ENOMEM && c->gmem_track && chunk == SZ_1G) {
+		close(fd);
+		db_settle(&want, &now);
+		return KSFT_SKIP;
+	}
+	EXPECT_EQ(0, ret) {
+		TH_LOG("%s: fallocate", c->name);
+	}
+	db_read(&now);
+	if (c->gmem_track)
+		db_expect(&want, design, chunk, c->size, c->shared);
+	db_check(_metadata, &want, &now, c->name);
+
+	/* MMAP and INIT_SHARED honoured as upstream's: private SIGBUSes. */
+	if (c->flags & GUEST_MEMFD_FLAG_MMAP) {
+		mem = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+		EXPECT_NE(MAP_FAILED, mem) {
+			TH_LOG("%s: mmap", c->name);
+		}
+		if (mem != MAP_FAILED) {
+			EXPECT_EQ(c->shared ? PG_OK : PG_SIGBUS,
+				  probe(mem, c->size - PAGE_SZ, false)) {
+				TH_LOG("%s: last page", c->name);
+			}
+			if (c->shared)
+				EXPECT_EQ(PG_OK, page_op(mem, 0, OP_CHECK, 0,
+							 true));
+			munmap(mem, c->size);
+		}
+	} else {
+		EXPECT_EQ(MAP_FAILED, mmap(NULL, c->size, PROT_READ,
+					   MAP_SHARED, fd, 0));
+	}
+	close(fd);
+
+	/* Closed: everything back, so that the next case starts clean. */
+	if (c->gmem_track)
+		db_expect(&want, design, chunk, -(long)c->size, c->shared);
+	EXPECT_TRUE(db_settle(&want, &now)) {
+		TH_LOG("%s: counters not back after close", c->name);
+	}
+	return 0;
+}
+
+/*
+ * With the knob at the variant's value, a file with upstream's flags only
+ * and a size that is a multiple of the chunk becomes a file of that design
+ * and chunk, on a SW-protected and on a default VM: its fallocate() raises
+ * that design's chunks_2M or chunks_1G and private_bytes (shared_bytes
+ * with INIT_SHARED) by its size, and nothing else. A size that is not a
+ * multiple, and a file that names a gmem_track flag itself, do not get it;
+ * a file keeps its backend when the knob changes after its creation; the
+ * knob does not change KVM_CAP_GUEST_MEMFD_FLAGS.
+ */
+TEST_F_TIMEOUT(default_backend, new_files, 2 * TMO)
+{
+	const unsigned long types[] = { KVM_X86_SW_PROTECTED_VM,
+					KVM_X86_DEFAULT_VM };
+	const bool huge = variant->chunk == SZ_1G;
+	const __u64 size = huge ? SZ_1G : SZ_4M;
+	const struct db_case c[] = {
+		{ "MMAP", GUEST_MEMFD_FLAG_MMAP, size, true },
+		/* As SW-protected VMMs create them: private, no mmap. */
+		{ "no flags, knob to none after creation", 0, size, true,
+		  false, true },
+		{ "MMAP|INIT_SHARED",
+		  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED, size,
+		  true, true },
+		/* Not a multiple of the chunk (4M: 2M-aligned, not 1G). */
+		{ "MMAP, size not a multiple of the chunk",
+		  GUEST_MEMFD_FLAG_MMAP, huge ? SZ_4M : SZ_4M + PAGE_SZ,
+		  false },
+		{ "explicit GMEM_TRACK|TRACKED, 2M chunks",
+		  GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED, SZ_4M, true, false,
+		  false, "tracked", SZ_2M },
+	};
+	int vm_types, vm_fd, caps_none, caps, skipped = 0;
+	unsigned int t, i;
+
+	vm_types = check_cap(self->kvm_fd, KVM_CAP_VM_TYPES);
+	for (t = 0; t < ARRAY_SIZE(types); t++) {
+		if (vm_types <= 0 || !(vm_types & (1 << types[t]))) {
+			TH_LOG("VM type %lu not supported", types[t]);
+			continue;
+		}
+		vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, types[t]);
+		ASSERT_LE(0, vm_fd);
+
+		ASSERT_EQ(0, write_file(DEFAULT_BACKEND, "none"));
+		caps_none = check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+		ASSERT_EQ(0, write_file(DEFAULT_BACKEND, variant->value));
+		caps = check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+		EXPECT_EQ(caps_none, caps);
+		if (caps <= 0 || !(caps & GUEST_MEMFD_FLAG_GMEM_TRACK)) {
+			TH_LOG("VM type %lu: no gmem_track (%#x)", types[t],
+			       caps);
+			close(vm_fd);
+			continue;
+		}
+
+		for (i = 0; i < ARRAY_SIZE(c); i++) {
+			/* Flags the VM type refuses (INIT_SHARED if private). */
+			if (c[i].flags & ~(__u64)caps)
+				continue;
+			/*
+			 * 1 GiB files are slow under TCG: the default VM,
+			 * which has INIT_SHARED, leaves out the no-flags file.
+			 */
+			if (huge && i == 1 && (caps & GUEST_MEMFD_FLAG_INIT_SHARED))
+				continue;
+			if (db_file(_metadata, variant, vm_fd, &c[i]))
+				skipped++;
+		}
+		close(vm_fd);
+	}
+	if (skipped)
+		SKIP(return, "no free 1 GiB chunk for %d file(s)", skipped);
+}
+
+/*
+ * Bad values are refused with EINVAL and leave the knob as it was (the
+ * variant's value, set first); good ones, with or without a newline, read
+ * back as written.
+ */
+TEST_F_TIMEOUT(default_backend, bad_input, TMO)
+{
+	static char longval[4096];
+	const struct {
+		const char *name;
+		const char *val;
+		int err;
+	} c[] = {
+		{ "garbage", "bogus", -EINVAL },
+		/* sysfs passes no empty write on: a no-op. */
+		{ "empty", "", 0 },
+		{ "newline", "\n", -EINVAL },
+		{ "a design", "tracked", -EINVAL },
+		{ "a design", "struct_page", -EINVAL },
+		{ "underscore", "tracked_2m", -EINVAL },
+		{ "struct_page-2m", "struct_page-2m", -EINVAL },
+		{ "upper case", "TRACKED-2M", -EINVAL },
+		{ "upper case size", "tracked-2M", -EINVAL },
+		{ "4m chunks", "tracked-4m", -EINVAL },
+		{ "no size", "tracked-", -EINVAL },
+		{ "two values", "tracked-2m tracked-1g", -EINVAL },
+		{ "leading space", " none", -EINVAL },
+		{ "upstream", "upstream", -EINVAL },
+		{ "an index", "1", -EINVAL },
+		{ "negative", "-1", -EINVAL },
+		{ "4095 bytes", longval, -EINVAL },
+	};
+	const char * const good[] = {
+		"none", "tracked-2m", "tracked-1g", "structpage-2m",
+		"structpage-1g",
+	};
+	char was[64], now[64], nl[64];
+	unsigned int i;
+
+	memset(longval, 'a', sizeof(longval) - 1);
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		snprintf(nl, sizeof(nl), "%s\n", good[i]);
+		ASSERT_EQ(0, write_file(DEFAULT_BACKEND, nl));
+		read_line(DEFAULT_BACKEND, now, sizeof(now));
+		EXPECT_STREQ(good[i], now);
+	}
+
+	ASSERT_EQ(0, write_file(DEFAULT_BACKEND, variant->value));
+	read_line(DEFAULT_BACKEND, was, sizeof(was));
+	EXPECT_STREQ(variant->value, was);
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		EXPECT_EQ(c[i].err, write_file(DEFAULT_BACKEND, c[i].val)) {
+			TH_LOG("%s", c[i].name);
+		}
+		read_line(DEFAULT_BACKEND, now, sizeof(now));
+		EXPECT_STREQ(was, now) {
+			TH_LOG("%s", c[i].name);
+		}
+	}
+	ksft_print_msg("reliability: bad_inputs %d\n", (int)ARRAY_SIZE(c));
 }
 
 static int open_vm(int *kvm_fd)
