@@ -3140,8 +3140,9 @@ TEST_F_TIMEOUT(gmem, killed_conversion, TMO)
 		/* All or nothing, the counters with the pages. */
 		n = shared_probes(mem);
 		read_counters(f, &c1);
-		ksft_print_msg("%s, %s: %.0f ms; killed after %.0f ms, gone %.0f ms later, %s; %d of %d probes shared\n",
-			       f->design, dir, took * 1e3, took * 1e3 / KILL_AT,
+		ksft_print_msg("%s, %s: %.0f ms; killed after %.0f ms\n",
+			       f->design, dir, took * 1e3, took * 1e3 / KILL_AT);
+		ksft_print_msg("gone %.0f ms later, %s; %d of %d probes shared\n",
 			       dt * 1e3,
 			       WIFSIGNALED(status) ? "killed" : "exited",
 			       n, KILL_PROBES);
@@ -3456,7 +3457,7 @@ struct db_case {
  * be had.
  */
 static int db_file(struct __test_metadata *_metadata,
-		   const FIXTURE_VARIANT(default_backend) *variant,
+		   const struct _fixture_variant_default_backend *variant,
 		   int vm_fd, const struct db_case *c)
 {
 	const char *design = c->design ?: variant->design;
