@@ -454,8 +454,8 @@ static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
  * its folios. A gmem_track file frees the chunks the range covers whole
  * and, as hugetlbfs does with a partial huge page, zeroes the memory of
  * the parts of chunks it covers in part: the chunk stays, the attributes
- * stay, holes stay holes and poisoned pages stay poisoned (never written,
- * see kvm_gmem_zero_range()).
+ * stay, holes stay holes and poisoned pages stay poisoned (skipped, see
+ * kvm_gmem_zero_range()).
  *
  * Everything happens under the invalidate lock held for writing and
  * between the invalidation's start and end over the whole range, so no
@@ -867,9 +867,10 @@ static void kvm_gmem_track_uncache(struct inode *inode, pgoff_t start,
 
 /*
  * Zero the memory behind [start, end), wherever there is some. Holes stay
- * holes, and poisoned gmem_track memory is never written: its pages are
- * skipped (gmem_track_next()), as a store to a page with an uncorrected
- * error may raise a machine check.
+ * holes, and gmem_track memory found poisoned is skipped
+ * (gmem_track_next()), as a store to a page with an uncorrected error may
+ * raise a machine check. The walk takes no owner->lock: an error marked
+ * in a run after the walk returned it is not seen.
  */
 static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
 				pgoff_t end)
