@@ -40,6 +40,9 @@ else
 	frags=("$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
 	       "$top/workbench/kconfig/check.config")
 	: "${WB_TIMEOUT:=3600}"
+	# Two guests at once (see CHECK_SPLIT), side by side in 24 GiB.
+	: "${WB_MEM:=10G}"
+	export WB_MEM
 	flavour=" (check: lockdep, DEBUG_VM, kmemleak)"
 	r=$b
 fi
@@ -59,18 +62,23 @@ if [ -f "$top/tools/testing/gmem_track/Makefile" ]; then
 	harness=(1)
 fi
 
-# make check DEBUG=1 splits the first boot's tests between two guests that
-# run at the same time, one per core (TCG runs a guest on one host
-# thread): the second guest runs the tests named here and then the boot
-# with a reservation, the first the rest of tests.list and collects the
-# KUnit suites. conversion_test's 1 GiB backends take most of a debug
-# run, so each guest gets one of them. Each guest ends with its own
-# kmemleak scan. make check keeps one guest: two of its 12 GiB guests
-# would not fit next to each other in 24 GiB.
+# make check and make check DEBUG=1 split the first boot's tests between
+# two guests that run at the same time, one per core (TCG runs a guest on
+# one host thread): the second guest runs the tests whose names contain
+# one of the names here and then the boot with a reservation, the first
+# the rest of tests.list and collects the KUnit suites. conversion_test's
+# 1 GiB backends take most of a run, so each guest gets one of them; the
+# split is chosen so that both lanes take about as long. Each guest ends
+# with its own kmemleak scan. ONLY= runs one guest.
 DEBUG_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
+CHECK_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,kvm/
 split=
-if [ "${DEBUG:-0}" = 1 ] && [ -z "${ONLY:-}" ]; then
-	split=$DEBUG_SPLIT
+if [ -z "${ONLY:-}" ]; then
+	if [ "${DEBUG:-0}" = 1 ]; then
+		split=$DEBUG_SPLIT
+	else
+		split=$CHECK_SPLIT
+	fi
 fi
 
 if [ "$mode" = shell ]; then
