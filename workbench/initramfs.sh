@@ -19,6 +19,15 @@ out=$2
 st=${WB_SELFTESTS:-$top/build/selftests}
 root=${WB_INITRAMFS_ROOT:-$top/build/initramfs}
 
+# The selftests' makefiles do not know that the binaries depend on the
+# kernel's uapi headers: when those change (a flag of linux/kvm.h), build
+# everything again rather than run binaries built against the old ones.
+stamp=$(cd "$obj/usr-hdr/include" && find . -type f -print0 | sort -z |
+	xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$st/.khdr" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$st"
+	mkdir -p "$st"
+fi
 for d in $SELFTEST_DIRS; do
 	mkdir -p "$st/$d"
 	make -s -C "$work/tools/testing/selftests/$d" -j"$(nproc)" \
@@ -29,6 +38,7 @@ done
 mkdir -p "$st/gmem-bench"
 make -s -C "$work/tools/gmem-bench" OUTPUT="$st/gmem-bench" \
 	KHDR_INCLUDES="-isystem $obj/usr-hdr/include" >/dev/null
+echo "$stamp" > "$st/.khdr"
 
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,tests}
