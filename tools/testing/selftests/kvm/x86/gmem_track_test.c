@@ -2368,7 +2368,14 @@ static bool reuse_take(struct stress_thread *th, int c)
 		return false;
 	}
 	ru->held[c] = true;
-	ru->extra[c] = stress_rnd(th) % (chunk_size / SZ_2M) * SZ_2M;
+	/* Not a window of a region: each window is checked once. */
+	do {
+		ru->extra[c] = stress_rnd(th) % (chunk_size / SZ_2M) * SZ_2M;
+		for (i = 0; chunk_size != SZ_2M && i < STRESS_REGIONS; i++) {
+			if (s->region[i].offset % chunk_size == ru->extra[c])
+				break;
+		}
+	} while (chunk_size != SZ_2M && i < STRESS_REGIONS);
 	nwin = reuse_windows(s, c, win);
 	for (i = 0; i < nwin; i++) {
 		for (p = 0; p < SZ_2M; p += PAGE_SIZE) {
