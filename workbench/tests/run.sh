@@ -3,7 +3,8 @@
 #
 # Tests of the result aggregator, run by 'make check' before anything is
 # built: a run must pass only when every test passed, the guest finished and
-# the console is free of kernel reports.
+# the console is free of kernel reports. Then those of the progress lines
+# of the long stages (progress_test.py).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -103,8 +104,12 @@ if [ "$got" != "$want" ]; then
 fi
 rm -f "$json"
 
+prc=0
+python3 "$here/progress_test.py" || prc=1
+
 if [ $fails -ne 0 ]; then
 	echo "aggregator: $fails of $cases cases failed" >&2
 	exit 1
 fi
 echo "aggregator: $cases cases ok"
+exit $prc
