@@ -29,19 +29,34 @@ mkdir -p "$out"
 : "${WB_TIMEOUT:=5400}"
 export WB_TIMEOUT
 t0=$(date +%s)
+. "$top/workbench/progress.sh"
+trap progress_stop EXIT
 
+# step NAME CMD...: one stage, output to the log. If the array watch is
+# set, it holds progress.py's arguments for the stage.
+watch=()
 step() {
-	local name=$1
+	local name=$1 rc
 	shift
 	printf 'bench: %s … ' "$name"
 	local s
 	s=$(date +%s)
-	if ! "$@" >> "$log" 2>&1; then
+	if [ ${#watch[@]} -gt 0 ]; then
+		progress_start "bench: $name … " "${watch[@]}" --label "${name%% (*}"
+		watch=()
+	fi
+	set +e
+	"$@" >> "$log" 2>&1
+	rc=$?
+	set -e
+	s=$(($(date +%s) - s))
+	progress_stop
+	if [ $rc -ne 0 ]; then
 		echo "failed; last lines of build/bench.log:"
 		tail -n 30 "$log" | sed 's/^/  | /'
 		exit 1
 	fi
-	echo "$(($(date +%s) - s))s"
+	echo "${s}s"
 }
 
 perf=${PERF:-0}
@@ -53,6 +68,7 @@ else
 fi
 step "kernel source" bash workbench/source.sh
 step "work tree" bash workbench/tree.sh
+watch=(build "$obj")
 step "bench kernel build (ccache)" bash workbench/kbuild.sh "$obj" \
 	"$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
 extra=()

@@ -109,7 +109,12 @@ elapsed() {
 	fi
 }
 
+. "$top/workbench/progress.sh"
+trap progress_stop EXIT
+
 # stage NAME CMD...: run one stage, output to the log, one progress line.
+# If the array watch is set, it holds progress.py's arguments for the stage.
+watch=()
 stage() {
 	local name=$1 s rc
 	shift
@@ -117,11 +122,16 @@ stage() {
 	printf '[%d/%d] %s … ' "$i" "$total" "$name"
 	echo "=== [$i/$total] $name" >> "$log"
 	s=$(date +%s)
+	if [ ${#watch[@]} -gt 0 ]; then
+		progress_start "[$i/$total] $name … " "${watch[@]}" --label "[$i/$total] ${name%% (*}"
+		watch=()
+	fi
 	set +e
 	"$@" >> "$log" 2>&1
 	rc=$?
 	set -e
 	s=$(($(date +%s) - s))
+	progress_stop
 	printf '%s\t%d\n' "$name" "$s" >> "$times"
 	echo "$(elapsed $s)"
 	if [ $rc -ne 0 ]; then
@@ -141,6 +151,7 @@ if [ "$mode" = check ] && [ ${#harness[@]} -gt 0 ]; then
 	# A failing harness is reported with the other results, not fatal here.
 	stage "userspace harness" bash -c 'bash workbench/harness.sh "$1" || true' _ "$r/harness.tap"
 fi
+watch=(build "$obj")
 stage "kernel build$flavour (ccache)" bash workbench/kbuild.sh "$obj" "${frags[@]}"
 stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$r/initramfs.cpio.gz"
 

@@ -83,3 +83,8 @@ if [ "${WB_MODULES:-0}" = 1 ]; then
 	"${mk[@]}" modules
 fi
 "${mk[@]}" headers_install INSTALL_HDR_PATH="$obj/usr-hdr" >/dev/null
+# The number of objects this configuration builds: the next build's
+# progress line counts against it (workbench/progress.py).
+if n=$(python3 "$top/workbench/progress.py" count "$obj"); then
+	echo "$n" > "$obj/.wb-objects"
+fi
