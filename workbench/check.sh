@@ -160,12 +160,16 @@ stage "selftests + initramfs" bash workbench/initramfs.sh "$obj" "$r/initramfs.c
 # 1 GiB tests several times slower under TCG, so only the debug run boots
 # with it.
 extra=()
+scale=1
 if [ "${DEBUG:-0}" = 1 ]; then
 	# KASAN, lockdep and DEBUG_PAGEALLOC make every test several times
 	# slower under TCG: each test binary gets four times its budget of
 	# tests.list.
-	extra+=(page_owner=on wb.tmo_scale=4)
+	scale=4
+	extra+=(page_owner=on "wb.tmo_scale=$scale")
 fi
+# What progress.py needs to know of the tests' time limits.
+limits=(--list workbench/tests.list --list workbench/tests-reserve.list --scale "$scale")
 # Seconds of each concurrency stress test (per design and chunk size).
 extra+=("wb.stress_secs=${STRESS_SECS:-$([ "${DEBUG:-0}" = 1 ] && echo 60 || echo 15)}")
 rsv_extra=("${extra[@]}")
@@ -180,17 +184,25 @@ fi
 
 # boot WHAT SUFFIX [cmdline...]: one boot running tests, into
 # build/[debug/]{console,results,qemu}SUFFIX.{log,tap,log}; returns QEMU's exit.
+# The boots of two guests at a time (lane=1) write to a file: their
+# progress is shown for both at once, below.
+lane=0
 boot() {
 	local what=$1 sfx=$2 s rc
 	shift 2
 	i=$((i + 1))
 	printf '[%d/%d] %s in QEMU … ' "$i" "$total" "$what"
 	s=$(date +%s)
+	if [ $lane = 0 ]; then
+		progress_start "[$i/$total] $what in QEMU … " guest --label "[$i/$total] $what" \
+			--lane guest "$r/console$sfx.log" "$r/results$sfx.tap" "${limits[@]}"
+	fi
 	set +e
 	bash workbench/qemu.sh check "$obj/arch/x86/boot/bzImage" "$r/initramfs.cpio.gz" \
 		"$r/console$sfx.log" "$r/results$sfx.tap" "$@" > "$r/qemu$sfx.log" 2>&1
 	rc=$?
 	set -e
+	progress_stop
 	cat "$r/qemu$sfx.log" >> "$log"
 	s=$(($(date +%s) - s))
 	printf '%s\t%d\n' "$what" "$s" >> "$times"
@@ -228,17 +240,23 @@ wants_reserve() {
 if [ -n "$split" ]; then
 	echo "[$((i + 1))-$((i + 3))/$total] boots in QEMU, two guests at a time:"
 	rm -f "$r/results-reserve.tap" "$r/console-reserve.log"
-	(boot "first guest: tests.list but the second's, KUnit" "" \
+	(lane=1 prog=
+	 boot "first guest: tests.list but the second's, KUnit" "" \
 		"${extra[@]}" "wb.skip=$split") > "$r/lane-1.out" 2>&1 &
 	lane1=$!
 	# A kernel that died in the second guest's tests would die in the
 	# reservation boot too.
-	(i=$((i + 1))
+	(i=$((i + 1)) lane=1 prog=
 	 boot "second guest: ${split//,/ }" -2 "${extra[@]}" "wb.only=$split" &&
 		reserve_boot) > "$r/lane-2.out" 2>&1 &
 	lane2=$!
+	progress_start "" guest --label "" "${limits[@]}" \
+		--lane "guest 1" "$r/console.log" "$r/results.tap" \
+		--lane "guest 2" "$r/console-2.log" "$r/results-2.tap" \
+		--then "reservation boot" "$r/console-reserve.log" "$r/results-reserve.tap"
 	wait $lane1 || qrc=$?
 	wait $lane2 || qrc=$?
+	progress_stop
 	sed 's/^/  /' "$r/lane-1.out" "$r/lane-2.out"
 	i=$((i + 3))
 	guests+=(--guest "$r/results-2.tap" --console "$r/console-2.log")
