@@ -93,15 +93,12 @@ bash workbench/qemu.sh bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz"
 	>> "$log" 2>&1 &
 qpid=$!
 # Follow the guest's progress lines while it runs.
-sleep 2
-tail -n +1 -F "$out/console.log" 2>/dev/null | grep --line-buffered -a 'gmem-bench' &
-tpid=$!
+progress_start "" bench "$out/console.log" --timeout "$WB_TIMEOUT"
 set +e
 wait $qpid
 qrc=$?
 set -e
-kill $tpid 2>/dev/null || true
-wait $tpid 2>/dev/null || true
+progress_stop
 if [ $qrc -ne 0 ] || ! [ -s "$out/raw.json" ]; then
 	echo "bench: the guest run failed (qemu exit $qrc); console tail:"
 	tail -n 40 "$out/console.log" | sed 's/^/  | /'
