@@ -80,8 +80,10 @@
  *
  * A figure that could not be measured is null. A design whose file cannot
  * be created or allocated (ENOMEM: no free 1 GiB block, say, even after two
- * more tries behind a write to /proc/sys/vm/compact_memory) is all null,
- * with the reason on stderr, and the run goes on. --phases names what runs
+ * more tries behind a write to /proc/sys/vm/compact_memory, or memory.max
+ * of gmem-bench's memory cgroup below the file's size, which is not tried
+ * again) is all null, with "measured": false and the reason, as on stderr,
+ * in "reason" (null for a measured design), and the run goes on. --phases names what runs
  * after fallocate: overhead (the fractions and the round trip), ranges2m,
  * convert4k and convert2m (PRESERVE and ZERO), fault, prefault; figures of
  * the phases left out are null. --quick takes 100 samples
@@ -478,6 +480,29 @@ static int write_str(const char *path, const char *s)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * memory.max of our memory cgroup (cgroup v2), or -1 when there is none
+ * or it is "max". Not for use while measuring: it reads into fbuf.
+ */
+static long long memcg_max(void)
+{
+	char path[320], *p, *nl;
+
+	if (slurp("/proc/self/cgroup") <= 0)
+		return -1;
+	p = strstr(fbuf, "0::");
+	if (p != fbuf && (!p || p[-1] != '\n'))
+		return -1;
+	p += 3;
+	nl = strchr(p, '\n');
+	if (nl)
+		*nl = '\0';
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", p);
+	if (slurp(path) <= 0 || fbuf[0] < '0' || fbuf[0] > '9')
+		return -1;
+	return strtoll(fbuf, NULL, 10);
 }
 
 /*
@@ -1294,7 +1319,8 @@ static void run_design(struct result *r)
 		.vm_fd = -1, .vcpu_fd = -1, .fd = -1,
 	};
 	__u64 t = now_ns();
-	int caps, ret, tries;
+	int caps, ret, tries, capped;
+	long long mmax;
 
 	if (opt.size % d->chunk) {
 		skip(&b, "size %llu is not a multiple of its %llu-byte chunks",
@@ -1319,6 +1345,9 @@ static void run_design(struct result *r)
 	if (b.vcpu_fd < 0)
 		note(&b, "KVM_CREATE_VCPU: %s: no pre-fault", strerror(errno));
 
+	/* A cgroup limit below the file: no compaction can help. */
+	mmax = memcg_max();
+	capped = mmax >= 0 && (__u64)mmax < b.size;
 	t = now_ns();
 	for (tries = 1; ; tries++) {
 		quiesce(&b);
@@ -1326,7 +1355,8 @@ static void run_design(struct result *r)
 		read_snap(&b.base);
 		b.have_base = 1;
 		ret = create_file(&b);
-		if (ret != -ENOMEM || d->chunk != SZ_1G || tries == ALLOC_TRIES)
+		if (ret != -ENOMEM || d->chunk != SZ_1G || capped ||
+		    tries == ALLOC_TRIES)
 			break;
 		/* A 1 GiB block may just need compacting: once more, anew. */
 		note(&b, "fallocate: no free 1 GiB block, compacting (try %d of %d)",
@@ -1339,11 +1369,17 @@ static void run_design(struct result *r)
 		sleep_ms(1000);
 	}
 	if (ret) {
+		char why[96] = "";
+
+		if (b.fd >= 0 && ret == -ENOMEM && capped)
+			snprintf(why, sizeof(why),
+				 " (memory.max of its memory cgroup is %lld bytes)",
+				 mmax);
+		else if (b.fd >= 0 && ret == -ENOMEM && d->chunk == SZ_1G)
+			snprintf(why, sizeof(why), " (no free 1 GiB block)");
 		skip(&b, "%s: %s%s",
 		     b.fd < 0 ? "KVM_CREATE_GUEST_MEMFD" : "fallocate of the file",
-		     strerror(-ret),
-		     b.fd >= 0 && ret == -ENOMEM && d->chunk == SZ_1G ?
-		     " (no free 1 GiB block)" : "");
+		     strerror(-ret), why);
 		goto out;
 	}
 	if (b.base.top[TOP_PARKED_2M] || b.base.top[TOP_PARKED_1G])
@@ -1424,6 +1460,13 @@ static void json_design(FILE *f, const struct result *r)
 		(unsigned long long)r->d->chunk);
 	fprintf(f, "      \"struct_page\": %s,\n",
 		r->d->struct_page ? "true" : "false");
+	fprintf(f, "      \"measured\": %s,\n      \"reason\": ",
+		r->measured ? "true" : "false");
+	if (r->measured)
+		fputs("null", f);
+	else
+		json_str(f, r->skip[0] ? r->skip : "not measured");
+	fputs(",\n", f);
 	fputs("      \"overhead_bytes_per_gib\": {", f);
 	for (i = 0; i < NR_FRAC; i++) {
 		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
