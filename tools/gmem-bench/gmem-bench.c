@@ -46,11 +46,21 @@
  *                  file's range descriptor and of the pool's PFN tree,
  *                  part of slab (null for upstream-4k, which has none);
  *     overhead   = vmemmap + max(0, pagetables) + max(0, slab),
+ *   where S / 64 counts only the part of the file taken from the buddy
+ *   allocator: chunks of the boot reservation (gmem_track.reserve=, the
+ *   delta of reserve/used_2M_bytes + used_1G_bytes, reserved_bytes in the
+ *   JSON) never had struct pages, so S - reserved_bytes stands for S in
+ *   vmemmap and in the MemFree cross-check below (reserved memory is not
+ *   in MemFree either);
  *   reported per GiB of file: overhead / (S / 1 GiB). The whole file is
  *   then made private again with one ioctl (PRESERVE) before the next f.
  *   overhead_after_roundtrip_bytes_per_gib: the same, fully private again,
  *   after the last f. descriptor_bytes_per_gib: the descriptor figure at
- *   each f, per GiB. overhead_2m_ranges_bytes_per_gib: f = 1/64 of the
+ *   each f, per GiB. descriptor_nodes and descriptor_ranges: at each f, the
+ *   maple nodes of the file's range descriptor (delta of <design>/
+ *   descriptor_bytes / 256, the PFN tree left out) and its ranges (delta of
+ *   <design>/ranges), whole numbers for the file, not per GiB (null for
+ *   upstream-4k). overhead_2m_ranges_bytes_per_gib: f = 1/64 of the
  *   file shared as whole random 2 MiB-aligned ranges.
  *   counters (at f = 1/64): memmap_delta_bytes is the vmemmap figure above
  *   (S / 64 + delta(memmap) * 4096, from nr_memmap), and
@@ -130,6 +140,7 @@
 #define SLOT_GPA	(4ULL << 30)	/* 1 GiB aligned, above the PCI hole */
 #define SETTLE_MS	5000
 #define ALLOC_TRIES	3	/* for a 1 GiB block */
+#define MAPLE_NODE_SZ	256	/* sizeof(struct maple_node) */
 
 #define SHARED		0ULL
 #define PRIVATE		((__u64)KVM_MEMORY_ATTRIBUTE_PRIVATE)
@@ -243,6 +254,9 @@ struct result {
 	char skip[192];		/* why not, when not */
 	struct val overhead[NR_FRAC];
 	struct val desc[NR_FRAC];
+	struct val nodes[NR_FRAC];
+	struct val ranges[NR_FRAC];
+	struct val reserved;
 	struct val roundtrip;
 	struct val memfree_err;
 	struct val fallocate_ns;
@@ -399,12 +413,14 @@ static const char * const gt_dirs[NR_DIRS] = { "tracked", "struct_page" };
 
 enum {
 	TOP_SENTINEL, TOP_PARKED_2M, TOP_PARKED_1G, TOP_USED_2M, TOP_USED_1G,
-	TOP_FREE_2M, TOP_FREE_1G, TOP_PFN_TREE, NR_TOP,
+	TOP_FREE_2M, TOP_FREE_1G, TOP_PFN_TREE, TOP_RSV_USED_2M,
+	TOP_RSV_USED_1G, NR_TOP,
 };
 
 static const char * const top_files[NR_TOP] = {
 	"sentinel_pages", "parked_2M", "parked_1G", "used_2M_bytes",
 	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes", "pfn_tree_bytes",
+	"reserve/used_2M_bytes", "reserve/used_1G_bytes",
 };
 
 struct snap {
@@ -717,6 +733,9 @@ struct ovh {
 	long long memfree_drop;
 	long long sysfs_vm;
 	long long desc;		/* -1: the design has no descriptor */
+	long long nodes;	/* of the file's descriptor; -1: none */
+	long long ranges;	/* -1: no descriptor */
+	long long reserved;	/* bytes of the file from the reservation */
 	long long total;
 };
 
@@ -727,18 +746,28 @@ static void measure(const struct bench *b, struct ovh *o)
 
 	read_snap(&now);
 	o->memmap_pages = now.memmap - base->memmap;
-	o->vmemmap = (long long)(b->size / 64) + o->memmap_pages * PAGE_BYTES;
+	o->reserved = now.top[TOP_RSV_USED_2M] - base->top[TOP_RSV_USED_2M] +
+		      now.top[TOP_RSV_USED_1G] - base->top[TOP_RSV_USED_1G];
+	/* Reserved chunks never had struct pages. */
+	o->vmemmap = ((long long)b->size - o->reserved) / 64 +
+		     o->memmap_pages * PAGE_BYTES;
 	o->pagetables = (now.pagetables_kb - base->pagetables_kb) * 1024;
 	o->slab = (now.slab_kb - base->slab_kb) * 1024;
 	o->memfree_drop = (base->memfree_kb - now.memfree_kb) * 1024;
 	o->sysfs_vm = 0;
 	o->desc = -1;
+	o->nodes = -1;
+	o->ranges = -1;
 	if (b->d->dir >= 0) {
 		o->sysfs_vm = now.gt[b->d->dir][GT_VMEMMAP] -
 			      base->gt[b->d->dir][GT_VMEMMAP];
 		o->desc = now.gt[b->d->dir][GT_DESC] -
 			  base->gt[b->d->dir][GT_DESC] +
 			  now.top[TOP_PFN_TREE] - base->top[TOP_PFN_TREE];
+		o->nodes = (now.gt[b->d->dir][GT_DESC] -
+			    base->gt[b->d->dir][GT_DESC]) / MAPLE_NODE_SZ;
+		o->ranges = now.gt[b->d->dir][GT_RANGES] -
+			    base->gt[b->d->dir][GT_RANGES];
 	}
 	o->total = o->vmemmap + max0(o->pagetables) + max0(o->slab);
 }
@@ -840,8 +869,11 @@ static int phase_overhead(struct bench *b)
 		} else {
 			measure(b, &o);
 			val_set(&r->overhead[i], o.total / b->gib);
-			if (o.desc >= 0)
+			if (o.desc >= 0) {
 				val_set(&r->desc[i], o.desc / b->gib);
+				val_set(&r->nodes[i], o.nodes);
+				val_set(&r->ranges[i], o.ranges);
+			}
 			keep_raw(&r->frac_raw[i], &o, gran, k);
 		}
 		/* Back to private for the next fraction: one ioctl. */
@@ -850,8 +882,9 @@ static int phase_overhead(struct bench *b)
 		if (!ret)
 			report_ovh(b, t, what, &o, ioctls);
 		if (!ret && i == FRAC_0) {
-			expect = (long long)b->size + o.memmap_pages * PAGE_BYTES +
-				 o.pagetables + o.slab;
+			expect = (long long)b->size - o.reserved +
+				 o.memmap_pages * PAGE_BYTES + o.pagetables +
+				 o.slab;
 			val_set(&r->memfree_err,
 				(o.memfree_drop - expect) / b->gib);
 			note(b, "MemFree dropped %lld B, expected %lld B: %+.0f B/GiB unaccounted",
@@ -1321,6 +1354,7 @@ static void run_design(struct result *r)
 	__u64 t = now_ns();
 	int caps, ret, tries, capped;
 	long long mmax;
+	struct ovh o;
 
 	if (opt.size % d->chunk) {
 		skip(&b, "size %llu is not a multiple of its %llu-byte chunks",
@@ -1387,8 +1421,11 @@ static void run_design(struct result *r)
 		     b.base.top[TOP_PARKED_2M], b.base.top[TOP_PARKED_1G]);
 	r->measured = 1;
 	val_set(&r->fallocate_ns, b.falloc_ns / b.gib);
-	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB",
-		 (unsigned long long)(opt.size >> 20), r->fallocate_ns.v);
+	measure(&b, &o);
+	val_set(&r->reserved, o.reserved);
+	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB, %lld MiB of it reserved",
+		 (unsigned long long)(opt.size >> 20), r->fallocate_ns.v,
+		 o.reserved >> 20);
 
 	if ((want(PH_OVERHEAD) && phase_overhead(&b)) ||
 	    (want(PH_RANGES_2M) && phase_2m_ranges(&b)))
@@ -1477,7 +1514,19 @@ static void json_design(FILE *f, const struct result *r)
 		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
 		json_num(f, &r->desc[i]);
 	}
-	fputs("},\n      \"overhead_after_roundtrip_bytes_per_gib\": ", f);
+	fputs("},\n      \"descriptor_nodes\": {", f);
+	for (i = 0; i < NR_FRAC; i++) {
+		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
+		json_num(f, &r->nodes[i]);
+	}
+	fputs("},\n      \"descriptor_ranges\": {", f);
+	for (i = 0; i < NR_FRAC; i++) {
+		fprintf(f, "%s\"%s\": ", i ? ", " : "", fracs[i].key);
+		json_num(f, &r->ranges[i]);
+	}
+	fputs("},\n      \"reserved_bytes\": ", f);
+	json_num(f, &r->reserved);
+	fputs(",\n      \"overhead_after_roundtrip_bytes_per_gib\": ", f);
 	json_num(f, &r->roundtrip);
 	fputs(",\n      \"memfree_crosscheck_error\": ", f);
 	json_num(f, &r->memfree_err);
@@ -1579,7 +1628,12 @@ static void check_shape(const struct result *r)
 			continue;
 		snprintf(key, sizeof(key), "overhead[%s]", fracs[i].key);
 		missing(m, sizeof(m), &r->overhead[i], key);
+		if (r->d->dir < 0)
+			continue;
+		snprintf(key, sizeof(key), "descriptor_nodes[%s]", fracs[i].key);
+		missing(m, sizeof(m), &r->nodes[i], key);
 	}
+	missing(m, sizeof(m), &r->reserved, "reserved_bytes");
 	missing(m, sizeof(m), &r->roundtrip, "overhead_after_roundtrip");
 	missing(m, sizeof(m), &r->memfree_err, "memfree_crosscheck_error");
 	missing(m, sizeof(m), &r->fallocate_ns, "fallocate_ns_per_gib");
