@@ -96,7 +96,10 @@
  * in "reason" (null for a measured design), and the run goes on. --phases names what runs
  * after fallocate: overhead (the fractions and the round trip), ranges2m,
  * convert4k and convert2m (PRESERVE and ZERO), fault, prefault; figures of
- * the phases left out are null. --quick takes 100 samples
+ * the phases left out are null. --sizes A,B,.. runs every design at each
+ * size, the largest first (while memory is least fragmented), and the JSON
+ * then holds one {"size_bytes", "designs"} per size, in increasing order,
+ * under "sizes". --quick takes 100 samples
  * and only f = 0, 1/64 and 1 (the other fractions are null). --check prints
  * TAP checks of the figures (see check_design()) instead of the JSON, or,
  * with --out, besides it.
@@ -249,6 +252,8 @@ struct raw {
 
 struct result {
 	const struct design *d;
+	__u64 size;		/* of its file */
+	char label[48];		/* its name, and its size in a sweep */
 	int selected;
 	int measured;		/* the file was allocated */
 	char skip[192];		/* why not, when not */
@@ -271,10 +276,16 @@ struct result {
 	struct raw r2m_raw;
 };
 
-static struct result results[NR_DESIGNS];
+#define MAX_SIZES	8
+
+/* results[size][design], sizes in increasing order */
+static struct result results[MAX_SIZES][NR_DESIGNS];
 
 static struct {
 	__u64 size;
+	__u64 sizes[MAX_SIZES];	/* --sizes, increasing; else { size } */
+	int nr_sizes;
+	int sweep;		/* --sizes given: the JSON has "sizes" */
 	long iters;
 	int iters_set;
 	int quick;
@@ -657,14 +668,14 @@ static __printf(3, 4) void progress(const struct bench *b, __u64 t_phase,
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "gmem-bench: %s: %s (%.1f s; %.1f s in all)\n",
-		b->d->name, buf, (t - t_phase) / 1e9, (t - t_prog) / 1e9);
+		b->r->label, buf, (t - t_phase) / 1e9, (t - t_prog) / 1e9);
 }
 
 static __printf(2, 3) void note(const struct bench *b, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "gmem-bench: %s: ", b->d->name);
+	fprintf(stderr, "gmem-bench: %s: ", b->r->label);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -1347,8 +1358,8 @@ static void run_design(struct result *r)
 {
 	const struct design *d = r->d;
 	struct bench b = {
-		.d = d, .r = r, .size = opt.size, .pages = opt.size / PAGE_SZ,
-		.gib = (double)opt.size / SZ_1G,
+		.d = d, .r = r, .size = r->size, .pages = r->size / PAGE_SZ,
+		.gib = (double)r->size / SZ_1G,
 		.vm_fd = -1, .vcpu_fd = -1, .fd = -1,
 	};
 	__u64 t = now_ns();
@@ -1356,9 +1367,9 @@ static void run_design(struct result *r)
 	long long mmax;
 	struct ovh o;
 
-	if (opt.size % d->chunk) {
+	if (r->size % d->chunk) {
 		skip(&b, "size %llu is not a multiple of its %llu-byte chunks",
-		     (unsigned long long)opt.size,
+		     (unsigned long long)r->size,
 		     (unsigned long long)d->chunk);
 		return;
 	}
@@ -1424,7 +1435,7 @@ static void run_design(struct result *r)
 	measure(&b, &o);
 	val_set(&r->reserved, o.reserved);
 	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB, %lld MiB of it reserved",
-		 (unsigned long long)(opt.size >> 20), r->fallocate_ns.v,
+		 (unsigned long long)(r->size >> 20), r->fallocate_ns.v,
 		 o.reserved >> 20);
 
 	if ((want(PH_OVERHEAD) && phase_overhead(&b)) ||
@@ -1556,31 +1567,57 @@ static void json_design(FILE *f, const struct result *r)
 	fputs("}\n    }", f);
 }
 
+/* "size_bytes" and "designs" of one size, indented by @ind. */
+static void json_size(FILE *f, int s, const char *ind)
+{
+	int i, first = 1;
+
+	fprintf(f, "%s\"size_bytes\": %llu,\n%s\"designs\": {\n", ind,
+		(unsigned long long)opt.sizes[s], ind);
+	for (i = 0; i < NR_DESIGNS; i++) {
+		if (!results[s][i].selected)
+			continue;
+		if (!first)
+			fputs(",\n", f);
+		first = 0;
+		json_design(f, &results[s][i]);
+	}
+	fprintf(f, "\n%s}", ind);
+}
+
+/*
+ * One size: {"kernel", "size_bytes", "designs"}. A sweep (--sizes):
+ * {"kernel", "sizes": [{"size_bytes", "designs"}, ...]}, sizes increasing.
+ * Design objects are indented alike either way.
+ */
 static void json_all(FILE *f)
 {
 	struct utsname u;
-	int i, first = 1;
+	int s;
 
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "unknown");
 	fputs("{\n  \"kernel\": ", f);
 	json_str(f, u.release);
-	fprintf(f, ",\n  \"size_bytes\": %llu,\n  \"designs\": {\n",
-		(unsigned long long)opt.size);
-	for (i = 0; i < NR_DESIGNS; i++) {
-		if (!results[i].selected)
-			continue;
-		if (!first)
-			fputs(",\n", f);
-		first = 0;
-		json_design(f, &results[i]);
+	fputs(",\n", f);
+	if (!opt.sweep) {
+		json_size(f, 0, "  ");
+		fputs("\n}\n", f);
+		return;
 	}
-	fputs("\n  }\n}\n", f);
+	fputs("  \"sizes\": [", f);
+	for (s = 0; s < opt.nr_sizes; s++) {
+		fprintf(f, "%s\n  {\n", s ? "," : "");
+		json_size(f, s, "  ");
+		fputs("\n  }", f);
+	}
+	fputs("\n  ]\n}\n", f);
 }
 
 /* ---- --check ---- */
 
-#define MAX_CHECKS	64
+/* At most 8 checks per design and size. */
+#define MAX_CHECKS	(8 * NR_DESIGNS * MAX_SIZES)
 
 struct check {
 	int ok;
@@ -1655,7 +1692,7 @@ static void check_shape(const struct result *r)
 		missing(m, sizeof(m), &r->sysfs_fig,
 			"counters.sysfs_vmemmap_delta_bytes");
 	c = add_check(!m[0], "%s: every figure measured (JSON shape complete)",
-		      r->d->name);
+		      r->label);
 	if (m[0])
 		snprintf(c->diag, sizeof(c->diag), "null: %s", m);
 }
@@ -1667,11 +1704,11 @@ static void check_eq(const struct result *r, const struct raw *raw,
 	struct check *c;
 
 	if (!raw->ok) {
-		c = add_check(0, "%s: %s", r->d->name, what);
+		c = add_check(0, "%s: %s", r->label, what);
 		snprintf(c->diag, sizeof(c->diag), "not measured");
 		return;
 	}
-	c = add_check(got == want, "%s: %s", r->d->name, what);
+	c = add_check(got == want, "%s: %s", r->label, what);
 	snprintf(c->diag, sizeof(c->diag), "got %lld, want %lld (%+lld)",
 		 got, want, got - want);
 }
@@ -1690,11 +1727,11 @@ static void check_design(const struct result *r)
 	const struct raw *f0 = &r->frac_raw[FRAC_0];
 	const struct raw *f64 = &r->frac_raw[FRAC_64];
 	const struct raw *r2m = &r->r2m_raw;
-	long long s64 = (long long)(opt.size / 64);
+	long long s64 = (long long)(r->size / 64);
 	struct check *c;
 
 	if (!r->measured) {
-		c = add_check(1, "%s: measured", r->d->name);
+		c = add_check(1, "%s: measured", r->label);
 		snprintf(c->skip, sizeof(c->skip), "%s", r->skip);
 		return;
 	}
@@ -1724,16 +1761,19 @@ static void check_design(const struct result *r)
 /* TAP on stdout; 0 if every check passed. */
 static int tap(void)
 {
-	int i, fails = 0;
+	int i, s, fails = 0;
 
-	for (i = 0; i < NR_DESIGNS; i++) {
-		if (results[i].selected)
-			check_design(&results[i]);
+	for (s = 0; s < opt.nr_sizes; s++) {
+		for (i = 0; i < NR_DESIGNS; i++) {
+			if (results[s][i].selected)
+				check_design(&results[s][i]);
+		}
 	}
 	printf("TAP version 13\n1..%d\n", nr_checks);
-	printf("# gmem-bench: size %llu, iters %ld%s\n",
-	       (unsigned long long)opt.size, opt.iters,
-	       opt.quick ? ", quick" : "");
+	printf("# gmem-bench: size %llu", (unsigned long long)opt.sizes[0]);
+	for (s = 1; s < opt.nr_sizes; s++)
+		printf(", %llu", (unsigned long long)opt.sizes[s]);
+	printf(", iters %ld%s\n", opt.iters, opt.quick ? ", quick" : "");
 	for (i = 0; i < nr_checks; i++) {
 		if (checks[i].diag[0])
 			printf("# %s\n", checks[i].diag);
@@ -1755,7 +1795,8 @@ static void print_help(FILE *f)
 {
 	int i;
 
-	fputs("usage: gmem-bench [--size BYTES] [--designs a,b,c] [--phases a,b,c]\n"
+	fputs("usage: gmem-bench [--size BYTES | --sizes A,B,..] [--designs a,b,c]\n"
+	      "                  [--phases a,b,c]\n"
 	      "                  [--iters N] [--quick] [--out FILE] [--check]\n"
 	      "                  [--perf-ctl CTL,ACK]\n"
 	      "\n"
@@ -1765,6 +1806,10 @@ static void print_help(FILE *f)
 	      "\n"
 	      "  --size BYTES    file size, a multiple of 2 MiB; suffix K, M or G (default\n"
 	      "                  2G); 1g designs need a multiple of 1 GiB, else are null\n"
+	      "  --sizes LIST    comma-separated sizes (at most 8): every design at each,\n"
+	      "                  the largest first; the JSON has \"sizes\": [{\"size_bytes\",\n"
+	      "                  \"designs\"}, ...] in increasing order instead of one\n"
+	      "                  \"size_bytes\" and \"designs\"\n"
 	      "  --designs LIST  comma-separated designs, run in the order below (default:\n"
 	      "                  all)\n"
 	      "  --phases LIST   comma-separated phases after fallocate (default: all;\n"
@@ -1828,6 +1873,48 @@ static int parse_size(const char *s, __u64 *out)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b);
+
+/* --sizes: into opt.sizes, increasing, each once. */
+static int parse_sizes(const char *list)
+{
+	char tok[32];
+	const char *p = list, *e;
+	size_t len;
+	int i;
+
+	opt.nr_sizes = 0;
+	while (*p) {
+		e = strchr(p, ',');
+		len = e ? (size_t)(e - p) : strlen(p);
+		if (len >= sizeof(tok) || opt.nr_sizes == MAX_SIZES) {
+			warnx("bad --sizes '%s': at most %d sizes", list,
+			      MAX_SIZES);
+			return -1;
+		}
+		memcpy(tok, p, len);
+		tok[len] = '\0';
+		if (len && parse_size(tok, &opt.sizes[opt.nr_sizes++])) {
+			warnx("bad size '%s' in --sizes", tok);
+			return -1;
+		}
+		p += len + (e ? 1 : 0);
+	}
+	if (!opt.nr_sizes) {
+		warnx("--sizes names no size");
+		return -1;
+	}
+	qsort(opt.sizes, opt.nr_sizes, sizeof(opt.sizes[0]), cmp_u64);
+	for (i = 1; i < opt.nr_sizes; i++) {
+		if (opt.sizes[i] == opt.sizes[i - 1]) {
+			warnx("--sizes names %llu twice",
+			      (unsigned long long)opt.sizes[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* A comma-separated list of names into a bit mask; -1 if a name is unknown. */
 static int parse_list(const char *list, const char *what,
 		      const char *(*name_of)(int), int n, unsigned int *mask)
@@ -1870,6 +1957,7 @@ static int parse_args(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, 's' },
+		{ "sizes", required_argument, NULL, 'S' },
 		{ "designs", required_argument, NULL, 'd' },
 		{ "phases", required_argument, NULL, 'p' },
 		{ "iters", required_argument, NULL, 'i' },
@@ -1881,8 +1969,8 @@ static int parse_args(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned int designs_mask = (1U << NR_DESIGNS) - 1;
+	int c, i, s, size_set = 0;
 	char *end;
-	int c, i;
 
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
@@ -1891,6 +1979,12 @@ static int parse_args(int argc, char **argv)
 				warnx("bad --size '%s'", optarg);
 				return -1;
 			}
+			size_set = 1;
+			break;
+		case 'S':
+			if (parse_sizes(optarg))
+				return -1;
+			opt.sweep = 1;
 			break;
 		case 'd':
 			if (parse_list(optarg, "design", design_name,
@@ -1935,9 +2029,19 @@ static int parse_args(int argc, char **argv)
 		warnx("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (!opt.size || opt.size % SZ_2M) {
-		warnx("--size must be a positive multiple of 2 MiB");
+	if (opt.sweep && size_set) {
+		warnx("--size and --sizes exclude each other");
 		return -1;
+	}
+	if (!opt.sweep) {
+		opt.sizes[0] = opt.size;
+		opt.nr_sizes = 1;
+	}
+	for (s = 0; s < opt.nr_sizes; s++) {
+		if (!opt.sizes[s] || opt.sizes[s] % SZ_2M) {
+			warnx("every size must be a positive multiple of 2 MiB");
+			return -1;
+		}
 	}
 	if (opt.quick && !opt.iters_set)
 		opt.iters = 100;
@@ -1945,9 +2049,25 @@ static int parse_args(int argc, char **argv)
 		warnx("--check needs every phase");
 		return -1;
 	}
-	for (i = 0; i < NR_DESIGNS; i++) {
-		results[i].d = &designs[i];
-		results[i].selected = !!(designs_mask & (1U << i));
+	for (s = 0; s < opt.nr_sizes; s++) {
+		for (i = 0; i < NR_DESIGNS; i++) {
+			struct result *r = &results[s][i];
+
+			r->d = &designs[i];
+			r->size = opt.sizes[s];
+			r->selected = !!(designs_mask & (1U << i));
+			if (!opt.sweep)
+				snprintf(r->label, sizeof(r->label), "%s",
+					 r->d->name);
+			else if (r->size % SZ_1G)
+				snprintf(r->label, sizeof(r->label), "%s %lluM",
+					 r->d->name,
+					 (unsigned long long)(r->size >> 20));
+			else
+				snprintf(r->label, sizeof(r->label), "%s %lluG",
+					 r->d->name,
+					 (unsigned long long)(r->size >> 30));
+		}
 	}
 	return 0;
 }
@@ -1999,7 +2119,7 @@ int main(int argc, char **argv)
 	};
 	const char *why;
 	FILE *out = NULL;
-	int i;
+	int i, s;
 
 	t_prog = now_ns();
 	if (parse_args(argc, argv)) {
@@ -2037,9 +2157,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	for (i = 0; i < NR_DESIGNS; i++) {
-		if (results[i].selected)
-			run_design(&results[i]);
+	/* The largest size first, while memory is least fragmented. */
+	for (s = opt.nr_sizes - 1; s >= 0; s--) {
+		for (i = 0; i < NR_DESIGNS; i++) {
+			if (results[s][i].selected)
+				run_design(&results[s][i]);
+		}
 	}
 	if (attrs_retries)
 		warnx("%ld conversions retried after EAGAIN or EINTR",
