@@ -3,6 +3,7 @@
 """Turn gmem-bench's measurements into results.json, results.md and plots.
 
 Usage: bench-report.py RAW.json OUTDIR [BOOTDIR]
+       bench-report.py --any-measured RAW.json
 
 RAW.json is what tools/gmem-bench printed in the guest (one boot, every
 design). This adds, from those numbers only:
@@ -15,6 +16,16 @@ design). This adds, from those numbers only:
 
 and writes OUTDIR/results.json, OUTDIR/results.md (also printed),
 OUTDIR/overhead.svg and OUTDIR/latency.svg (gnuplot).
+
+A design gmem-bench could not measure (its file could not be allocated,
+say) has "measured": false and its "reason" in results.json, all its
+figures null, and a "not measured" line with the reason in each table;
+it is left out of the ratios and the plots. A plot with nothing to draw
+is not made, with a note on stderr. The exit status is 0 when at least
+one design was measured, 1 with one sentence on stderr when none was
+(results.json and results.md are still written); --any-measured only
+tells which, writing nothing, so that make bench can stop before its
+boot comparison.
 
 BOOTDIR holds workbench/bench-boot.sh's figures of five boots of the same
 kernel (plain, HugeTLB 1G with and without HVO, two sizes of
@@ -50,6 +61,50 @@ ANCHOR_HVO_1G = 36 * 1024
 
 def num(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def note(msg):
+    print("bench-report: " + msg, file=sys.stderr)
+
+
+def has_figures(d):
+    """Any figure at all: what tells a measured design from an older
+    gmem-bench's JSON, which had no "measured"."""
+    if num(d.get("fallocate_ns_per_gib")):
+        return True
+    ov = d.get("overhead_bytes_per_gib") or {}
+    conv = d.get("convert_ns") or {}
+    return any(num(v) for v in ov.values()) or any(
+        num((s or {}).get("median")) for s in conv.values())
+
+
+def normalize(designs):
+    """Give every design "measured" and "reason" (null when measured)."""
+    for d in designs.values():
+        m = d.get("measured")
+        if not isinstance(m, bool):
+            m = has_figures(d)
+        d["measured"] = m
+        if m:
+            d["reason"] = None
+        elif not d.get("reason"):
+            d["reason"] = "no figures and no reason given"
+
+
+def measured(designs, name):
+    d = designs.get(name)
+    return d is not None and d.get("measured") is True
+
+
+def why_none(designs):
+    """One sentence: no design was measured, and why."""
+    if not designs:
+        return "the results hold no design at all"
+    why = {}
+    for n, d in designs.items():
+        why.setdefault(d.get("reason"), []).append(n)
+    return "no design was measured (%s)" % "; ".join(
+        "%s: %s" % (", ".join(ns), r) for r, ns in why.items())
 
 
 def ratio(a, b):
@@ -98,11 +153,11 @@ def build(raw):
     ratios = {}
     for name in DESIGNS:
         d = designs.get(name)
-        if d is None:
+        if not measured(designs, name):
             continue
         mine = metrics(d)
         for ref in (same_size_structpage(name), "upstream-4k"):
-            if not ref or ref == name or ref not in designs:
+            if not ref or ref == name or not measured(designs, ref):
                 continue
             theirs = metrics(designs[ref])
             ratios[name + "_vs_" + ref] = {
@@ -112,7 +167,7 @@ def build(raw):
     proj = {}
     for name in DESIGNS:
         d = designs.get(name)
-        if d is None:
+        if not measured(designs, name):
             continue
         p = {}
         for label, size in (("1TiB", TIB), ("3TiB", 3 * TIB)):
@@ -144,6 +199,13 @@ def ms(ns):
     return "–" if not num(ns) else "%.0f" % (ns / 1e6)
 
 
+def unmeasured_row(name, d, cells):
+    """A table line for a design that was not measured: the reason, then
+    a dash in each of the other @cells - 1 columns."""
+    return "| %s | not measured: %s |%s" % (
+        name, d.get("reason"), " – |" * (cells - 1))
+
+
 def table(res):
     designs = res.get("designs", {})
     present = [n for n in DESIGNS if n in designs]
@@ -160,6 +222,9 @@ def table(res):
     out.append("|---" * 9 + "|")
     for n in present:
         d = designs[n]
+        if not d["measured"]:
+            out.append(unmeasured_row(n, d, 8))
+            continue
         ov = d.get("overhead_bytes_per_gib") or {}
         out.append("| %s | %s | %s | %s |" % (
             n, " | ".join(human(ov.get(f)) for f in FRACTIONS),
@@ -187,6 +252,9 @@ def table(res):
     out.append("|---" * 10 + "|")
     for n in present:
         d = designs[n]
+        if not d["measured"]:
+            out.append(unmeasured_row(n, d, 9))
+            continue
         conv = d.get("convert_ns") or {}
         cells = []
         for c in CONVERSIONS:
@@ -205,6 +273,8 @@ def table(res):
     out.append("| comparison | overhead f=0 | overhead f=1/64 | 4K→shared "
                "| 2M→shared | fallocate |")
     out.append("|---" * 6 + "|")
+    if not res.get("ratios"):
+        out.append("| no two measured designs to compare |" + " – |" * 5)
     for k, r in res.get("ratios", {}).items():
         def fmt(x):
             return "–" if x is None else "%.3g×" % x
@@ -220,6 +290,9 @@ def table(res):
                "| 3 TiB, 0 % | 3 TiB, 1 % | 3 TiB, 10 % |")
     out.append("|---" * 7 + "|")
     for n in present:
+        if not designs[n]["measured"]:
+            out.append(unmeasured_row(n, designs[n], 6))
+            continue
         p = res["projection"].get(n, {})
         cells = [human((p.get(t) or {}).get(f))
                  for t in ("1TiB", "3TiB") for f in ("0", "0.01", "0.1")]
@@ -227,21 +300,42 @@ def table(res):
     return "\n".join(out) + "\n"
 
 
-def plots(res, outdir):
-    designs = res.get("designs", {})
-    present = [n for n in DESIGNS if n in designs]
+def gnuplot(outdir, name, lines):
+    """Run one plot's script; a failure is a note, not the end of the
+    report. True if the plot was made."""
+    gp = os.path.join(outdir, name + ".gp")
+    with open(gp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        r = subprocess.run(["gnuplot", gp], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as e:
+        note("no %s.svg: cannot run gnuplot (%s)" % (name, e.strerror))
+        return False
+    if r.returncode != 0:
+        err = [x for x in r.stderr.splitlines() if x.strip()]
+        note("no %s.svg: gnuplot failed: %s" % (
+            name, err[-1].strip() if err else "exit %d" % r.returncode))
+        return False
+    return True
+
+
+def plot_overhead(designs, present, outdir):
     dat = os.path.join(outdir, "overhead.dat")
+    drawn = []
     with open(dat, "w") as f:
         for n in present:
             ov = designs[n].get("overhead_bytes_per_gib") or {}
+            pts = [(max(float(fr), 1.0 / 4096), max(ov.get(fr), 1))
+                   for fr in FRACTIONS if num(ov.get(fr))]
+            if not pts:
+                continue
+            # Log scale: f=0 is drawn at 1/4096, a zero figure at 1 B.
             f.write("# %s\n" % n)
-            for fr in FRACTIONS:
-                v = ov.get(fr)
-                # Log scale: f=0 is drawn at 1/4096, a zero figure at 1 B.
-                x = max(float(fr), 1.0 / 4096)
-                if num(v):
-                    f.write("%g %g\n" % (x, max(v, 1)))
+            for x, y in pts:
+                f.write("%g %g\n" % (x, y))
             f.write("\n\n")
+            drawn.append(n)
         # Whole 2 MiB ranges shared instead of scattered 4 KiB pages.
         ranged = []
         for n in present:
@@ -251,46 +345,70 @@ def plots(res, outdir):
                     f.write("%g %g\n" % (float(fr), max(v, 1)))
                     ranged.append(n)
         f.write("\n\n")
+    if not drawn:
+        note("no overhead.svg: no design has a metadata figure")
+        return
+    gnuplot(outdir, "overhead", [
+        "set terminal svg size 900,560 dynamic font 'sans,11'",
+        "set termoption noenhanced",
+        "set output '%s'" % os.path.join(outdir, "overhead.svg"),
+        "set title 'guest_memfd metadata per GiB against shared fraction'",
+        "set xlabel 'shared fraction: random 4 KiB pages "
+        "(f = 0 drawn at 1/4096, 0 B at 1 B)'",
+        "set ylabel 'bytes per GiB (SI prefixes)'",
+        "set logscale xy", "set xrange [1.0/8192:2]", "set grid",
+        "set key outside right",
+        "set format y '%.0s %cB'",
+        "plot " + ", ".join(
+            ["'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, n)
+             for i, n in enumerate(drawn)] +
+            (["'%s' index %d with points pt 7 ps 1.5 lc rgb 'black' "
+              "title 'tracked, whole 2 MiB ranges'" % (dat, len(drawn))]
+             if ranged else []) +
+            ["%d with lines dt 2 lc rgb 'gray30' title '4K struct pages'"
+             % ANCHOR_4K,
+             "%d with lines dt 3 lc rgb 'gray50' title 'HugeTLB 1G + HVO'"
+             % ANCHOR_HVO_1G])])
+
+
+def plot_latency(designs, present, outdir):
+    rows = []
+    for n in present:
+        conv = designs[n].get("convert_ns") or {}
+        vals = [(conv.get(c) or {}).get("median") for c in CONVERSIONS]
+        if any(num(v) for v in vals):
+            rows.append((n, vals))
+    cols = [i for i in range(len(CONVERSIONS))
+            if any(num(v[i]) for _, v in rows)]
+    if not rows or not cols:
+        note("no latency.svg: no design has a conversion figure")
+        return
     lat = os.path.join(outdir, "latency.dat")
     with open(lat, "w") as f:
-        for i, n in enumerate(present):
-            conv = designs[n].get("convert_ns") or {}
-            vals = [((conv.get(c) or {}).get("median")) for c in CONVERSIONS]
+        for n, vals in rows:
             f.write("%s %s\n" % (n, " ".join(
-                "%g" % (v / 1000.0) if num(v) else "NaN" for v in vals)))
-    plot = ["set terminal svg size 900,560 dynamic font 'sans,11'",
-            "set termoption noenhanced",
-            "set output '%s'" % os.path.join(outdir, "overhead.svg"),
-            "set title 'guest_memfd metadata per GiB against shared fraction'",
-            "set xlabel 'shared fraction: random 4 KiB pages "
-            "(f = 0 drawn at 1/4096, 0 B at 1 B)'",
-            "set ylabel 'bytes per GiB (SI prefixes)'",
-            "set logscale xy", "set grid", "set key outside right",
-            "set format y '%.0s %cB'",
-            "plot " + ", ".join(
-                ["'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, n)
-                 for i, n in enumerate(present)] +
-                (["'%s' index %d with points pt 7 ps 1.5 lc rgb 'black' "
-                  "title 'tracked, whole 2 MiB ranges'" % (dat, len(present))]
-                 if ranged else []) +
-                ["%d with lines dt 2 lc rgb 'gray30' title '4K struct pages'"
-                 % ANCHOR_4K,
-                 "%d with lines dt 3 lc rgb 'gray50' title 'HugeTLB 1G + HVO'"
-                 % ANCHOR_HVO_1G]),
-            "set output '%s'" % os.path.join(outdir, "latency.svg"),
-            "unset logscale", "set logscale y", "set format y '%g'",
-            "set title 'conversion latency (median)'",
-            "set ylabel 'µs'", "unset xlabel",
-            "set style data histograms", "set style histogram clustered",
-            "set style fill solid 0.8 border -1", "set boxwidth 0.9",
-            "set xtics rotate by -20",
-            "plot " + ", ".join(
-                "'%s' using %d:xtic(1) title '%s'" % (lat, i + 2, c)
-                for i, c in enumerate(CONVERSIONS))]
-    gp = os.path.join(outdir, "plots.gp")
-    with open(gp, "w") as f:
-        f.write("\n".join(plot) + "\n")
-    subprocess.run(["gnuplot", gp], check=True)
+                "%g" % max(v / 1000.0, 0.001) if num(v) else "NaN"
+                for v in vals)))
+    gnuplot(outdir, "latency", [
+        "set terminal svg size 900,560 dynamic font 'sans,11'",
+        "set termoption noenhanced",
+        "set output '%s'" % os.path.join(outdir, "latency.svg"),
+        "set logscale y", "set format y '%g'",
+        "set title 'conversion latency (median)'",
+        "set ylabel 'µs'", "set grid",
+        "set style data histograms", "set style histogram clustered",
+        "set style fill solid 0.8 border -1", "set boxwidth 0.9",
+        "set xtics rotate by -20",
+        "plot " + ", ".join(
+            "'%s' using %d:xtic(1) title '%s'" % (lat, i + 2, CONVERSIONS[i])
+            for i in cols)])
+
+
+def plots(res, outdir):
+    designs = res.get("designs", {})
+    present = [n for n in DESIGNS if measured(designs, n)]
+    plot_overhead(designs, present, outdir)
+    plot_latency(designs, present, outdir)
 
 
 BOOTS = ["plain", "hugetlb", "hugetlb-hvo", "gmem_track", "gmem_track-2x"]
@@ -368,23 +486,45 @@ def boot_table(boot):
     return "\n".join(out) + "\n"
 
 
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit("bench-report: cannot read %s: %s" % (path, e))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--any-measured":
+        designs = load(sys.argv[2]).get("designs") or {}
+        normalize(designs)
+        if not any(d["measured"] for d in designs.values()):
+            sys.exit("bench-report: " + why_none(designs) + ".")
+        return
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    with open(sys.argv[1]) as f:
-        raw = json.load(f)
+    raw = load(sys.argv[1])
+    raw.setdefault("designs", {})
+    normalize(raw["designs"])
     outdir = os.path.abspath(sys.argv[2])
     os.makedirs(outdir, exist_ok=True)
     res = build(raw)
     if len(sys.argv) == 4:
-        boot = boot_results(sys.argv[3])
+        try:
+            boot = boot_results(sys.argv[3])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            boot = None
         if boot is None:
             sys.exit("bench-report: incomplete boot figures in " + sys.argv[3])
         res["boot"] = boot
-    missing = [n for n in DESIGNS if n not in res.get("designs", {})]
+    designs = res["designs"]
+    missing = [n for n in DESIGNS if n not in designs]
     if missing:
-        print("bench-report: no figures for %s" % ", ".join(missing),
-              file=sys.stderr)
+        note("no figures for %s (not run)" % ", ".join(missing))
+    if any(d["measured"] for d in designs.values()):
+        for n, d in designs.items():
+            if not d["measured"]:
+                note("%s not measured: %s" % (n, d["reason"]))
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(res, f, indent=1, sort_keys=False)
         f.write("\n")
@@ -393,6 +533,9 @@ def main():
         md += boot_table(res["boot"])
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)
+    if not any(d["measured"] for d in designs.values()):
+        sys.exit("bench-report: " + why_none(designs) +
+                 "; results.json and results.md say so, no plot was made.")
     plots(res, outdir)
     sys.stdout.write(md)
 

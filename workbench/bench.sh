@@ -108,6 +108,9 @@ if grep -aqE 'Oops|BUG:|WARNING:|KASAN|possible circular|kmemleak' "$out/console
 	echo "bench: the kernel reported a problem; see build/bench/console.log"
 	exit 1
 fi
+# A design whose file could not be allocated is reported as such; with
+# none measured there is nothing to report, and no reason to boot again.
+python3 workbench/bench-report.py --any-measured "$out/raw.json"
 
 # The boot comparison reserves SIZE rounded down to whole GiB, at least 1.
 gib=$(python3 -c 'import sys; s = sys.argv[1].upper(); m = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}; n = int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s); print(max(1, n >> 30))' "$SIZE")

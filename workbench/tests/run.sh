@@ -4,7 +4,8 @@
 # Tests of the result aggregator, run by 'make check' before anything is
 # built: a run must pass only when every test passed, the guest finished and
 # the console is free of kernel reports. Then those of the progress lines
-# of the long stages (progress_test.py).
+# of the long stages (progress_test.py) and of make bench's report step
+# (bench-report.sh).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,12 +105,14 @@ if [ "$got" != "$want" ]; then
 fi
 rm -f "$json"
 
-prc=0
-python3 "$here/progress_test.py" || prc=1
+rc=0
+python3 "$here/progress_test.py" || rc=1
 
 if [ $fails -ne 0 ]; then
 	echo "aggregator: $fails of $cases cases failed" >&2
-	exit 1
+	rc=1
+else
+	echo "aggregator: $cases cases ok"
 fi
-echo "aggregator: $cases cases ok"
-exit $prc
+bash "$here/bench-report.sh" || rc=1
+exit $rc

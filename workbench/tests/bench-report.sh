@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of make bench's report step (workbench/bench-report.py), run by
+# workbench/tests/run.sh: no kernel, no guest. The fixtures are built from
+# the committed real run, doc/bench/results.json, with designs made
+# unmeasured the way gmem-bench reports them ("measured": false, a
+# "reason", every figure null). The report must still be made from what
+# was measured, with a line per unmeasured design, and exit 0; with no
+# design measured it must exit 1 with one sentence; never a traceback.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+report="python3 $top/workbench/bench-report.py"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+fails=0
+cases=0
+plots=0
+command -v gnuplot > /dev/null && plots=1
+
+fail() {
+	echo "bench-report: FAIL $1" >&2
+	[ -f "$t/err" ] && sed 's/^/  | /' "$t/err" >&2
+	fails=$((fails + 1))
+}
+
+# run NAME WANT-EXIT ARGS...: the report's exit status, and no traceback.
+run() {
+	local name=$1 want=$2 rc
+	shift 2
+	cases=$((cases + 1))
+	$report "$@" > "$t/out" 2> "$t/err"
+	rc=$?
+	if [ $rc -ne "$want" ]; then
+		fail "$name: exit $rc, want $want"
+		return 1
+	fi
+	if grep -q 'Traceback' "$t/err"; then
+		fail "$name: a Python traceback"
+		return 1
+	fi
+	return 0
+}
+
+# json NAME FILE PYTHON-EXPR: the expression, over r (the results.json
+# loaded), must be true.
+json() {
+	cases=$((cases + 1))
+	if ! python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$2" "$3" 2> "$t/err"; then
+		fail "$1: results.json: $3"
+	fi
+}
+
+# svg NAME FILE: made and not empty, when gnuplot is there to make it.
+svg() {
+	[ $plots = 1 ] || return 0
+	cases=$((cases + 1))
+	[ -s "$2" ] && grep -q '<svg' "$2" || fail "$1: no $(basename "$2")"
+}
+
+reason="fallocate of the file: Cannot allocate memory (no free 1 GiB block)"
+python3 - "$top/doc/bench/results.json" "$t" "$reason" <<'PY' || fail "fixtures"
+import copy, json, sys
+src = json.load(open(sys.argv[1]))
+out, reason = sys.argv[2], sys.argv[3]
+raw = {k: src[k] for k in ("kernel", "size_bytes", "designs")}
+
+
+def null(x):
+    if isinstance(x, dict):
+        return {k: null(v) for k, v in x.items()}
+    return None if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+
+
+def unmeasured(d):
+    e = null(d)
+    e.update(page_size=d["page_size"], struct_page=d["struct_page"],
+             measured=False, reason=reason)
+    return e
+
+
+def write(name, r):
+    with open("%s/%s.json" % (out, name), "w") as f:
+        json.dump(r, f, indent=1)
+
+
+write("old", raw)
+part = copy.deepcopy(raw)
+for n in ("structpage-1g", "tracked-1g"):
+    part["designs"][n] = unmeasured(part["designs"][n])
+write("partial", part)
+none = copy.deepcopy(raw)
+for n in none["designs"]:
+    none["designs"][n] = unmeasured(none["designs"][n])
+write("none", none)
+PY
+
+# The committed run as it is (no "measured" keys), with its boots.
+if run "every design measured" 0 "$t/old.json" "$t/o-old" "$top/doc/bench/boot"; then
+	json "every design measured" "$t/o-old/results.json" \
+		'all(d["measured"] and d["reason"] is None for d in r["designs"].values()) and "boot" in r and len(r["ratios"]) == 6'
+	svg "every design measured" "$t/o-old/overhead.svg"
+	svg "every design measured" "$t/o-old/latency.svg"
+fi
+
+# Both 1 GiB designs unmeasured: the rest reported and plotted.
+if run "1 GiB designs unmeasured" 0 "$t/partial.json" "$t/o-part" "$top/doc/bench/boot"; then
+	cases=$((cases + 1))
+	n=$(grep -cF "| tracked-1g | not measured: $reason |" "$t/o-part/results.md")
+	[ "$n" = 3 ] || fail "1 GiB designs unmeasured: $n 'not measured' lines for tracked-1g in results.md, want 3"
+	cases=$((cases + 1))
+	cmp -s "$t/out" "$t/o-part/results.md" || fail "1 GiB designs unmeasured: printed tables differ from results.md"
+	json "1 GiB designs unmeasured" "$t/o-part/results.json" \
+		'r["designs"]["tracked-1g"]["measured"] is False and r["designs"]["tracked-1g"]["reason"].startswith("fallocate") and r["designs"]["tracked-1g"]["fallocate_ns_per_gib"] is None'
+	json "1 GiB designs unmeasured" "$t/o-part/results.json" \
+		'r["designs"]["tracked-2m"]["measured"] is True and "tracked-1g" not in r["projection"] and not [k for k in r["ratios"] if "1g" in k] and "tracked-2m_vs_structpage-2m" in r["ratios"]'
+	svg "1 GiB designs unmeasured" "$t/o-part/overhead.svg"
+	svg "1 GiB designs unmeasured" "$t/o-part/latency.svg"
+fi
+
+# No design measured: exit 1, one sentence, the tables still written.
+if run "no design measured" 1 "$t/none.json" "$t/o-none"; then
+	cases=$((cases + 1))
+	if [ "$(wc -l < "$t/err")" != 1 ] ||
+	   ! grep -q '^bench-report: no design was measured (upstream-4k, .*tracked-1g: fallocate' "$t/err"; then
+		fail "no design measured: want one sentence on stderr"
+	fi
+	cases=$((cases + 1))
+	[ -s "$t/o-none/results.md" ] && ! [ -e "$t/o-none/overhead.svg" ] ||
+		fail "no design measured: want results.md and no plot"
+fi
+run "--any-measured, none" 1 --any-measured "$t/none.json"
+run "--any-measured, some" 0 --any-measured "$t/partial.json"
+run "unreadable results" 1 "$t/absent.json" "$t/o-absent"
+
+if [ $fails -ne 0 ]; then
+	echo "bench-report: $fails of $cases cases failed" >&2
+	exit 1
+fi
+echo "bench-report: $cases cases ok"
