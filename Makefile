@@ -8,6 +8,7 @@
 #                     it and run every test   (DEBUG=1: the debug kernel)
 #   make bench        build the bench kernel (no debugging) and measure every
 #                     guest_memfd design in one boot (SIZE=2G,
+#                     SIZES=1G,2G,4G,8G for a size sweep,
 #                     PERF=1 adds perf stat/record of the conversions)
 #   make harness      only the userspace harness of mm/gmem_track (seconds)
 #   make lint         checkpatch --strict and kernel-doc on patches and new files,
@@ -24,7 +25,8 @@ check:
 	@bash workbench/check.sh check
 
 bench:
-	@SIZE=$(SIZE) BENCH_ARGS="$(BENCH_ARGS)" PERF=$(PERF) bash workbench/bench.sh
+	@SIZE=$(SIZE) SIZES=$(SIZES) BENCH_ARGS="$(BENCH_ARGS)" PERF=$(PERF) \
+		bash workbench/bench.sh
 
 shell:
 	@bash workbench/check.sh shell

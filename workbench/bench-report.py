@@ -27,6 +27,17 @@ one design was measured, 1 with one sentence on stderr when none was
 tells which, writing nothing, so that make bench can stop before its
 boot comparison.
 
+A size sweep (gmem-bench --sizes, make bench SIZES=...) holds one
+{"size_bytes", "designs"} per size under "sizes". The tables and plots
+above are then of the largest size at which a design was measured, and
+results.json gains "scaling": per design and size, the metadata per GiB
+at f = 0 and 1/64, the conversion medians, fallocate and pre-fault per
+GiB and the descriptor's maple nodes and ranges at f = 0 and 1/64 (null,
+with "measured": false and the reason, where the design was not
+measured), and "runs", every size's figures as gmem-bench gave them; a
+table of them in results.md, and OUTDIR/scaling.svg draws each against
+the size, one line per design.
+
 BOOTDIR holds workbench/bench-boot.sh's figures of five boots of the same
 kernel (plain, HugeTLB 1G with and without HVO, two sizes of
 gmem_track.reserve=); they become "boot" in results.json and the boot
@@ -212,6 +223,10 @@ def table(res):
     out = []
     out.append("gmem-bench: kernel %s, guest_memfd of %s per design, one boot"
                % (res.get("kernel", "?"), human(res.get("size_bytes"))))
+    if "scaling" in res:
+        out[-1] += (" (the largest size of the sweep %s with a design "
+                    "measured; every size in the last tables)" % ",".join(
+                        gib_label(x) for x in res["scaling"]["sizes_bytes"]))
     out.append("")
     out.append("Metadata per GiB of guest memory (vmemmap + page tables + "
                "slab), by shared fraction:")
@@ -411,6 +426,156 @@ def plots(res, outdir):
     plot_latency(designs, present, outdir)
 
 
+# The figures of the size sweep: key, label in the table and the plot,
+# how to get it from a design, the plot's unit (divisor, name) and the
+# floor a figure is drawn at on the plot's log scale.
+def _conv(c):
+    return lambda d: ((d.get("convert_ns") or {}).get(c) or {}).get("median")
+
+
+def _sub(key, sub):
+    return lambda d: (d.get(key) or {}).get(sub)
+
+
+SCALING = [
+    ("overhead_0", "metadata/GiB f=0", _sub("overhead_bytes_per_gib", "0"),
+     1, "bytes per GiB", 1),
+    ("overhead_1/64", "metadata/GiB f=1/64",
+     _sub("overhead_bytes_per_gib", "0.015625"), 1, "bytes per GiB", 1),
+    ("4k_to_shared_median", "4K→shared", _conv("4k_to_shared"), 1000, "µs",
+     0.001),
+    ("4k_to_private_median", "4K→private", _conv("4k_to_private"), 1000,
+     "µs", 0.001),
+    ("2m_to_shared_median", "2M→shared", _conv("2m_to_shared"), 1000, "µs",
+     0.001),
+    ("2m_to_private_median", "2M→private", _conv("2m_to_private"), 1000,
+     "µs", 0.001),
+    ("fallocate_ns_per_gib", "fallocate/GiB",
+     lambda d: d.get("fallocate_ns_per_gib"), 1e6, "ms per GiB", 0.001),
+    ("prefault_ns_per_gib", "pre-fault/GiB",
+     lambda d: d.get("prefault_ns_per_gib"), 1e6, "ms per GiB", 0.001),
+    ("descriptor_nodes_0", "descriptor nodes f=0",
+     _sub("descriptor_nodes", "0"), 1, "maple nodes", 0.5),
+    ("descriptor_nodes_1/64", "descriptor nodes f=1/64",
+     _sub("descriptor_nodes", "0.015625"), 1, "maple nodes", 0.5),
+    ("descriptor_ranges_0", "descriptor ranges f=0",
+     _sub("descriptor_ranges", "0"), 1, None, None),
+    ("descriptor_ranges_1/64", "descriptor ranges f=1/64",
+     _sub("descriptor_ranges", "0.015625"), 1, None, None),
+]
+
+
+def gib_label(size):
+    if size % GIB:
+        return "%dM" % (size >> 20)
+    return "%dG" % (size >> 30)
+
+
+def scaling(runs, main_size):
+    """results.json's "scaling": per design, one row per size."""
+    per = {}
+    for run in runs:
+        for name in DESIGNS:
+            d = run["designs"].get(name)
+            if d is None:
+                continue
+            row = {"size_bytes": run["size_bytes"],
+                   "measured": d["measured"], "reason": d["reason"]}
+            for key, _, get, _, _, _ in SCALING:
+                v = get(d) if d["measured"] else None
+                row[key] = v if num(v) else None
+            per.setdefault(name, []).append(row)
+    return {"sizes_bytes": [r["size_bytes"] for r in runs],
+            "main_size_bytes": main_size, "designs": per, "runs": runs}
+
+
+def scaling_table(sc):
+    cols = ["metadata/GiB f=0", "f=1/64", "4K→shared", "4K→private",
+            "2M→shared", "2M→private", "fallocate", "pre-fault",
+            "nodes f=0", "nodes f=1/64", "ranges f=1/64"]
+    out = ["", "Scaling: every design at each size of the sweep, one boot "
+           "(medians in µs; fallocate and pre-fault in ms per GiB; "
+           "descriptor maple nodes and ranges of the whole file):", "",
+           "| design | size | " + " | ".join(cols) + " |",
+           "|---" * (len(cols) + 2) + "|"]
+
+    def cnt(v):
+        return "–" if not num(v) else "%d" % v
+
+    for name in DESIGNS:
+        for r in sc["designs"].get(name, []):
+            size = gib_label(r["size_bytes"])
+            if not r["measured"]:
+                out.append(unmeasured_row("%s | %s" % (name, size), r,
+                                          len(cols)))
+                continue
+            out.append("| %s | %s | %s |" % (name, size, " | ".join([
+                human(r["overhead_0"]), human(r["overhead_1/64"]),
+                us(r["4k_to_shared_median"]), us(r["4k_to_private_median"]),
+                us(r["2m_to_shared_median"]), us(r["2m_to_private_median"]),
+                ms(r["fallocate_ns_per_gib"]), ms(r["prefault_ns_per_gib"]),
+                cnt(r["descriptor_nodes_0"]), cnt(r["descriptor_nodes_1/64"]),
+                cnt(r["descriptor_ranges_1/64"])])))
+    return "\n".join(out) + "\n"
+
+
+def plot_scaling(sc, outdir):
+    sizes = sorted(sc["sizes_bytes"])
+    lo, hi = sizes[0] / GIB / 1.5, sizes[-1] / GIB * 1.5
+    dat = os.path.join(outdir, "scaling.dat")
+    panels = []
+    index = 0
+    with open(dat, "w") as f:
+        for key, label, _, div, unit, floor in SCALING:
+            if unit is None:
+                continue
+            series = []
+            for i, name in enumerate(DESIGNS):
+                pts = [(r["size_bytes"] / GIB, max(r[key] / div, floor))
+                       for r in sc["designs"].get(name, [])
+                       if num(r[key])]
+                if not pts:
+                    continue
+                f.write("# %s %s\n" % (key, name))
+                for x, y in pts:
+                    f.write("%g %g\n" % (x, y))
+                f.write("\n\n")
+                series.append((index, i, name))
+                index += 1
+            panels.append((label, unit, floor, series))
+    if not any(series for _, _, _, series in panels):
+        note("no scaling.svg: no design was measured at any size")
+        return
+    rows = (len(panels) + 2) // 3
+    lines = ["set terminal svg size 1260,%d dynamic font 'sans,10'"
+             % (330 * rows),
+             "set termoption noenhanced",
+             "set output '%s'" % os.path.join(outdir, "scaling.svg"),
+             "set multiplot layout %d,3 title 'gmem-bench: each figure "
+             "against the guest_memfd size, one line per design "
+             "(log scales; a 0 is drawn at the bottom of its panel)'" % rows,
+             "set logscale xy", "set grid",
+             "set xrange [%g:%g]" % (lo, hi),
+             "set xtics (%s)" % ", ".join('"%s" %g' % (gib_label(sz), sz / GIB)
+                                          for sz in sizes),
+             "set xlabel 'size'", "set key top left font ',8'"]
+    for label, unit, floor, series in panels:
+        lines += ["set title '%s'" % label, "set ylabel '%s'" % unit,
+                  "set format y '%.0s %c'" if unit.startswith("bytes")
+                  else "set format y '%g'"]
+        if not series:
+            lines += ["set yrange [1:10]",
+                      "set label 1 'not measured' at graph 0.5, 0.5 center",
+                      "plot 1/0 notitle", "unset label 1",
+                      "set autoscale y"]
+            continue
+        lines.append("plot " + ", ".join(
+            "'%s' index %d with linespoints lw 2 pt 7 lc %d title '%s'"
+            % (dat, idx, i + 1, name) for idx, i, name in series))
+    lines.append("unset multiplot")
+    gnuplot(outdir, "scaling", lines)
+
+
 BOOTS = ["plain", "hugetlb", "hugetlb-hvo", "gmem_track", "gmem_track-2x"]
 
 
@@ -494,21 +659,74 @@ def load(path):
         sys.exit("bench-report: cannot read %s: %s" % (path, e))
 
 
+def runs_of(raw):
+    """The runs of a sweep, sizes increasing, or None for one size; each
+    run's designs normalized."""
+    if "sizes" not in raw:
+        raw.setdefault("designs", {})
+        normalize(raw["designs"])
+        return None
+    runs = []
+    for r in raw.get("sizes") or []:
+        if not num(r.get("size_bytes")):
+            continue
+        r.setdefault("designs", {})
+        normalize(r["designs"])
+        runs.append(r)
+    return sorted(runs, key=lambda r: r["size_bytes"])
+
+
+def pick_main(raw, runs):
+    """The size the tables and plots are of: the largest with a design
+    measured (else the largest); None for no size at all."""
+    if not runs:
+        return None
+    done = [r for r in runs
+            if any(d["measured"] for d in r["designs"].values())]
+    m = (done or runs)[-1]
+    return {"kernel": raw.get("kernel", "?"), "size_bytes": m["size_bytes"],
+            "designs": m["designs"]}
+
+
+def why_none_sweep(runs):
+    why = {}
+    for r in runs:
+        for n, d in r["designs"].items():
+            why.setdefault(d.get("reason"), []).append(
+                "%s %s" % (n, gib_label(r["size_bytes"])))
+    if not why:
+        return "the results hold no design at all"
+    return "no design was measured at any size (%s)" % "; ".join(
+        "%s: %s" % (", ".join(ns), r) for r, ns in why.items())
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--any-measured":
-        designs = load(sys.argv[2]).get("designs") or {}
-        normalize(designs)
-        if not any(d["measured"] for d in designs.values()):
-            sys.exit("bench-report: " + why_none(designs) + ".")
+        raw = load(sys.argv[2])
+        runs = runs_of(raw)
+        if runs is None:
+            runs = [raw]
+        if not any(d["measured"] for r in runs
+                   for d in r["designs"].values()):
+            sys.exit("bench-report: " + (why_none(raw["designs"])
+                                         if "sizes" not in raw
+                                         else why_none_sweep(runs)) + ".")
         return
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     raw = load(sys.argv[1])
-    raw.setdefault("designs", {})
-    normalize(raw["designs"])
+    runs = runs_of(raw)
+    if runs is not None:
+        main_run = pick_main(raw, runs)
+        if main_run is None:
+            sys.exit("bench-report: the sweep in %s holds no size"
+                     % sys.argv[1])
+        raw = main_run
     outdir = os.path.abspath(sys.argv[2])
     os.makedirs(outdir, exist_ok=True)
     res = build(raw)
+    if runs is not None:
+        res["scaling"] = scaling(runs, raw["size_bytes"])
     if len(sys.argv) == 4:
         try:
             boot = boot_results(sys.argv[3])
@@ -529,14 +747,24 @@ def main():
         json.dump(res, f, indent=1, sort_keys=False)
         f.write("\n")
     md = table(res)
+    if "scaling" in res:
+        md += scaling_table(res["scaling"])
     if "boot" in res:
         md += boot_table(res["boot"])
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)
-    if not any(d["measured"] for d in designs.values()):
+    if runs is not None:
+        if not any(d["measured"] for r in runs
+                   for d in r["designs"].values()):
+            sys.exit("bench-report: " + why_none_sweep(runs) +
+                     "; results.json and results.md say so, no plot was "
+                     "made.")
+    elif not any(d["measured"] for d in designs.values()):
         sys.exit("bench-report: " + why_none(designs) +
                  "; results.json and results.md say so, no plot was made.")
     plots(res, outdir)
+    if "scaling" in res:
+        plot_scaling(res["scaling"], outdir)
     sys.stdout.write(md)
 
 

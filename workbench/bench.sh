@@ -7,6 +7,11 @@
 # build/bench/{results.json,results.md,overhead.svg,latency.svg} and print
 # the tables.
 # Environment: SIZE (guest_memfd size per design, default 2G),
+#              SIZES (a size sweep instead, e.g. 1G,2G,4G,8G: every design
+#              at each size in one boot with gmem_track.reserve= of the
+#              largest size in 1G chunks, for tracked-1g, and a guest of
+#              max(12, 2 x largest + 4) GiB unless WB_MEM says otherwise;
+#              adds build/bench/scaling.svg),
 #              BENCH_ARGS (more gmem-bench arguments, e.g. --quick),
 #              PERF=1 (also build perf from the tree and save perf stat
 #              counts of gmem_track:* and a perf record profile of the
@@ -25,6 +30,14 @@ obj=$b/obj-bench
 log=$b/bench.log
 mkdir -p "$out"
 : > "$log"
+if [ -n "${SIZES:-}" ] && [ -n "${SIZE:-}" ]; then
+	echo "bench: SIZE= and SIZES= exclude each other: SIZES=1G,2G,... alone runs a sweep"
+	exit 1
+fi
+if [ -n "${SIZES:-}" ] && [ "${PERF:-0}" != 0 ]; then
+	echo "bench: PERF=1 profiles one size: use it with SIZE=, not SIZES="
+	exit 1
+fi
 : "${SIZE:=2G}"
 : "${WB_TIMEOUT:=5400}"
 export WB_TIMEOUT
@@ -81,8 +94,43 @@ if [ $perf = 1 ]; then
 fi
 step "gmem-bench + initramfs" bash workbench/initramfs.sh "$obj" "$b/initramfs.cpio.gz"
 
+# bytes SIZE: a size with an optional K, M, G or T suffix in bytes.
+bytes() {
+	python3 -c 'import sys; s = sys.argv[1].upper().rstrip("B").rstrip("I"); m = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}; print(int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s))' "$1" 2>/dev/null
+}
+
 # One word on the kernel command line: ";" stands for a space.
 args="--size;$SIZE"
+boot_size=$SIZE
+if [ -n "${SIZES:-}" ]; then
+	# The sweep: the largest size decides the reservation and the guest.
+	largest=0
+	for s in ${SIZES//,/ }; do
+		n=$(bytes "$s") || { echo "bench: bad size '$s' in SIZES=$SIZES"; exit 1; }
+		[ "$n" -gt "$largest" ] && largest=$n
+	done
+	rsv=$(((largest + (1 << 30) - 1) >> 30))
+	# tracked-1g takes the reservation; the other designs the rest, with
+	# room for the kernel, the 2 GiB below 4 GiB that hold no whole free
+	# 1 GiB block, and fragmentation.
+	if [ -z "${WB_MEM:-}" ]; then
+		mem=$((2 * rsv + 4))
+		[ $mem -ge 12 ] || mem=12
+		WB_MEM=${mem}G
+	fi
+	export WB_MEM
+	mem_g=$(($(bytes "$WB_MEM") >> 30))
+	host_g=$(awk '$1 == "MemTotal:" { print int($2 / 1048576 * 10) / 10 }' /proc/meminfo)
+	# The host keeps 3 GiB, and QEMU itself takes about half a GiB.
+	if ! awk -v m="$mem_g" -v h="$host_g" 'BEGIN { exit !(m + 3.5 <= h) }'; then
+		echo "bench: SIZES=$SIZES needs a ${mem_g} GiB guest, more than this host's $host_g GiB can give while keeping 3 GiB (see README, make bench)"
+		exit 1
+	fi
+	args="--sizes;$SIZES"
+	extra+=("gmem_track.reserve=${rsv}G:1G")
+	boot_size=${rsv}G
+	echo "bench: sweep $SIZES in one boot: ${WB_MEM} guest, gmem_track.reserve=${rsv}G:1G"
+fi
 for a in ${BENCH_ARGS:-}; do
 	args="$args;$a"
 done
@@ -112,14 +160,17 @@ fi
 # none measured there is nothing to report, and no reason to boot again.
 python3 workbench/bench-report.py --any-measured "$out/raw.json"
 
-# The boot comparison reserves SIZE rounded down to whole GiB, at least 1.
-gib=$(python3 -c 'import sys; s = sys.argv[1].upper(); m = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}; n = int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s); print(max(1, n >> 30))' "$SIZE")
+# The boot comparison reserves SIZE (a sweep's largest size) rounded down
+# to whole GiB, at least 1, in the same guest memory as the bench boot.
+gib=$(($(bytes "$boot_size") >> 30))
+[ "$gib" -ge 1 ] || gib=1
 step "boot comparison (5 boots, ${gib} GiB reserved)" bash workbench/bench-boot.sh \
 	"$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" "$out/boot" "$gib"
 echo
 python3 workbench/bench-report.py "$out/raw.json" "$out" "$out/boot"
 echo
 files="build/bench/results.{json,md}, overhead.svg, latency.svg"
+[ -z "${SIZES:-}" ] || files="$files, scaling.svg"
 if [ $perf = 1 ]; then
 	if ! tr -d '\r' < "$out/perf.b64" | base64 -d | tar -C "$out" -xz; then
 		echo "bench: no perf results came back; see build/bench/console.log"

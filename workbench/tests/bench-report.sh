@@ -97,6 +97,31 @@ none = copy.deepcopy(raw)
 for n in none["designs"]:
     none["designs"][n] = unmeasured(none["designs"][n])
 write("none", none)
+
+# A sweep (gmem-bench --sizes): the run at 1, 2, 4 and 8 GiB, figures
+# scaled a little per size, descriptor nodes added; structpage-1g not
+# measured at 8 GiB. Then every design unmeasured at 8 GiB (the tables
+# fall back to 4 GiB), then at every size.
+runs = []
+for g in (1, 2, 4, 8):
+    ds = copy.deepcopy(raw["designs"])
+    for n, d in ds.items():
+        d["fallocate_ns_per_gib"] *= 1 + g / 100.0
+        d["descriptor_nodes"] = {"0": None if n == "upstream-4k" else g,
+                                 "0.015625": None if n == "upstream-4k"
+                                 else 640 * g}
+    if g == 8:
+        ds["structpage-1g"] = unmeasured(ds["structpage-1g"])
+    runs.append({"size_bytes": g << 30, "designs": ds})
+sweep = {"kernel": raw["kernel"], "sizes": runs[::-1]}
+write("sweep", sweep)
+for n in runs[3]["designs"]:
+    runs[3]["designs"][n] = unmeasured(runs[3]["designs"][n])
+write("sweep-8g-none", sweep)
+for r in runs:
+    for n in r["designs"]:
+        r["designs"][n] = unmeasured(r["designs"][n])
+write("sweep-none", sweep)
 PY
 
 # The committed run as it is (no "measured" keys), with its boots.
@@ -133,7 +158,34 @@ if run "no design measured" 1 "$t/none.json" "$t/o-none"; then
 	[ -s "$t/o-none/results.md" ] && ! [ -e "$t/o-none/overhead.svg" ] ||
 		fail "no design measured: want results.md and no plot"
 fi
+# A size sweep: the tables of 8 GiB, a scaling table and plot of every size.
+if run "sweep" 0 "$t/sweep.json" "$t/o-sweep"; then
+	json "sweep" "$t/o-sweep/results.json" \
+		'r["size_bytes"] == 8 << 30 and r["scaling"]["sizes_bytes"] == [g << 30 for g in (1, 2, 4, 8)] and [x["fallocate_ns_per_gib"] is None for x in r["scaling"]["designs"]["structpage-1g"]] == [False, False, False, True] and r["scaling"]["designs"]["structpage-1g"][3]["reason"].startswith("fallocate") and r["scaling"]["designs"]["tracked-2m"][2]["descriptor_nodes_1/64"] == 2560 and len(r["scaling"]["runs"]) == 4'
+	cases=$((cases + 1))
+	grep -qF "| structpage-1g | 8G | not measured: $reason |" "$t/o-sweep/results.md" &&
+		grep -q '^| tracked-1g | 4G | 0 B | ' "$t/o-sweep/results.md" ||
+		fail "sweep: no scaling table, or no unmeasured line in it"
+	svg "sweep" "$t/o-sweep/scaling.svg"
+fi
+if run "sweep, nothing measured at 8 GiB" 0 "$t/sweep-8g-none.json" "$t/o-sweep8"; then
+	json "sweep, nothing measured at 8 GiB" "$t/o-sweep8/results.json" \
+		'r["size_bytes"] == 4 << 30 and r["designs"]["tracked-1g"]["measured"] and not r["scaling"]["designs"]["tracked-1g"][3]["measured"]'
+	svg "sweep, nothing measured at 8 GiB" "$t/o-sweep8/scaling.svg"
+fi
+if run "sweep, nothing measured" 1 "$t/sweep-none.json" "$t/o-sweepn"; then
+	cases=$((cases + 1))
+	[ "$(wc -l < "$t/err")" = 1 ] &&
+		grep -q '^bench-report: no design was measured at any size' "$t/err" ||
+		fail "sweep, nothing measured: want one sentence on stderr"
+fi
+# One size: no scaling section, no scaling plot.
+json "one size: no scaling" "$t/o-part/results.json" '"scaling" not in r'
+cases=$((cases + 1))
+! [ -e "$t/o-part/scaling.svg" ] || fail "one size: a scaling.svg"
 run "--any-measured, none" 1 --any-measured "$t/none.json"
+run "--any-measured, sweep of none" 1 --any-measured "$t/sweep-none.json"
+run "--any-measured, sweep" 0 --any-measured "$t/sweep-8g-none.json"
 run "--any-measured, some" 0 --any-measured "$t/partial.json"
 run "unreadable results" 1 "$t/absent.json" "$t/o-absent"
 
