@@ -71,7 +71,7 @@ fi
 # split is chosen so that both lanes take about as long. Each guest ends
 # with its own kmemleak scan. ONLY= runs one guest.
 DEBUG_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,gmem-bench/check,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/x86/private_mem_conversions_test,kvm/x86/private_mem_kvm_exits_test
-CHECK_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,kvm/
+CHECK_SPLIT=gmem/conversion_test/tracked,gmem/conversion_test/upstream,kvm/x86/,kvm/guest_memfd_test,kvm/pre_fault_memory_test,kvm/set_memory_region_test/default
 split=
 if [ -z "${ONLY:-}" ]; then
 	if [ "${DEBUG:-0}" = 1 ]; then
