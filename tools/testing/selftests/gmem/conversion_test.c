@@ -3173,6 +3173,30 @@ TEST_F_TIMEOUT(gmem, killed_conversion, TMO)
 	ksft_print_msg("reliability: isolation_cases 1\n");
 }
 
+/*
+ * Give @f a new file of its size and flags plus INIT_SHARED, mapped. A 1 GiB
+ * file is allocated first: its faults cannot fail softly for want of a
+ * chunk. Returns 0, -ENOMEM when no 1 GiB chunk is free, or another
+ * -errno.
+ */
+static int open_init_shared(struct gfile *f)
+{
+	int ret;
+
+	f->fd = create_gmem(f->vm_fd, f->size,
+			    f->flags | GUEST_MEMFD_FLAG_INIT_SHARED);
+	if (f->fd < 0)
+		return f->fd;
+	if (f->chunk == SZ_1G) {
+		ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
+		if (ret)
+			return ret;
+	}
+	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->fd, 0);
+	return f->mem == MAP_FAILED ? -errno : 0;
+}
+
 /* A VM without private memory of its own (KVM_X86_DEFAULT_VM) too. */
 TEST_F_TIMEOUT(gmem, default_vm, TMO)
 {
@@ -3222,22 +3246,11 @@ TEST_F_TIMEOUT(gmem, default_vm, TMO)
 	if (!(caps & GUEST_MEMFD_FLAG_INIT_SHARED))
 		return;
 	/* With INIT_SHARED it starts shared: a hole faults in as zeroes. */
-	munmap(f->mem, f->size);
-	f->mem = MAP_FAILED;
-	close(f->fd);
-	f->fd = create_gmem(f->vm_fd, f->size,
-			    f->flags | GUEST_MEMFD_FLAG_INIT_SHARED);
-	ASSERT_LE(0, f->fd);
-	/* A fault cannot fail softly for want of a 1 GiB chunk: allocate. */
-	if (f->chunk == SZ_1G) {
-		ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
-		if (ret == -ENOMEM)
-			SKIP(return, "no free 1 GiB chunk (INIT_SHARED)");
-		ASSERT_EQ(0, ret);
-	}
-	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      f->fd, 0);
-	ASSERT_NE(MAP_FAILED, f->mem);
+	drop_file(f);
+	ret = open_init_shared(f);
+	if (ret == -ENOMEM)
+		SKIP(return, "no free 1 GiB chunk (INIT_SHARED)");
+	ASSERT_EQ(0, ret);
 	EXPECT_EQ(-1, check_range(f, 0, PAGE_SZ, 0));
 	EXPECT_EQ(-1, check_range(f, f->size - PAGE_SZ, PAGE_SZ, 0));
 }
@@ -3271,19 +3284,10 @@ TEST_F_TIMEOUT(gmem, init_shared, TMO)
 	if (ret >= 0)
 		close(ret);
 
-	f->fd = create_gmem(f->vm_fd, f->size,
-			    f->flags | GUEST_MEMFD_FLAG_INIT_SHARED);
-	ASSERT_LE(0, f->fd);
-	/* A fault cannot fail softly for want of a 1 GiB chunk: allocate. */
-	if (f->chunk == SZ_1G) {
-		ret = falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, f->size);
-		if (ret == -ENOMEM)
-			SKIP(return, "no free 1 GiB chunk");
-		ASSERT_EQ(0, ret);
-	}
-	f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      f->fd, 0);
-	ASSERT_NE(MAP_FAILED, f->mem);
+	ret = open_init_shared(f);
+	if (ret == -ENOMEM)
+		SKIP(return, "no free 1 GiB chunk");
+	ASSERT_EQ(0, ret);
 
 	/* Shared everywhere; the smaller files fault their holes in. */
 	ASSERT_EQ(-1, check_range(f, 0, f->size, 0));
