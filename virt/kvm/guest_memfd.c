@@ -1003,7 +1003,10 @@ static long kvm_gmem_set_memory_attributes(struct file *file,
 			     attrs.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE,
 			     attrs.flags & KVM_SET_MEMORY_ATTRIBUTES2_ZERO,
 			     &error_index);
-	if (r == -EAGAIN || r == -EHWPOISON) {
+	/* Where the conversion stopped; nothing changed, so its start. */
+	if (r == -ENOMEM)
+		error_index = attrs.offset >> PAGE_SHIFT;
+	if (r == -EAGAIN || r == -EHWPOISON || r == -ENOMEM) {
 		attrs.error_offset = (u64)error_index << PAGE_SHIFT;
 		if (copy_to_user(argp, &attrs, sizeof(attrs)))
 			return -EFAULT;

@@ -2083,7 +2083,7 @@ TEST_F_TIMEOUT(gmem, injected_failures, 3 * TMO)
 	int n_rebuild = tracked ? 150 : 0, n_split = big ? 100 : 150;
 	int n_alloc = big ? (tracked ? 8 : 4) : 50, fired = 0, i, ret;
 	struct counters c0, c1;
-	__u64 off, seed;
+	__u64 off, seed, err_off;
 
 	if (!f->design)
 		SKIP(return, "not a gmem_track file");
@@ -2097,7 +2097,9 @@ TEST_F_TIMEOUT(gmem, injected_failures, 3 * TMO)
 		read_counters(f, &c0);
 		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
-					     PRESERVE, NULL));
+					     PRESERVE, &err_off));
+		/* ENOMEM says where: the start of the range. */
+		EXPECT_EQ(off, err_off);
 		EXPECT_EQ(0, gmem_fail_times());
 		fired += !gmem_fail_times();
 		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
@@ -2118,7 +2120,8 @@ TEST_F_TIMEOUT(gmem, injected_failures, 3 * TMO)
 		read_counters(f, &c0);
 		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
-					     PRESERVE, NULL));
+					     PRESERVE, &err_off));
+		EXPECT_EQ(off, err_off);
 		fired += !gmem_fail_times();
 		EXPECT_EQ(0, gmem_fail_times());
 		EXPECT_EQ(PG_SIGBUS, probe(f->mem, off, false));
@@ -2130,7 +2133,8 @@ TEST_F_TIMEOUT(gmem, injected_failures, 3 * TMO)
 		read_counters(f, &c0);
 		ASSERT_EQ(0, gmem_fail_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, PRIVATE,
-					     PRESERVE, NULL));
+					     PRESERVE, &err_off));
+		EXPECT_EQ(off, err_off);
 		fired += !gmem_fail_times();
 		EXPECT_EQ(0, gmem_fail_times());
 		/* Still shared, content and all. */
