@@ -2681,11 +2681,22 @@ TEST_F_TIMEOUT(gmem_track, stress, STRESS_TIMEOUT)
 	ksft_print_msg("reliability: corrupt_pages %lu\n", s->corrupt);
 	ksft_print_msg("reliability: reuse_foreign_pages %lu\n", s->foreign);
 
-	/* A kind of work that never happened would leave its race untested. */
-	for (i = 0; i < NR_STRESS_OPS; i++)
+	/*
+	 * A kind of work that never happened would leave its race untested.
+	 * With 1 GiB chunks a run punches two or three times: whether one of
+	 * them found a pin is luck, and the 2 MiB variants punch pinned
+	 * chunks by the dozen.
+	 */
+	for (i = 0; i < NR_STRESS_OPS; i++) {
+		if (i == OP_PUNCH_PINNED && s->t->chunk_size == SZ_1G) {
+			ksft_print_msg("%lu punch_pinned: not required with 1 GiB chunks\n",
+				       s->ops[i]);
+			continue;
+		}
 		TEST_ASSERT(s->ops[i], "no %s in %u s%s", stress_op_name[i],
 			    secs, i == OP_REUSE && s->reuse_nomem ?
 			    " (no second 1 GiB chunk)" : "");
+	}
 	TEST_ASSERT(s->pages_checked, "no page checked");
 	TEST_ASSERT(!s->corrupt, "%lu corrupt pages", s->corrupt);
 	TEST_ASSERT(!s->foreign,
