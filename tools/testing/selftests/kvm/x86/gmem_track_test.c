@@ -60,14 +60,15 @@
  *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
  *   (descriptor split, vmemmap rebuild); nothing changes, the rest of the
  *   file is untouched, and the step then succeeds.
- * - fill_failure_race (2M; 1G skips, the fill being the same code): with
- *   fail_function, the fill of a hole shared but for private stretches
- *   fails in its last conversion (vmemmap rebuild or descriptor split),
- *   while a second vCPU faults and writes private pages of the chunk at a
- *   random moment of the fill. The chunk goes back (the counters), a file
- *   no guest maps takes free chunks at once and holds only what the host
- *   wrote there, the guest never reads that, and the next fill gives a
- *   chunk that holds what the guest writes and zeroes where it is shared.
+ * - fill_failure_race (2M; 1G skips, see there): with fail_function, the
+ *   fill of a hole shared but for private stretches fails in its last
+ *   conversion (vmemmap rebuild or descriptor split), while a second vCPU, on the same host CPU, faults
+ *   and writes private pages of the chunk at a random moment of the fill;
+ *   at least one such burst must start during the fill. The chunk goes
+ *   back (the counters), a file no guest maps takes free chunks at once
+ *   and holds only what the host wrote there, the guest never reads that,
+ *   and the next fill gives a chunk that holds what the guest writes and
+ *   zeroes where it is shared.
  * - reserve_1g_map (tracked 2M only, in make check's boot with a 2M
  *   reservation): a 1 GiB file whose 512 chunks come from the reservation
  *   in a row from a 1 GiB boundary, one range of the descriptor, is still
@@ -3038,30 +3039,56 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
  * that faults in the chunk meanwhile finds private memory by a lookup that
  * takes no lock; only the fill's invalidation, from before its first
  * conversion to after the release, keeps it from mapping memory that is
- * freed under it. The hole is shared but for FR_STRETCHES private
- * stretches, and fail_function ('space') lets every call of the target but
- * the fill's last one through, so that the chunk is visible, private, for
- * most of the fill. A second vCPU faults and writes private pages of the
- * chunk at a random moment of the fill, a file the guest does not map
- * takes the freed memory right after and is written by the host, and the
- * first vCPU then reads and writes every page of the chunk.
+ * freed under it. The hole is shared but for a private stretch at the
+ * start of each period of pages, and fail_function ('space') lets every
+ * call of the target but the fill's last one through, so that the chunk is
+ * visible, private, for most of the fill. A second vCPU faults and writes
+ * private pages of the chunk at a chosen moment of the fill, a file the
+ * guest does not map takes the freed memory right after and is written by
+ * the host, and the first vCPU then reads and writes every page of a
+ * 2 MiB chunk, or of a sample of a 1 GiB one that holds the racer's pages.
+ *
+ * The test's guest runs under TCG with thread=single: its vCPUs take turns
+ * on one thread of the machine, 100 ms each unless one idles, so a racer
+ * on another vCPU than the fill's runs during a fill of 30 ms almost
+ * never (0 of 13 rounds in make check). Both threads are pinned to one
+ * CPU instead, whose scheduler interleaves them at its tick: each runs
+ * about half the time, so a racer that pauses for a fraction of the fill's
+ * length as measured alone (at its pause loop's speed alone) starts its
+ * burst at about that fraction of the fill. The burst is aimed past the
+ * chunk's allocation, at the conversions. A 1 GiB chunk makes the window
+ * long: one period per vmemmap granule, 4096 conversions each rebuilding
+ * a granule's vmemmap (tracked), against 128 conversions in 2 MiB.
  */
-#define FR_CHUNK_PAGES		(SZ_2M / PAGE_SIZE)
-/* Pages of each private, then shared, stretch of the hole. */
 #define FR_STRETCH_PAGES	8
-#define FR_STRETCHES		(FR_CHUNK_PAGES / (2 * FR_STRETCH_PAGES))
-#define FR_PRIVATE_PAGES	(FR_STRETCHES * FR_STRETCH_PAGES)
-/* The vmemmap granules of a chunk, 256 KiB each: one rebuild each. */
-#define FR_GRANULES		(SZ_2M / SZ_256K)
+/* A period of the hole: FR_STRETCH_PAGES private pages, then shared ones. */
+#define FR_PERIOD_2M		16
+#define FR_PERIOD_1G		(SZ_256K / PAGE_SIZE)
+/* Pages checked in a chunk larger than this, the racer's besides. */
+#define FR_SAMPLES		512
 /* Private pages the racing vCPU faults per round, spread over the chunk. */
 #define FR_BURST		4
 #define FR_BURST_STRIDE		67
 /* Rounds with no racing vCPU: the failure alone, and the fill's length. */
-#define FR_SOLO_ROUNDS		2
-#define FR_MAX_ROUNDS		400
-#define FR_OTHER_CHUNKS		2
+#define FR_SOLO_ROUNDS_2M	2
+#define FR_SOLO_ROUNDS_1G	1
+#define FR_MAX_ROUNDS_2M	400
+#define FR_MAX_ROUNDS_1G	16
+/*
+ * Past its time (stress_seconds()) the test stops once this many bursts
+ * started during the host's fill, or at FR_TIME_FACTOR times its time.
+ */
+#define FR_WANT_OVERLAPS_2M	3
+#define FR_WANT_OVERLAPS_1G	1
+#define FR_TIME_FACTOR		2
+/* The burst's aim, in percent of the fill's conversions. */
+#define FR_AIM_LO		10
+#define FR_AIM_HI		95
+/* At most this fraction of the fill is taken for the allocation. */
+#define FR_ALLOC_MAX		0.75
+#define FR_OTHER_CHUNKS_2M	2
 #define FR_CALIBRATE		(~0ull)
-#define FR_CALIBRATE_MS		20
+#define FR_CALIBRATE_MS		50
 #define FR_WAIT_S		60
 #define SALT_RACE		0x7e7e000000000000ull
 #define SALT_OTHER		0xe7e7000000000000ull
@@ -3069,9 +3096,11 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 /*
  * Shared by the host and both vCPUs, in a page of slot 0. The racer waits
  * for @round, pauses @delay iterations (or counts them until @stop, to
- * calibrate), then reads, writes and reads again the first word of
+ * calibrate), notes in @in_fill the round whose fill the host is in
+ * (@filling), then reads, writes and reads again the first word of
  * FR_BURST private pages from private page @first on. The checker reads
- * every page of the chunk and writes the private ones with @salt.
+ * the checked pages of the chunk (fr_sample()) and writes the private ones
+ * with @salt. @chunk_pages and @period give the layout.
  */
 struct fr_ctl {
 	u64 round;
@@ -3081,6 +3110,8 @@ struct fr_ctl {
 	u64 spins;
 	u64 first;
 	u64 started;
+	u64 filling;
+	u64 in_fill;
 	u64 corrupt;
 	u64 bad_offset;
 	u64 bad_got;
@@ -3088,19 +3119,50 @@ struct fr_ctl {
 	u64 chk_corrupt;
 	u64 chk_offset;
 	u64 chk_got;
+	u64 chunk_pages;
+	u64 period;
 };
 
-/* File offset of private page @k: the private stretches come first. */
-static u64 fr_private_offset(u64 k)
+static u64 fr_stretches(const struct fr_ctl *ctl)
 {
-	k %= FR_PRIVATE_PAGES;
-	return (k / FR_STRETCH_PAGES * 2 * FR_STRETCH_PAGES +
-		k % FR_STRETCH_PAGES) * PAGE_SIZE;
+	return ctl->chunk_pages / ctl->period;
 }
 
-static bool fr_is_private(u64 offset)
+/* File offset of private page @k: each period's private stretch comes first. */
+static u64 fr_private_offset(const struct fr_ctl *ctl, u64 k)
 {
-	return !(offset / PAGE_SIZE / FR_STRETCH_PAGES % 2);
+	k %= fr_stretches(ctl) * FR_STRETCH_PAGES;
+	return (k / FR_STRETCH_PAGES * ctl->period + k % FR_STRETCH_PAGES) *
+	       PAGE_SIZE;
+}
+
+static bool fr_is_private(const struct fr_ctl *ctl, u64 offset)
+{
+	return offset / PAGE_SIZE % ctl->period < FR_STRETCH_PAGES;
+}
+
+static u64 fr_nr_samples(const struct fr_ctl *ctl)
+{
+	return ctl->chunk_pages <= FR_SAMPLES ? ctl->chunk_pages :
+						FR_SAMPLES + FR_BURST;
+}
+
+/*
+ * Offset of checked page @k: every page of a 2 MiB chunk; in a 1 GiB one
+ * (reading all of it would take minutes under TCG) one page in each
+ * FR_SAMPLES-th of the chunk, private and shared in turn, then the pages
+ * the racer wrote last, where a mapping left behind would be.
+ */
+static u64 fr_sample(const struct fr_ctl *ctl, u64 k)
+{
+	u64 stride = ctl->chunk_pages / FR_SAMPLES;
+
+	if (ctl->chunk_pages <= FR_SAMPLES)
+		return k * PAGE_SIZE;
+	if (k >= FR_SAMPLES)
+		return fr_private_offset(ctl, READ_ONCE(ctl->first) +
+					 (k - FR_SAMPLES) * FR_BURST_STRIDE);
+	return (k * stride + k % (2 * FR_STRETCH_PAGES)) * PAGE_SIZE;
 }
 
 static void guest_fr_bad(struct fr_ctl *ctl, u64 offset, u64 got)
@@ -3129,9 +3191,10 @@ static void guest_fill_racer(struct fr_ctl *ctl, u64 gpa)
 		}
 		for (; n; n--)
 			cpu_relax();
+		WRITE_ONCE(ctl->in_fill, READ_ONCE(ctl->filling));
 		WRITE_ONCE(ctl->started, round);
 		for (j = 0; j < FR_BURST; j++) {
-			offset = fr_private_offset(READ_ONCE(ctl->first) +
+			offset = fr_private_offset(ctl, READ_ONCE(ctl->first) +
 						   j * FR_BURST_STRIDE);
 			p = (u64 *)(gpa + offset);
 			/* Zero, or the word written here (it may be lost). */
@@ -3149,14 +3212,15 @@ static void guest_fill_racer(struct fr_ctl *ctl, u64 gpa)
 
 static void guest_fill_checker(struct fr_ctl *ctl, u64 gpa)
 {
-	u64 offset, i, got, *p;
+	u64 offset, k, i, got, *p;
 	bool private;
 
 	for (;;) {
 		GUEST_SYNC(0);
-		for (offset = 0; offset < SZ_2M; offset += PAGE_SIZE) {
+		for (k = 0; k < fr_nr_samples(ctl); k++) {
+			offset = fr_sample(ctl, k);
 			p = (u64 *)(gpa + offset);
-			private = fr_is_private(offset);
+			private = fr_is_private(ctl, offset);
 			for (i = 0; i < PAGE_SIZE / sizeof(u64); i++) {
 				got = READ_ONCE(p[i]);
 				if (!got || (private && !i &&
@@ -3167,8 +3231,16 @@ static void guest_fill_checker(struct fr_ctl *ctl, u64 gpa)
 					ctl->chk_got = got;
 				}
 			}
-			if (private)
-				fill_page(p, offset, READ_ONCE(ctl->salt));
+		}
+		/*
+		 * Written once all are read: the racer's pages may be among
+		 * the sampled ones, and a page is checked before it is written.
+		 */
+		for (k = 0; k < fr_nr_samples(ctl); k++) {
+			offset = fr_sample(ctl, k);
+			if (fr_is_private(ctl, offset))
+				fill_page((u64 *)(gpa + offset), offset,
+					  READ_ONCE(ctl->salt));
 		}
 	}
 }
@@ -3203,7 +3275,12 @@ static void *fr_racer_thread(void *arg)
 					    "racer: KVM_RUN rc %d errno %d (%s), exit reason %u",
 					    ret, errno, strerror(errno),
 					    run->exit_reason);
-				r->enomem++;
+				/*
+				 * The injected failure, or a 1 GiB chunk not
+				 * back yet: the host shares this CPU.
+				 */
+				if (r->enomem++)
+					sleep_ms(10);
 				continue;
 			}
 			TEST_ASSERT_KVM_EXIT_REASON(r->vcpu, KVM_EXIT_IO);
@@ -3250,39 +3327,63 @@ static void fr_start(struct fr_racer *r, struct fr_ctl *ctl, u64 round,
 	__atomic_store_n(&ctl->round, round, __ATOMIC_RELEASE);
 }
 
-/* The hole at 0: shared, but for FR_STRETCHES private stretches. */
-static void fr_set_attributes(struct gmem_test *t)
+/* The hole at 0: shared, but for the private stretch of each period. */
+static void fr_set_attributes(struct gmem_test *t, const struct fr_ctl *ctl)
 {
-	int s;
+	u64 s;
 
-	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+	gmem_set_attributes(t->fd, 0, t->chunk_size, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
-	for (s = 0; s < FR_STRETCHES; s++)
-		gmem_set_attributes(t->fd, fr_private_offset(s * FR_STRETCH_PAGES),
+	for (s = 0; s < fr_stretches(ctl); s++)
+		gmem_set_attributes(t->fd, s * ctl->period * PAGE_SIZE,
 				    FR_STRETCH_PAGES * PAGE_SIZE,
 				    KVM_MEMORY_ATTRIBUTE_PRIVATE,
 				    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
 }
 
+/* Write (@check false) or check the host's pattern in the other file. */
+static void fr_other_pattern(const struct fr_ctl *ctl, u64 *omem, u64 osize,
+			     u64 round, bool check)
+{
+	const u64 chunk = ctl->chunk_pages * PAGE_SIZE;
+	u64 c, k, i, offset, got;
+
+	for (c = 0; c < osize; c += chunk) {
+		for (k = 0; k < fr_nr_samples(ctl); k++) {
+			offset = c + fr_sample(ctl, k);
+			for (i = offset; i < offset + PAGE_SIZE; i += sizeof(u64)) {
+				if (!check) {
+					omem[i / sizeof(u64)] = SALT_OTHER ^ i;
+					continue;
+				}
+				got = READ_ONCE(omem[i / sizeof(u64)]);
+				TEST_ASSERT(got == (SALT_OTHER ^ i),
+					    "round %lu: the other file holds 0x%lx at 0x%lx, not its own pattern: the guest wrote into memory its file gave back",
+					    round, got, i);
+			}
+		}
+	}
+}
+
 /*
- * After a failed fill of the chunk of the first 2 MiB of the guest's file:
- * the other file takes free chunks at once and the host writes them; the
- * checker vCPU reads the chunk (zero, or a word the racer wrote) and
- * writes its private pages; the other file holds the host's pattern only;
- * converted to shared, the chunk holds the checker's pages where it was
- * private and zeroes elsewhere; the counters are what a filled chunk and
- * the other file's give, and back where they were once both are punched.
+ * After a failed fill of the guest's chunk at offset 0: the other file
+ * takes free chunks at once and the host writes them; the checker vCPU
+ * reads the checked pages of the chunk (zero, or a word the racer wrote)
+ * and writes the private ones; the other file holds the host's pattern
+ * only; converted to shared, the chunk holds the checker's pages where it
+ * was private and zeroes elsewhere; the counters are what a filled chunk
+ * and the other file's give, and back where they were once both are
+ * punched.
  */
 static void fr_check(struct gmem_test *t, struct fr_ctl *ctl, int ofd,
-		     u64 *omem, u64 round, const struct gmem_counters *full,
+		     u64 *omem, u64 osize, u64 round,
+		     const struct gmem_counters *full,
 		     const struct gmem_counters *empty)
 {
-	const u64 osize = FR_OTHER_CHUNKS * SZ_2M;
-	u64 i, offset, want, got;
+	u64 k, i, offset, want, got;
 
 	refill(t, ofd, 0, osize);
-	for (i = 0; i < osize / sizeof(u64); i++)
-		omem[i] = SALT_OTHER ^ (i * sizeof(u64));
+	fr_other_pattern(ctl, omem, osize, round, false);
 
 	ctl->salt = gen_salt(round);
 	ctl->chk_corrupt = 0;
@@ -3295,67 +3396,86 @@ static void fr_check(struct gmem_test *t, struct fr_ctl *ctl, int ofd,
 		    "round %lu: the racing vCPU read 0x%lx at offset 0x%lx (%lu times)",
 		    round, ctl->bad_got, ctl->bad_offset, ctl->corrupt);
 
-	for (i = 0; i < osize / sizeof(u64); i++) {
-		got = READ_ONCE(omem[i]);
-		TEST_ASSERT(got == (SALT_OTHER ^ (i * sizeof(u64))),
-			    "round %lu: the other file holds 0x%lx at 0x%lx, not its own pattern: the guest wrote into memory its file gave back",
-			    round, got, i * sizeof(u64));
-	}
+	fr_other_pattern(ctl, omem, osize, round, true);
 
-	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+	gmem_set_attributes(t->fd, 0, t->chunk_size, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
-	for (offset = 0; offset < SZ_2M; offset += sizeof(u64)) {
-		want = fr_is_private(offset) ?
-		       expected_value(offset, gen_salt(round)) : 0;
-		got = READ_ONCE(*(u64 *)(t->mem + offset));
-		TEST_ASSERT(got == want,
-			    "round %lu: offset 0x%lx holds 0x%lx, not 0x%lx: the guest's write went elsewhere",
-			    round, offset, got, want);
+	for (k = 0; k < fr_nr_samples(ctl); k++) {
+		offset = fr_sample(ctl, k);
+		for (i = offset; i < offset + PAGE_SIZE; i += sizeof(u64)) {
+			want = fr_is_private(ctl, i) ?
+			       expected_value(i, gen_salt(round)) : 0;
+			got = READ_ONCE(*(u64 *)(t->mem + i));
+			TEST_ASSERT(got == want,
+				    "round %lu: offset 0x%lx holds 0x%lx, not 0x%lx: the guest's write went elsewhere",
+				    round, i, got, want);
+		}
 	}
 	expect_counters(t, full, 0, "the chunk filled again, the other file");
 
-	TEST_ASSERT(!punch_hole(t->fd, 0, SZ_2M) && !punch_hole(ofd, 0, osize),
+	TEST_ASSERT(!punch_hole(t->fd, 0, t->chunk_size) &&
+		    !punch_hole(ofd, 0, osize),
 		    "punch: errno %d", errno);
 	expect_counters(t, empty, 0, "the chunk and the other file punched");
 }
 
+/* The fill failed for want of a 1 GiB chunk, before the armed failure. */
+static bool fr_chunk_short(struct gmem_test *t, int r, int err)
+{
+	return r && err == ENOMEM && t->chunk_size == SZ_1G &&
+	       gmem_fail_times() > 0;
+}
+
 /*
  * A fill of a partly shared hole that fails (fail_function in
- * gmem_vmemmap_repopulate() or gmem_ranges_set_state() of a late stretch)
- * while a second vCPU faults and writes private pages of the chunk: the
- * chunk is given back, no vCPU reaches it any more (the memory a file of
- * nobody's takes at once holds only what the host wrote there, and the
- * guest never reads that), and the next fill gives a chunk that holds what
- * the guest writes. Without the fill's invalidation a fault that looked the
- * chunk up during the fill keeps its stage-2 entry to the freed memory.
+ * gmem_vmemmap_repopulate() or gmem_ranges_set_state() of the last
+ * stretch) while a second vCPU faults and writes private pages of the
+ * chunk: the chunk is given back, no vCPU reaches it any more (the memory
+ * a file of nobody's takes at once holds only what the host wrote there,
+ * and the guest never reads that), and the next fill gives a chunk that
+ * holds what the guest writes. Without the fill's invalidation a fault
+ * that looked the chunk up during the fill keeps its stage-2 entry to the
+ * freed memory. At least one burst must have started during the host's
+ * fill, or the race was not run.
  */
 TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 {
 	bool tracked = self->t.gmem_flags & GUEST_MEMFD_FLAG_TRACKED;
+	bool huge = self->t.chunk_size == SZ_1G;
 	struct gmem_test *t = &self->t;
-	const u64 osize = FR_OTHER_CHUNKS * SZ_2M;
+	const u64 chunk = t->chunk_size;
+	const u64 osize = huge ? chunk : FR_OTHER_CHUNKS_2M * chunk;
+	const unsigned int solo_rounds = huge ? FR_SOLO_ROUNDS_1G :
+						FR_SOLO_ROUNDS_2M;
+	const unsigned int max_rounds = huge ? FR_MAX_ROUNDS_1G :
+					       FR_MAX_ROUNDS_2M;
+	const unsigned int want = huge ? FR_WANT_OVERLAPS_1G :
+					 FR_WANT_OVERLAPS_2M;
 	unsigned int secs = stress_seconds(), round, fired = 0;
 	unsigned int host_failed = 0, overlapped = 0, vmemmap_rounds = 0;
-	unsigned int racer_round = 1;
-	u64 retried, span = 0, rnd = 0x2545f4914f6cdd1dull, *omem;
+	unsigned int racer_round = 1, raced = 0, short_retries = 0, tries;
+	u64 retried, rnd = 0x2545f4914f6cdd1dull, *omem;
+	double t0, t1, fill_s = 0, alloc_s, alloc_frac = 0, spins_per_s;
+	double elapsed, aim;
 	struct gmem_counters full, empty;
-	double t0, t1, fill_s = 0, spins_per_s;
 	struct kvm_vcpu *racer_vcpu;
 	struct fr_racer racer = {};
+	cpu_set_t cpus, one;
 	struct fr_ctl *ctl;
 	const char *reason, *fn;
 	bool init_shared, solo, vmemmap;
 	pthread_t thread;
 	char space[16];
-	int ofd, r, err, calls;
+	int ofd, r, err, calls, cpu;
 	gva_t gva;
 
-	if (t->chunk_size != SZ_2M) {
+	if (huge) {
 		/*
-		 * The fill is the same code for every chunk size; a 1 GiB
-		 * one is zeroed in seconds under TCG, for each round.
+		 * A round zeroes and converts 1 GiB under TCG (25 s), and
+		 * its one burst seldom lands in the fill; the fill is the
+		 * same code as for 2 MiB, whose variants race it.
 		 */
-		SKIP(return, "1 GiB chunks: the 2 MiB variant tests the fill");
+		SKIP(return, "1 GiB chunks: the 2 MiB variant races the fill");
 	}
 	if (access(GMEM_FAIL_FN "/inject", W_OK))
 		SKIP(return, GMEM_FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
@@ -3366,42 +3486,68 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 		SKIP(return, "%s", reason);
 	init_shared = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS) &
 		      GUEST_MEMFD_FLAG_INIT_SHARED;
-	reason = gmem_file_create(t, SZ_2M,
+	reason = gmem_file_create(t, chunk,
 				  init_shared ? GUEST_MEMFD_FLAG_INIT_SHARED : 0);
 	if (reason)
 		SKIP(return, "%s", reason);
 	t->fail_set = true;
 
 	/* A file of the same design and chunk size, mapped by no guest. */
-	ofd = vm_create_guest_memfd(t->vm, osize, t->gmem_flags);
+	ofd = __vm_create_guest_memfd(t->vm, osize, t->gmem_flags);
+	if (ofd < 0 && errno == ENOMEM && huge)
+		SKIP(return, "no memory for a second 1 GiB guest_memfd");
+	TEST_ASSERT(ofd >= 0, "KVM_CREATE_GUEST_MEMFD: errno %d (%s)", errno,
+		    strerror(errno));
 	gmem_set_attributes(ofd, 0, osize, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
 	omem = kvm_mmap(osize, PROT_READ | PROT_WRITE, MAP_SHARED, ofd);
 
-	virt_map(t->vm, GMEM_GPA, GMEM_GPA, FR_CHUNK_PAGES);
+	if (huge)
+		virt_map_level(t->vm, GMEM_GPA, GMEM_GPA, chunk, PG_LEVEL_2M);
+	else
+		virt_map(t->vm, GMEM_GPA, GMEM_GPA, chunk / PAGE_SIZE);
 	gva = vm_alloc_page(t->vm);
 	ctl = addr_gva2hva(t->vm, gva);
+	ctl->chunk_pages = chunk / PAGE_SIZE;
+	ctl->period = huge ? FR_PERIOD_1G : FR_PERIOD_2M;
 	vcpu_args_set(t->vcpu, 2, gva, GMEM_GPA);
 	racer_vcpu = vm_vcpu_add(t->vm, 1, guest_fill_racer);
 	vcpu_args_set(racer_vcpu, 2, gva, GMEM_GPA);
 	run_to_sync(t, 0);
 
-	/* The counters with both files filled and shared, and with neither. */
-	gmem_set_attributes(t->fd, 0, SZ_2M, 0,
+	/*
+	 * The counters with both files filled and shared, and with neither;
+	 * the other file's fill, all shared, is about the allocation of its
+	 * chunks.
+	 */
+	gmem_set_attributes(t->fd, 0, chunk, 0,
 			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	t1 = now_s();
 	refill(t, ofd, 0, osize);
+	alloc_s = (now_s() - t1) * chunk / osize;
 	read_gmem_counters(t, &full);
-	TEST_ASSERT(!punch_hole(t->fd, 0, SZ_2M) && !punch_hole(ofd, 0, osize),
+	TEST_ASSERT(!punch_hole(t->fd, 0, chunk) && !punch_hole(ofd, 0, osize),
 		    "punch: errno %d", errno);
 	read_gmem_counters(t, &empty);
+
+	/* This thread and the racer's share one CPU: see above. */
+	TEST_ASSERT(!pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus),
+		    "pthread_getaffinity_np()");
+	cpu = sched_getcpu();
+	TEST_ASSERT(cpu >= 0, "sched_getcpu(): errno %d", errno);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one),
+		    "pin to CPU %d", cpu);
 
 	racer.vcpu = racer_vcpu;
 	TEST_ASSERT(!sem_init(&racer.go, 0, 0) && !sem_init(&racer.done, 0, 0),
 		    "sem_init()");
+	/* The new thread inherits the pinning. */
 	TEST_ASSERT(!pthread_create(&thread, NULL, fr_racer_thread, &racer),
 		    "pthread_create()");
 
-	/* How fast the racer's pause loop runs. */
+	/* How fast the racer's pause loop runs, alone on the CPU. */
 	fr_start(&racer, ctl, 1, FR_CALIBRATE, 0);
 	sleep_ms(FR_CALIBRATE_MS);
 	WRITE_ONCE(ctl->stop, 1);
@@ -3412,11 +3558,13 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 		  vcpu_get_stat(racer_vcpu, pf_fixed) -
 		  vcpu_get_stat(racer_vcpu, pf_spurious) -
 		  vcpu_get_stat(racer_vcpu, pf_emulate);
-	for (round = 1; round <= FR_MAX_ROUNDS; round++) {
-		if (round > FR_SOLO_ROUNDS && now_s() - t0 >= secs)
+	for (round = 1; round <= max_rounds; round++) {
+		elapsed = now_s() - t0;
+		if (round > solo_rounds && elapsed >= secs &&
+		    (overlapped >= want || elapsed >= FR_TIME_FACTOR * secs))
 			break;
-		solo = round <= FR_SOLO_ROUNDS;
-		fr_set_attributes(t);
+		solo = round <= solo_rounds;
+		fr_set_attributes(t, ctl);
 
 		/*
 		 * Every stretch's conversion goes through the descriptor,
@@ -3427,7 +3575,7 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 		vmemmap_rounds += vmemmap;
 		fn = vmemmap ? "gmem_vmemmap_repopulate" :
 			       "gmem_ranges_set_state";
-		calls = vmemmap ? FR_GRANULES : FR_STRETCHES;
+		calls = vmemmap ? chunk / SZ_256K : fr_stretches(ctl);
 		TEST_ASSERT(!gmem_fail_target(fn), "fail_function: %s", fn);
 		snprintf(space, sizeof(space), "%d", calls);
 		TEST_ASSERT(!gmem_fail_knob("space", space) && !gmem_fail_arm(),
@@ -3437,16 +3585,31 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 			rnd ^= rnd << 13;
 			rnd ^= rnd >> 7;
 			rnd ^= rnd << 17;
-			fr_start(&racer, ctl, ++racer_round, rnd % (span + 1),
+			/* A fraction of the fill, past the allocation. */
+			aim = FR_AIM_LO + rnd % (FR_AIM_HI - FR_AIM_LO + 1);
+			aim = alloc_frac + (1 - alloc_frac) * aim / 100;
+			fr_start(&racer, ctl, ++racer_round,
+				 aim * fill_s / solo_rounds * spins_per_s,
 				 rnd >> 32);
+			WRITE_ONCE(ctl->filling, racer_round);
+			raced++;
 		}
-		t1 = now_s();
-		r = fallocate(t->fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M);
-		err = r ? errno : 0;
-		t1 = now_s() - t1;
+		for (tries = 0; ; tries++) {
+			t1 = now_s();
+			r = fallocate(t->fd, FALLOC_FL_KEEP_SIZE, 0, chunk);
+			err = r ? errno : 0;
+			t1 = now_s() - t1;
+			/* A 1 GiB chunk just punched may not be back yet. */
+			if (!fr_chunk_short(t, r, err) ||
+			    tries >= NR_REALLOC_WAITS)
+				break;
+			short_retries++;
+			sleep_ms(100);
+		}
+		WRITE_ONCE(ctl->filling, 0);
 		if (!solo) {
-			overlapped += READ_ONCE(ctl->started) == racer_round;
 			fr_wait(&racer.done, "racer round");
+			overlapped += READ_ONCE(ctl->in_fill) == racer_round;
 		}
 		TEST_ASSERT(!gmem_fail_times(),
 			    "round %u: the injected failure in %s did not fire",
@@ -3460,8 +3623,9 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 				    round, fn, r, err, strerror(err));
 			expect_counters(t, &empty, 0, "after the failed fill");
 			fill_s += t1;
-			/* The racer starts anywhere in 1.5 times that. */
-			span = 1.5 * fill_s / round * spins_per_s;
+			alloc_frac = alloc_s * round / fill_s;
+			if (alloc_frac > FR_ALLOC_MAX)
+				alloc_frac = FR_ALLOC_MAX;
 		} else {
 			/* Or the racer filled first, and its fill failed. */
 			TEST_ASSERT(!r || err == ENOMEM,
@@ -3469,7 +3633,7 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 				    round, err, strerror(err));
 			host_failed += !!r;
 		}
-		fr_check(t, ctl, ofd, omem, round, &full, &empty);
+		fr_check(t, ctl, ofd, omem, osize, round, &full, &empty);
 	}
 	retried = vcpu_get_stat(racer_vcpu, pf_taken) -
 		  vcpu_get_stat(racer_vcpu, pf_fixed) -
@@ -3479,20 +3643,31 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 	WRITE_ONCE(racer.exit, true);
 	sem_post(&racer.go);
 	pthread_join(thread, NULL);
+	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus),
+		    "unpin");
 	kvm_munmap(omem, osize);
 	kvm_close(ofd);
 
 	round--;
-	ksft_print_msg("%s 2M: %.1f s, %u rounds, %u of them without a racer\n",
-		       gmem_design(t), now_s() - t0, round, FR_SOLO_ROUNDS);
+	ksft_print_msg("%s %s: %.1f s, %u rounds, %u of them without a racer\n",
+		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0, round,
+		       solo_rounds);
 	ksft_print_msg("injected failures: %u, %u of them in the vmemmap rebuild\n",
 		       fired, vmemmap_rounds);
 	ksft_print_msg("a failing fill: %.2f ms; the host's fill failed %u times\n",
-		       fill_s / FR_SOLO_ROUNDS * 1000, host_failed);
-	ksft_print_msg("racer: %u bursts during the host's fill, %u fills failed\n",
-		       overlapped, (unsigned int)racer.enomem);
+		       fill_s / solo_rounds * 1000, host_failed);
+	ksft_print_msg("a chunk's allocation: %.2f ms; bursts aimed past it\n",
+		       alloc_s * 1000);
+	ksft_print_msg("racer: %u of %u bursts during the host's fill, %u fills failed\n",
+		       overlapped, raced, (unsigned int)racer.enomem);
 	ksft_print_msg("racer: %lu faults retried or exited\n", retried);
+	if (short_retries)
+		ksft_print_msg("fills retried for a 1 GiB chunk not back yet: %u\n",
+			       short_retries);
 	ksft_print_msg("reliability: injected_failures %u\n", fired);
+	TEST_ASSERT(overlapped,
+		    "no racer burst of %u started during the host's fill (%.2f ms): the race did not happen",
+		    raced, fill_s / solo_rounds * 1000);
 }
 
 /*
