@@ -69,6 +69,11 @@
  *   and holds only what the host wrote there, the guest never reads that,
  *   and the next fill gives a chunk that holds what the guest writes and
  *   zeroes where it is shared.
+ * - unreleased_fill: a fill that fails (fail_function) after a host
+ *   thread mapped a shared page it had converted keeps its chunk, private
+ *   beyond the failure where the attributes say shared; a private fault
+ *   there is mapped 4 KiB, never over such a page, and a host fault on one
+ *   repairs it (zero, shared). It must happen at least once.
  * - reserve_1g_map (tracked 2M only, in make check's boot with a 2M
  *   reservation): a 1 GiB file whose 512 chunks come from the reservation
  *   in a row from a 1 GiB boundary, one range of the descriptor, is still
@@ -3668,6 +3673,205 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 	TEST_ASSERT(overlapped,
 		    "no racer burst of %u started during the host's fill (%.2f ms): the race did not happen",
 		    raced, fill_s / solo_rounds * 1000);
+}
+
+/*
+ * A fill that fails after the host mapped a shared page of the chunk cannot
+ * give the chunk back, the page cache holding that page: the chunk stays,
+ * converted up to the failure and private beyond it where the attributes
+ * say shared, and lookups repair it page by page (kvm_gmem_track_fill()).
+ * Until then the memory's runs are not the attributes': a private fault
+ * next to a page left so must not be mapped with an entry that covers it.
+ *
+ * The hole is private but for one shared page per period (one per 2 MiB
+ * block in a 1 GiB chunk), and fail_function lets half of the fill's
+ * conversions through. A host thread on the same CPU as the fill waits
+ * for the first conversion (shared_bytes) and reads that page; the round
+ * counts when the chunk is then still there, partly converted.
+ */
+#define UF_PERIOD_2M		4
+#define UF_PERIOD_1G		(SZ_2M / PAGE_SIZE)
+/* The shared page of each period. */
+#define UF_SHARED_2M		2
+#define UF_SHARED_1G		8
+#define UF_MAX_ROUNDS_2M	300
+#define UF_MAX_ROUNDS_1G	30
+/* Rounds that left the chunk there, partly converted: enough. */
+#define UF_WANT_HITS		2
+
+struct uf_host {
+	const char *design;
+	u8 *mem;
+	u64 offset;
+	long base;
+	bool stop;
+	bool touched;
+};
+
+/* Read the page at @offset once the fill converted its first page. */
+static void *uf_host_thread(void *arg)
+{
+	struct uf_host *h = arg;
+
+	while (!READ_ONCE(h->stop)) {
+		if (sysfs_long(h->design, "shared_bytes") <= h->base)
+			continue;
+		(void)READ_ONCE(*(u64 *)(h->mem + h->offset));
+		WRITE_ONCE(h->touched, true);
+		break;
+	}
+	return NULL;
+}
+
+static void uf_set_attributes(struct gmem_test *t, u64 period, u64 shared)
+{
+	u64 offset;
+
+	gmem_set_attributes(t->fd, 0, t->chunk_size,
+			    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	for (offset = shared * PAGE_SIZE; offset < t->chunk_size;
+	     offset += period * PAGE_SIZE)
+		gmem_set_attributes(t->fd, offset, PAGE_SIZE, 0,
+				    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+}
+
+TEST_F_TIMEOUT(gmem_track, unreleased_fill, GMEM_TEST_TIMEOUT)
+{
+	struct gmem_test *t = &self->t;
+	bool huge = t->chunk_size == SZ_1G;
+	const u64 chunk = t->chunk_size;
+	const u64 period = huge ? UF_PERIOD_1G : UF_PERIOD_2M;
+	const u64 shared = huge ? UF_SHARED_1G : UF_SHARED_2M;
+	const u64 nr_shared = chunk / PAGE_SIZE / period;
+	const unsigned int max_rounds = huge ? UF_MAX_ROUNDS_1G :
+					       UF_MAX_ROUNDS_2M;
+	/* A private page of the last period, and that period's shared one. */
+	const u64 last_private = chunk - period * PAGE_SIZE;
+	const u64 last_shared = last_private + shared * PAGE_SIZE;
+	unsigned int secs = stress_seconds(), round, hits = 0, missed = 0;
+	unsigned int short_retries = 0, tries;
+	struct gmem_counters empty, c;
+	u64 pages_2m, pages_1g, got;
+	cpu_set_t cpus, one;
+	struct uf_host h;
+	const char *reason;
+	pthread_t thread;
+	char space[16];
+	int r, err, cpu;
+	double t0;
+
+	if (access(GMEM_FAIL_FN "/inject", W_OK))
+		SKIP(return, GMEM_FAIL_FN " is missing (CONFIG_FAIL_FUNCTION)");
+	if (!kvm_has_cap(KVM_CAP_PRE_FAULT_MEMORY))
+		SKIP(return, "KVM_CAP_PRE_FAULT_MEMORY not supported");
+	t0 = now_s();
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_reads_chunks);
+	if (!reason)
+		reason = gmem_file_create(t, chunk, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+	t->fail_set = true;
+	TEST_ASSERT(!punch_hole(t->fd, 0, chunk), "punch: errno %d", errno);
+	read_gmem_counters(t, &empty);
+
+	/* The fill and the host thread share one CPU (fill_failure_race). */
+	TEST_ASSERT(!pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus),
+		    "pthread_getaffinity_np()");
+	cpu = sched_getcpu();
+	TEST_ASSERT(cpu >= 0, "sched_getcpu(): errno %d", errno);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one),
+		    "pin to CPU %d", cpu);
+
+	h.design = gmem_design(t);
+	h.mem = t->mem;
+	h.offset = shared * PAGE_SIZE;
+	TEST_ASSERT(!gmem_fail_target("gmem_ranges_set_state"),
+		    "fail_function: gmem_ranges_set_state");
+	snprintf(space, sizeof(space), "%lu", nr_shared / 2);
+	for (round = 1; round <= max_rounds && hits < UF_WANT_HITS &&
+	     now_s() - t0 < 2 * secs; round++) {
+		uf_set_attributes(t, period, shared);
+		TEST_ASSERT(!gmem_fail_knob("space", space) && !gmem_fail_arm(),
+			    "fail_function: arm");
+		h.base = sysfs_long(h.design, "shared_bytes");
+		h.stop = false;
+		h.touched = false;
+		TEST_ASSERT(!pthread_create(&thread, NULL, uf_host_thread, &h),
+			    "pthread_create()");
+		for (tries = 0; ; tries++) {
+			r = fallocate(t->fd, FALLOC_FL_KEEP_SIZE, 0, chunk);
+			err = r ? errno : 0;
+			/* A 1 GiB chunk just punched may not be back yet. */
+			if (!r || err != ENOMEM || gmem_fail_times() <= 0 ||
+			    tries >= NR_REALLOC_WAITS)
+				break;
+			short_retries++;
+			sleep_ms(100);
+		}
+		WRITE_ONCE(h.stop, true);
+		pthread_join(thread, NULL);
+		TEST_ASSERT(!gmem_fail_times(),
+			    "round %u: the injected failure did not fire", round);
+		TEST_ASSERT(r && err == ENOMEM,
+			    "round %u: the fill that failed returned %d (%s)",
+			    round, r, strerror(err));
+
+		read_gmem_counters(t, &c);
+		if (!h.touched || c.chunks == empty.chunks ||
+		    c.shared_b - h.base >= (long)(nr_shared * PAGE_SIZE)) {
+			/* Too early or too late: no chunk left half-done. */
+			missed++;
+			TEST_ASSERT(!punch_hole(t->fd, 0, chunk),
+				    "round %u: punch: errno %d", round, errno);
+			continue;
+		}
+		hits++;
+
+		/*
+		 * A private page of the last period, whose shared page the
+		 * fill never reached: mapped 4 KiB, as the attributes are
+		 * not private over any larger block around it.
+		 */
+		pages_2m = vm_get_stat(t->vm, pages_2m);
+		pages_1g = vm_get_stat(t->vm, pages_1g);
+		pre_fault_range(t->vcpu, GMEM_GPA + last_private, PAGE_SIZE);
+		TEST_ASSERT(vm_get_stat(t->vm, pages_2m) == pages_2m &&
+			    vm_get_stat(t->vm, pages_1g) == pages_1g,
+			    "round %u: a fault at offset 0x%lx was mapped huge (pages_2m %lu -> %lu, pages_1g %lu -> %lu) over offset 0x%lx, which is shared",
+			    round, last_private, pages_2m,
+			    vm_get_stat(t->vm, pages_2m), pages_1g,
+			    vm_get_stat(t->vm, pages_1g), last_shared);
+
+		/* The host's fault repairs that shared page: zero. */
+		got = READ_ONCE(*(u64 *)(t->mem + last_shared));
+		TEST_ASSERT(!got, "round %u: offset 0x%lx holds 0x%lx",
+			    round, last_shared, got);
+		read_gmem_counters(t, &c);
+		TEST_ASSERT(c.shared_b - h.base >= PAGE_SIZE,
+			    "round %u: the shared page the host faulted is not shared",
+			    round);
+
+		TEST_ASSERT(!punch_hole(t->fd, 0, chunk),
+			    "round %u: punch: errno %d", round, errno);
+		expect_counters(t, &empty, 0, "the chunk left by the fill, punched");
+	}
+	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus),
+		    "unpin");
+
+	ksft_print_msg("%s %s: %.1f s, %u rounds: %u left the chunk half-converted, %u did not\n",
+		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0,
+		       round - 1, hits, missed);
+	if (short_retries)
+		ksft_print_msg("fills retried for a 1 GiB chunk not back yet: %u\n",
+			       short_retries);
+	ksft_print_msg("reliability: injected_failures %u\n", round - 1);
+	TEST_ASSERT(hits,
+		    "no round of %u left the chunk half-converted: the case was not reached",
+		    round - 1);
 }
 
 /*
