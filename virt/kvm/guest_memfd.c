@@ -1524,10 +1524,10 @@ static struct folio *__kvm_gmem_get_pfn(struct file *file,
 }
 
 /*
- * The largest order KVM can map @gfn with, given that the memory and its
- * attributes are uniform over the naturally aligned block of @order around
- * @index: the gfn and the index must agree below it, and KVM maps 4 KiB,
- * 2 MiB or 1 GiB.
+ * The largest order KVM can map @gfn with, given that the memory is uniform
+ * over the naturally aligned block of @order around @index: the gfn and the
+ * index must agree below it, and KVM maps 4 KiB, 2 MiB or 1 GiB. The
+ * attributes are the caller's to check (kvm_gmem_block_private()).
  */
 static int kvm_gmem_mapping_order(int order, gfn_t gfn, pgoff_t index)
 {
@@ -1536,6 +1536,41 @@ static int kvm_gmem_mapping_order(int order, gfn_t gfn, pgoff_t index)
 	if (order >= PMD_ORDER && !((gfn ^ index) & (BIT(PMD_ORDER) - 1)))
 		return PMD_ORDER;
 	return 0;
+}
+
+/*
+ * Whether the file's attributes say private for every index of the
+ * naturally aligned block of @order around @index. The memory's state
+ * follows the attributes except in a chunk whose fill is not done, or one
+ * a failed fill could not give back (kvm_gmem_track_fill()): there, a run
+ * of private memory can cover indices the attributes say are shared. A
+ * conversion that changes the attributes after this looked runs an
+ * invalidation, which makes the fault retry.
+ */
+static bool kvm_gmem_block_private(struct inode *inode, pgoff_t index,
+				   int order)
+{
+	MA_STATE(mas, &GMEM_I(inode)->attributes, 0, 0);
+	pgoff_t next = ALIGN_DOWN(index, 1UL << order);
+	pgoff_t last = next + (1UL << order) - 1;
+	bool private = false;
+	void *entry;
+
+	mas_set(&mas, next);
+	rcu_read_lock();
+	mas_for_each(&mas, entry, last) {
+		/* A gap is shared, and so is an entry without PRIVATE. */
+		if (mas.index > next ||
+		    !(xa_to_value(entry) & KVM_MEMORY_ATTRIBUTE_PRIVATE))
+			break;
+		if (mas.last >= last) {
+			private = true;
+			break;
+		}
+		next = mas.last + 1;
+	}
+	rcu_read_unlock();
+	return private;
 }
 
 /*
@@ -1579,7 +1614,12 @@ static int kvm_gmem_track_get_pfn(struct file *file,
 	if (!shared) {
 		*pfn = p;
 		*page = NULL;
-		*max_order = kvm_gmem_mapping_order(order, gfn, index);
+		/* No larger than the attributes' private block around it. */
+		order = kvm_gmem_mapping_order(order, gfn, index);
+		while (order && kvm_gmem_supports_mmap(inode) &&
+		       !kvm_gmem_block_private(inode, index, order))
+			order = order == PUD_ORDER ? PMD_ORDER : 0;
+		*max_order = order;
 		return 0;
 	}
 
