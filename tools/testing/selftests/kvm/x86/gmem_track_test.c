@@ -3869,6 +3869,7 @@ TEST_F_TIMEOUT(gmem_track, unreleased_fill, GMEM_TEST_TIMEOUT)
 		ksft_print_msg("fills retried for a 1 GiB chunk not back yet: %u\n",
 			       short_retries);
 	ksft_print_msg("reliability: injected_failures %u\n", round - 1);
+	ksft_print_msg("reliability: isolation_cases %u\n", hits);
 	TEST_ASSERT(hits,
 		    "no round of %u left the chunk half-converted: the case was not reached",
 		    round - 1);
