@@ -167,6 +167,8 @@ static void kvm_gmem_invalidate_start(struct inode *inode, pgoff_t start,
 				      pgoff_t end);
 static void kvm_gmem_invalidate_end(struct inode *inode, pgoff_t start,
 				    pgoff_t end);
+static void kvm_gmem_check_unmapped(struct inode *inode, pgoff_t start,
+				    pgoff_t end);
 
 /*
  * The first stretch of shared attributes in [*index, last], as
@@ -258,8 +260,10 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 	 * to a page converted already), it stays, and lookups of its shared
 	 * stretches repair it page by page.
 	 */
-	if (r)
+	if (r) {
+		kvm_gmem_check_unmapped(inode, first, last + 1);
 		gmem_track_release(gi->owner, first, nr);
+	}
 	kvm_gmem_invalidate_end(inode, first, last + 1);
 out:
 	mutex_unlock(&gi->fill_lock);
@@ -446,6 +450,51 @@ static void kvm_gmem_invalidate_end(struct inode *inode, pgoff_t start,
 		__kvm_gmem_invalidate_end(f, start, end);
 }
 
+/* Architectures that cannot tell: nothing is checked. */
+bool __weak kvm_arch_gfn_range_mapped(struct kvm *kvm,
+				      struct kvm_gfn_range *range)
+{
+	return false;
+}
+
+/*
+ * Invariant 7 of Documentation/mm/gmem_track.rst, checked with
+ * CONFIG_DEBUG_VM: before the memory behind [start, end) is freed, parked
+ * or zeroed, no stage-2 entry of any VM the file is bound to maps a gfn of
+ * it. The caller runs an invalidation of the range (it zapped the range,
+ * and faults in it retry) and holds the invalidate lock, which keeps the
+ * bindings.
+ */
+static void kvm_gmem_check_unmapped(struct inode *inode, pgoff_t start,
+				    pgoff_t end)
+{
+	struct kvm_memory_slot *slot;
+	struct gmem_file *f;
+	unsigned long index;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_VM))
+		return;
+
+	kvm_gmem_for_each_file(f, inode) {
+		xa_for_each_range(&f->bindings, index, slot, start, end - 1) {
+			pgoff_t pgoff = slot->gmem.pgoff;
+			struct kvm_gfn_range range = {
+				.slot = slot,
+				.start = slot->base_gfn + max(pgoff, start) - pgoff,
+				.end = slot->base_gfn +
+				       min(pgoff + slot->npages, end) - pgoff,
+				.attr_filter = KVM_FILTER_PRIVATE |
+					       KVM_FILTER_SHARED,
+			};
+
+			WARN_ONCE(range.start < range.end &&
+				  kvm_arch_gfn_range_mapped(f->kvm, &range),
+				  "guest_memfd: gfns [%llx, %llx) still mapped as their memory goes",
+				  range.start, range.end);
+		}
+	}
+}
+
 static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
 				pgoff_t end);
 
@@ -489,6 +538,7 @@ static long kvm_gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	truncate_inode_pages_range(inode->i_mapping, offset, offset + len - 1);
 
 	if (owner) {
+		kvm_gmem_check_unmapped(inode, start, end);
 		/* Whole chunks [first, last); partial ones around them. */
 		first = ALIGN(start, kvm_gmem_chunk_pages(inode));
 		last = ALIGN_DOWN(end, kvm_gmem_chunk_pages(inode));
@@ -956,8 +1006,10 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 	if (r)
 		goto out_end;
 
-	if (zero)
+	if (zero) {
+		kvm_gmem_check_unmapped(inode, start, end);
 		kvm_gmem_zero_range(inode, start, end);
+	}
 
 	mas_store_prealloc(&mas, entry);
 out_end:
