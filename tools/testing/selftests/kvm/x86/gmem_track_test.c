@@ -62,9 +62,10 @@
  *   file is untouched, and the step then succeeds.
  * - fill_failure_race (2M; 1G skips, see there): with fail_function, the
  *   fill of a hole shared but for private stretches fails in its last
- *   conversion (vmemmap rebuild or descriptor split), while a second vCPU, on the same host CPU, faults
- *   and writes private pages of the chunk at a random moment of the fill;
- *   at least one such burst must start during the fill. The chunk goes
+ *   conversion (vmemmap rebuild or descriptor split), while a second
+ *   vCPU, on the same host CPU, faults and writes private pages of the
+ *   chunk at a random moment of the fill; at least one such burst must
+ *   start during the fill. The chunk goes
  *   back (the counters), a file no guest maps takes free chunks at once
  *   and holds only what the host wrote there, the guest never reads that,
  *   and the next fill gives a chunk that holds what the guest writes and
