@@ -967,6 +967,32 @@ static void kvm_gmem_zero_range(struct inode *inode, pgoff_t start,
 }
 
 /*
+ * Widen the store of @entry over [*start, *end) to the neighbours that hold
+ * the same entry, so that a run of private indices stays one entry of the
+ * attributes however it was converted (gaps, shared, merge by themselves):
+ * kvm_gmem_block_private() then walks one entry per run. Called with the
+ * invalidate lock held for writing.
+ */
+static void kvm_gmem_attr_merge(struct maple_tree *mt, void *entry,
+				pgoff_t *start, pgoff_t *end)
+{
+	MA_STATE(mas, mt, 0, 0);
+
+	if (!entry)
+		return;
+	rcu_read_lock();
+	if (*start) {
+		mas_set(&mas, *start - 1);
+		if (mas_walk(&mas) == entry)
+			*start = mas.index;
+	}
+	mas_set(&mas, *end);
+	if (mas_walk(&mas) == entry)
+		*end = mas.last + 1;
+	rcu_read_unlock();
+}
+
+/*
  * Convert [start, end) of an inode. All or nothing: on error the
  * attributes, the memory and its content are as they were.
  */
@@ -978,11 +1004,14 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 	void *entry = to_private ?
 		      xa_mk_value(KVM_MEMORY_ATTRIBUTE_PRIVATE) : NULL;
 	MA_STATE(mas, &gi->attributes, start, end - 1);
+	pgoff_t mstart = start, mend = end;
 	int r;
 
 	filemap_invalidate_lock(mapping);
 
 	/* The store at the end must not fail: allocate its nodes now. */
+	kvm_gmem_attr_merge(&gi->attributes, entry, &mstart, &mend);
+	mas_set_range(&mas, mstart, mend - 1);
 	r = mas_preallocate(&mas, entry, GFP_KERNEL_ACCOUNT);
 	if (r)
 		goto out_unlock;
@@ -1598,13 +1627,21 @@ static int kvm_gmem_mapping_order(int order, gfn_t gfn, pgoff_t index)
  * of private memory can cover indices the attributes say are shared. A
  * conversion that changes the attributes after this looked runs an
  * invalidation, which makes the fault retry.
+ *
+ * Conversions store their exact range, so a block converted to private a
+ * page at a time is that many entries: the walk gives up after
+ * KVM_GMEM_BLOCK_ENTRIES of them (the block is then mapped smaller), so
+ * that no guest can make a fault spend long under RCU.
  */
+#define KVM_GMEM_BLOCK_ENTRIES	64
+
 static bool kvm_gmem_block_private(struct inode *inode, pgoff_t index,
 				   int order)
 {
 	MA_STATE(mas, &GMEM_I(inode)->attributes, 0, 0);
 	pgoff_t next = ALIGN_DOWN(index, 1UL << order);
 	pgoff_t last = next + (1UL << order) - 1;
+	unsigned int entries = 0;
 	bool private = false;
 	void *entry;
 
@@ -1619,6 +1656,8 @@ static bool kvm_gmem_block_private(struct inode *inode, pgoff_t index,
 			private = true;
 			break;
 		}
+		if (++entries >= KVM_GMEM_BLOCK_ENTRIES)
+			break;
 		next = mas.last + 1;
 	}
 	rcu_read_unlock();
