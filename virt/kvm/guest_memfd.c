@@ -241,6 +241,7 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 			goto out;
 		/* Faults anywhere in the chunk retry meanwhile. */
 		kvm_gmem_invalidate_start(inode, index, index + 1);
+		kvm_gmem_check_unmapped(inode, index, index + 1);
 		r = gmem_track_set_shared(gi->owner, index, 1, NULL);
 		kvm_gmem_invalidate_end(inode, index, index + 1);
 		goto out;
@@ -457,13 +458,16 @@ bool __weak kvm_arch_gfn_range_mapped(struct kvm *kvm,
 	return false;
 }
 
+/* Gfns kvm_gmem_check_unmapped() hands the architecture at a time. */
+#define KVM_GMEM_CHECK_GFNS	(1UL << PUD_ORDER)
+
 /*
  * Invariant 7 of Documentation/mm/gmem_track.rst, checked with
- * CONFIG_DEBUG_VM: before the memory behind [start, end) is freed, parked
- * or zeroed, no stage-2 entry of any VM the file is bound to maps a gfn of
- * it. The caller runs an invalidation of the range (it zapped the range,
- * and faults in it retry) and holds the invalidate lock, which keeps the
- * bindings.
+ * CONFIG_DEBUG_VM: before the memory behind [start, end) is freed, zeroed
+ * or converted, no stage-2 entry of any VM the file is bound to maps a gfn
+ * of it, among those the invalidation zaps (its attr_filter). The caller
+ * runs an invalidation of the range (it zapped the range, and faults in it
+ * retry) and holds the invalidate lock, which keeps the bindings.
  */
 static void kvm_gmem_check_unmapped(struct inode *inode, pgoff_t start,
 				    pgoff_t end)
@@ -471,6 +475,7 @@ static void kvm_gmem_check_unmapped(struct inode *inode, pgoff_t start,
 	struct kvm_memory_slot *slot;
 	struct gmem_file *f;
 	unsigned long index;
+	gfn_t gfn, last;
 
 	if (!IS_ENABLED(CONFIG_DEBUG_VM))
 		return;
@@ -480,17 +485,23 @@ static void kvm_gmem_check_unmapped(struct inode *inode, pgoff_t start,
 			pgoff_t pgoff = slot->gmem.pgoff;
 			struct kvm_gfn_range range = {
 				.slot = slot,
-				.start = slot->base_gfn + max(pgoff, start) - pgoff,
-				.end = slot->base_gfn +
-				       min(pgoff + slot->npages, end) - pgoff,
-				.attr_filter = KVM_FILTER_PRIVATE |
-					       KVM_FILTER_SHARED,
+				.attr_filter =
+					kvm_gmem_get_invalidate_filter(inode),
 			};
 
-			WARN_ONCE(range.start < range.end &&
-				  kvm_arch_gfn_range_mapped(f->kvm, &range),
-				  "guest_memfd: gfns [%llx, %llx) still mapped as their memory goes",
-				  range.start, range.end);
+			gfn = slot->base_gfn + max(pgoff, start) - pgoff;
+			last = slot->base_gfn + min(pgoff + slot->npages, end) -
+			       pgoff;
+			/* The slot's binding covers its whole span: once. */
+			index = pgoff + slot->npages - 1;
+			for (; gfn < last; gfn = range.end) {
+				range.start = gfn;
+				range.end = min(last, gfn + KVM_GMEM_CHECK_GFNS);
+				WARN_ONCE(kvm_arch_gfn_range_mapped(f->kvm, &range),
+					  "guest_memfd: gfns [%llx, %llx) still mapped as their memory goes",
+					  range.start, range.end);
+				cond_resched();
+			}
 		}
 	}
 }
@@ -534,11 +545,11 @@ static long kvm_gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	filemap_invalidate_lock(inode->i_mapping);
 
 	kvm_gmem_invalidate_start(inode, start, end);
+	kvm_gmem_check_unmapped(inode, start, end);
 
 	truncate_inode_pages_range(inode->i_mapping, offset, offset + len - 1);
 
 	if (owner) {
-		kvm_gmem_check_unmapped(inode, start, end);
 		/* Whole chunks [first, last); partial ones around them. */
 		first = ALIGN(start, kvm_gmem_chunk_pages(inode));
 		last = ALIGN_DOWN(end, kvm_gmem_chunk_pages(inode));
@@ -1017,6 +1028,7 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 		goto out_unlock;
 
 	kvm_gmem_invalidate_start(inode, start, end);
+	kvm_gmem_check_unmapped(inode, start, end);
 
 	if (to_private) {
 		unmap_mapping_pages(mapping, start, end - start, false);
@@ -1035,10 +1047,8 @@ static int kvm_gmem_convert(struct inode *inode, pgoff_t start, pgoff_t end,
 	if (r)
 		goto out_end;
 
-	if (zero) {
-		kvm_gmem_check_unmapped(inode, start, end);
+	if (zero)
 		kvm_gmem_zero_range(inode, start, end);
-	}
 
 	mas_store_prealloc(&mas, entry);
 out_end:
