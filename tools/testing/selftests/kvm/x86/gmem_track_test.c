@@ -18,6 +18,9 @@
  *   the host carries them out on the guest_memfd.
  * - huge_mappings: KVM_PRE_FAULT_MEMORY of a fully private file maps it with
  *   2 MiB or 1 GiB stage-2 entries.
+ * - huge_after_conversions: a chunk made shared, then private again a page
+ *   at a time for its first pages and at once for the rest, is mapped by
+ *   KVM with one entry of the chunk's size.
  * - default_vm: a KVM_X86_DEFAULT_VM guest writes any offset of the file and
  *   the host reads it back through mmap().
  * - vmm_flow: what a VMM written for upstream's in-place conversion does.
@@ -793,6 +796,60 @@ TEST_F_TIMEOUT(gmem_track, huge_mappings, GMEM_TEST_TIMEOUT)
 		map_page(t->vm, offset);
 	vcpu_args_set(t->vcpu, 3, GMEM_GPA, size, t->chunk_size);
 	run_to_done(t);
+}
+
+/* Pages converted back to private one by one, before the rest at once. */
+#define HAC_PAGES	100
+
+/*
+ * A chunk made shared, then private again a page at a time for its first
+ * HAC_PAGES pages and in one conversion for the rest, is private all over:
+ * KVM maps it with one entry of the chunk's size, as before. Each
+ * conversion stores its own range of the attributes; those that touch
+ * must become one run, or each private fault walks them all, and the
+ * walk, which gives up past 64 entries, maps the chunk 4 KiB at a time.
+ */
+TEST_F_TIMEOUT(gmem_track, huge_after_conversions, GMEM_TEST_TIMEOUT)
+{
+	struct gmem_test *t = &self->t;
+	const u64 chunk = t->chunk_size;
+	u64 pages_4k, pages_2m, pages_1g, huge, i;
+	const char *reason;
+
+	if (!kvm_has_cap(KVM_CAP_PRE_FAULT_MEMORY))
+		SKIP(return, "KVM_CAP_PRE_FAULT_MEMORY not supported");
+	if (chunk == SZ_1G && !kvm_cpu_has(X86_FEATURE_GBPAGES))
+		SKIP(return, "no 1 GiB pages in the stage-2 page tables");
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM,
+				guest_reads_chunks);
+	if (!reason)
+		reason = gmem_file_create(t, chunk, 0);
+	if (reason)
+		SKIP(return, "%s", reason);
+
+	gmem_set_attributes(t->fd, 0, chunk, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	for (i = 0; i < HAC_PAGES; i++)
+		gmem_set_attributes(t->fd, i * PAGE_SIZE, PAGE_SIZE,
+				    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+				    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	gmem_set_attributes(t->fd, HAC_PAGES * PAGE_SIZE,
+			    chunk - HAC_PAGES * PAGE_SIZE,
+			    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+
+	pre_fault_range(t->vcpu, GMEM_GPA, chunk);
+	pages_4k = vm_get_stat(t->vm, pages_4k);
+	pages_2m = vm_get_stat(t->vm, pages_2m);
+	pages_1g = vm_get_stat(t->vm, pages_1g);
+	ksft_print_msg("%s: pre-faulted: pages_4k %lu pages_2m %lu pages_1g %lu\n",
+		       chunk == SZ_1G ? "1G" : "2M", pages_4k, pages_2m,
+		       pages_1g);
+	huge = chunk == SZ_1G ? pages_1g : pages_2m;
+	TEST_ASSERT(huge == 1,
+		    "a chunk private again after %d single-page conversions is mapped with %lu entries of its size, not 1",
+		    HAC_PAGES, huge);
 }
 
 static void guest_default_vm(u64 gpa, u64 size)
