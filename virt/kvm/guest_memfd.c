@@ -459,7 +459,7 @@ bool __weak kvm_arch_gfn_range_mapped(struct kvm *kvm,
 }
 
 /* Gfns kvm_gmem_check_unmapped() hands the architecture at a time. */
-#define KVM_GMEM_CHECK_GFNS	(1UL << PUD_ORDER)
+#define KVM_GMEM_CHECK_GFNS	BIT(PUD_ORDER)
 
 /*
  * Invariant 7 of Documentation/mm/gmem_track.rst, checked with
