@@ -251,6 +251,7 @@ static int kvm_gmem_track_fill(struct inode *inode, pgoff_t index,
 		goto out;
 
 	kvm_gmem_invalidate_start(inode, first, last + 1);
+	kvm_gmem_check_unmapped(inode, first, last + 1);
 	do {
 		r = gmem_track_set_shared(gi->owner, at, shared_end - at, NULL);
 		at = shared_end;
@@ -1638,10 +1639,11 @@ static int kvm_gmem_mapping_order(int order, gfn_t gfn, pgoff_t index)
  * conversion that changes the attributes after this looked runs an
  * invalidation, which makes the fault retry.
  *
- * Conversions store their exact range, so a block converted to private a
- * page at a time is that many entries: the walk gives up after
- * KVM_GMEM_BLOCK_ENTRIES of them (the block is then mapped smaller), so
- * that no guest can make a fault spend long under RCU.
+ * A private run is one entry (kvm_gmem_attr_merge()), so the walk
+ * normally ends at its first entry; it gives up after
+ * KVM_GMEM_BLOCK_ENTRIES all the same (the block is then mapped smaller),
+ * so that no layout of the attributes can make a fault spend long under
+ * RCU.
  */
 #define KVM_GMEM_BLOCK_ENTRIES	64
 
