@@ -3182,6 +3182,29 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 #define SALT_OTHER		0xe7e7000000000000ull
 
 /*
+ * Pin the calling thread to the CPU it runs on, keeping its affinity in
+ * @saved; threads it creates afterwards inherit the pinning. Two threads
+ * pinned so are interleaved by the test guest's scheduler every few ms,
+ * where its vCPUs on different CPUs would take turns only every 100 ms
+ * under single-threaded TCG (see fill_failure_race).
+ */
+static void pin_to_this_cpu(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu;
+
+	TEST_ASSERT(!pthread_getaffinity_np(pthread_self(), sizeof(*saved),
+					    saved),
+		    "pthread_getaffinity_np()");
+	cpu = sched_getcpu();
+	TEST_ASSERT(cpu >= 0, "sched_getcpu(): errno %d", errno);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one),
+		    "pin to CPU %d", cpu);
+}
+
+/*
  * Shared by the host and both vCPUs, in a page of slot 0. The racer waits
  * for @round, pauses @delay iterations (or counts them until @stop, to
  * calibrate), notes in @in_fill the round whose fill the host is in
@@ -3548,13 +3571,13 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 	struct gmem_counters full, empty;
 	struct kvm_vcpu *racer_vcpu;
 	struct fr_racer racer = {};
-	cpu_set_t cpus, one;
+	cpu_set_t cpus;
 	struct fr_ctl *ctl;
 	const char *reason, *fn;
 	bool init_shared, solo, vmemmap;
 	pthread_t thread;
 	char space[16];
-	int ofd, r, err, calls, cpu;
+	int ofd, r, err, calls;
 	gva_t gva;
 
 	if (huge) {
@@ -3619,14 +3642,7 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 	read_gmem_counters(t, &empty);
 
 	/* This thread and the racer's share one CPU: see above. */
-	TEST_ASSERT(!pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus),
-		    "pthread_getaffinity_np()");
-	cpu = sched_getcpu();
-	TEST_ASSERT(cpu >= 0, "sched_getcpu(): errno %d", errno);
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one),
-		    "pin to CPU %d", cpu);
+	pin_to_this_cpu(&cpus);
 
 	racer.vcpu = racer_vcpu;
 	TEST_ASSERT(!sem_init(&racer.go, 0, 0) && !sem_init(&racer.done, 0, 0),
@@ -3841,12 +3857,12 @@ TEST_F_TIMEOUT(gmem_track, unreleased_fill, GMEM_TEST_TIMEOUT)
 	unsigned int short_retries = 0, tries;
 	struct gmem_counters empty, c;
 	u64 pages_2m, pages_1g, got;
-	cpu_set_t cpus, one;
+	cpu_set_t cpus;
 	struct uf_host h;
 	const char *reason;
 	pthread_t thread;
 	char space[16];
-	int r, err, cpu;
+	int r, err;
 	double t0;
 
 	if (access(GMEM_FAIL_FN "/inject", W_OK))
@@ -3865,14 +3881,7 @@ TEST_F_TIMEOUT(gmem_track, unreleased_fill, GMEM_TEST_TIMEOUT)
 	read_gmem_counters(t, &empty);
 
 	/* The fill and the host thread share one CPU (fill_failure_race). */
-	TEST_ASSERT(!pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus),
-		    "pthread_getaffinity_np()");
-	cpu = sched_getcpu();
-	TEST_ASSERT(cpu >= 0, "sched_getcpu(): errno %d", errno);
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	TEST_ASSERT(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one),
-		    "pin to CPU %d", cpu);
+	pin_to_this_cpu(&cpus);
 
 	h.design = gmem_design(t);
 	h.mem = t->mem;
