@@ -15,6 +15,7 @@
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/ktime.h>
 #include <linux/sched/task.h>
 #include <linux/vmstat.h>
 
@@ -892,6 +893,234 @@ static void gmem_test_destroy_vs_notify(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, READ_ONCE(sn.index), 7);
 }
 
+/*
+ * A speculative reference, taken as folio_try_get() takes one on a page it
+ * found without holding a reference (a page cache lookup, GUP-fast, a PFN
+ * walker), all under RCU: read the count, then add one with a cmpxchg
+ * unless it read zero. The cmpxchg writes the struct page even when it
+ * fails, so the page must still be writable then. The window between the
+ * two steps is widened here: once it has read the count, the reader waits
+ * until the page is frozen and the operation under test has returned, up
+ * to 2 s. It does not try if the operation returned: the struct page may
+ * be the read-only sentinel by then, and the cmpxchg would oops.
+ */
+struct gmem_test_spec {
+	struct page *page;
+	bool returned;		/* the operation under test returned */
+	bool left;		/* the reader left its RCU read side */
+	bool raced;		/* the operation returned inside the window */
+	bool remapped;		/* a remap came while the reader was inside */
+	bool frozen;		/* the reader saw the page frozen */
+	bool got;		/* the reader got its reference */
+	struct completion read;
+	struct completion done;
+};
+
+/* The reader gmem_test_depopulate_probe() watches. */
+static struct gmem_test_spec *gmem_test_spec_watched;
+
+/*
+ * Every vmemmap removal of the operation under test: was the reader still
+ * between its read and its cmpxchg? Then the real removal.
+ */
+static int gmem_test_depopulate_probe(unsigned long pfn, unsigned long nr)
+{
+	struct gmem_test_spec *sp = READ_ONCE(gmem_test_spec_watched);
+	struct kunit *test = kunit_get_current_test();
+	int ret;
+
+	if (sp && !READ_ONCE(sp->left))
+		sp->remapped = true;
+	kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
+	ret = gmem_vmemmap_depopulate(pfn, nr);
+	kunit_activate_static_stub(test, gmem_vmemmap_depopulate,
+				   gmem_test_depopulate_probe);
+	return ret;
+}
+
+static int gmem_test_spec_thread(void *data)
+{
+	struct gmem_test_spec *sp = data;
+	atomic_t *count = &sp->page->_refcount;
+	ktime_t end;
+	int c;
+
+	rcu_read_lock();
+	c = atomic_read(count);
+	complete_all(&sp->read);
+	/* Spinning: nothing may sleep in an RCU read-side section. */
+	end = ktime_add_ms(ktime_get(), 2000);
+	while (ktime_before(ktime_get(), end)) {
+		if (!atomic_read(count) && READ_ONCE(sp->returned))
+			break;
+		cpu_relax();
+	}
+	sp->frozen = !atomic_read(count);
+	if (READ_ONCE(sp->returned))
+		sp->raced = true;
+	else
+		sp->got = c && atomic_try_cmpxchg(count, &c, c + 1);
+	WRITE_ONCE(sp->left, true);
+	rcu_read_unlock();
+	complete_all(&sp->done);
+	return 0;
+}
+
+/*
+ * Start the reader on another CPU than the test's, which stays where it
+ * is until gmem_test_spec_judge(): the reader spins, and on one CPU the
+ * operation under test would not run before the reader gave up. Returns
+ * an error, with the test free to migrate, if it cannot.
+ */
+static struct task_struct *gmem_test_spec_start(struct kunit *test,
+						struct gmem_test_spec *sp,
+						struct page *page)
+{
+	struct task_struct *task;
+	unsigned int cpu;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->page = page;
+	init_completion(&sp->read);
+	init_completion(&sp->done);
+	migrate_disable();
+	cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+	if (cpu >= nr_cpu_ids) {
+		migrate_enable();
+		return ERR_PTR(-ENODEV);
+	}
+	task = kthread_create(gmem_test_spec_thread, sp, "gmem_test_spec");
+	if (IS_ERR(task)) {
+		migrate_enable();
+		return task;
+	}
+	kthread_bind(task, cpu);
+	wake_up_process(task);
+	KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&sp->read, 10 * HZ));
+	WRITE_ONCE(gmem_test_spec_watched, sp);
+	kunit_activate_static_stub(test, gmem_vmemmap_depopulate,
+				   gmem_test_depopulate_probe);
+	return task;
+}
+
+/* Judge the reader once the operation under test returned. */
+static void gmem_test_spec_judge(struct kunit *test, struct gmem_test_spec *sp,
+				 const char *op)
+{
+	bool left = READ_ONCE(sp->left);
+
+	WRITE_ONCE(sp->returned, true);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
+	WRITE_ONCE(gmem_test_spec_watched, NULL);
+	migrate_enable();
+	/* No assertion: the release test holds the owner's lock here. */
+	if (!wait_for_completion_timeout(&sp->done, 30 * HZ)) {
+		KUNIT_FAIL(test, "the reader did not finish in 30 s");
+		return;
+	}
+	if (sp->remapped)
+		KUNIT_FAIL(test,
+			   "%s removed the vmemmap while a speculative reference read count 1 and had yet to write it: its cmpxchg would hit the read-only sentinel",
+			   op);
+	else if (!left || sp->raced)
+		KUNIT_FAIL(test,
+			   "%s returned while a speculative reference read count 1 and had yet to write it",
+			   op);
+	/* Frozen before the reader tried, the page cannot be had. */
+	if (sp->got) {
+		if (sp->frozen)
+			KUNIT_FAIL(test, "%s let a reference in after its freeze",
+				   op);
+		else
+			KUNIT_FAIL(test, "%s did not freeze the page in 2 s", op);
+		put_page(sp->page);
+	}
+}
+
+/*
+ * A shared granule converted to private loses its vmemmap: its struct
+ * pages are frozen, then remapped to the read-only sentinel. A speculative
+ * reference that read a shared page's count before the freeze must be
+ * done before the remap.
+ */
+static void gmem_test_spec_ref_vs_set_private(struct kunit *test)
+{
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_spec sp;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+	unsigned long pfn;
+	bool shared = true;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
+
+	task = gmem_test_spec_start(test, &sp, pfn_to_page(pfn + 3));
+	if (IS_ERR(task)) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no second CPU or no kthread");
+	}
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 64, NULL), 0);
+	gmem_test_spec_judge(test, &sp, "set_private");
+
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 3, NULL, NULL, &shared), 0);
+	KUNIT_EXPECT_FALSE(test, shared);
+	gmem_test_expect_private(test, pfn, 64);
+	gmem_track_owner_destroy(owner);
+}
+
+/*
+ * A chunk given up without struct pages (parked here, as when no memory
+ * is left to rebuild them; a reserved chunk goes back the same way) has
+ * its shared granules' vmemmap removed: the same rule holds.
+ */
+static void gmem_test_spec_ref_vs_release(struct kunit *test)
+{
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_spec sp;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+	unsigned long pfn, taken = 0;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
+
+	task = gmem_test_spec_start(test, &sp, pfn_to_page(pfn + 3));
+	if (IS_ERR(task)) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no second CPU or no kthread");
+	}
+	mutex_lock(&owner->lock);
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_repopulate_fails);
+	KUNIT_EXPECT_EQ(test, gmem_chunk_release(owner, 0, true), 0);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	gmem_test_spec_judge(test, &sp, "chunk_release");
+	KUNIT_EXPECT_EQ(test, gmem_ranges_remove(&owner->ranges, 0,
+						 1UL << PMD_ORDER, GFP_KERNEL), 0);
+	mutex_unlock(&owner->lock);
+
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	gmem_track_owner_destroy(owner);
+
+	/*
+	 * The parked chunk would be the next tracked owner's, without the
+	 * vmemmap removal later tests count: a new owner takes it and gives
+	 * it back to the buddy allocator, struct pages rebuilt.
+	 */
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 0), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, &taken, NULL, NULL), 0);
+	KUNIT_EXPECT_EQ(test, taken, pfn);
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -905,6 +1134,8 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_memory_failure_vs_release),
 	KUNIT_CASE(gmem_test_create_vs_busy_owner),
 	KUNIT_CASE(gmem_test_destroy_vs_notify),
+	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_set_private),
+	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
 	{}
 };
 
