@@ -32,6 +32,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/page_ref.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -487,6 +488,30 @@ static void gmem_thaw(struct gmem_track_owner *owner, pgoff_t first,
 }
 
 /*
+ * Struct pages frozen at zero may still be written: a speculative reference
+ * (folio_try_get() on a page found without a reference: a page cache
+ * lookup, GUP-fast, a PFN walker) reads the count, then adds to it with a
+ * cmpxchg, which writes even when the count changed to zero in between.
+ * Remapped read-only to the sentinel, the struct page would make that write
+ * oops. Every such reader runs under RCU (page_ref_add_unless_zero() takes
+ * it), so a grace period after the last freeze is enough: freeze, take
+ * @cookie, and call this before the first remap, which waits once per
+ * operation, for an expedited grace period unless one ended since the
+ * cookie: a guest converts and faults in chunks at its own pace, and a
+ * normal grace period per conversion or new 2 MiB chunk would cost
+ * milliseconds each (rcupdate.rcu_normal=1, the default of PREEMPT_RT,
+ * makes it a normal one). Take the cookie with get_state_synchronize_rcu(),
+ * or with start_poll_synchronize_rcu_expedited() where there is work to do
+ * meanwhile (a new chunk is zeroed).
+ */
+static void gmem_wait_speculative(unsigned long *cookie)
+{
+	might_sleep();
+	cond_synchronize_rcu_expedited(*cookie);
+	*cookie = get_completed_synchronize_rcu();
+}
+
+/*
  * Give the chunk at @cindex back. Pages that have a struct page must hold
  * only gmem_track's reference. Poisoned pages are freed with PG_hwpoison,
  * which keeps them out of the free lists. Returns 0, -EBUSY (a reference,
@@ -506,6 +531,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
 	bool reserved = tracked && gmem_reserve_holds(pfn);
 	long shared = 0, populated = granules, added = 0;
+	unsigned long frozen;
 	unsigned long poisoned[GMEM_MAX_POISONED];
 	unsigned int poisoned_nr = 0;
 	bool quarantine = false;
@@ -546,6 +572,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		cond_resched();
 	}
 	frozen_to = last + 1;
+	frozen = get_state_synchronize_rcu();
 	if (quarantine && !destroying) {
 		ret = -EBUSY;
 		goto thaw;
@@ -601,6 +628,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		for (g = 0; g < nr; g += GMEM_GRANULE_PAGES) {
 			if (!gmem_vmemmap_populated(pfn + g))
 				continue;
+			gmem_wait_speculative(&frozen);
 			ret = gmem_vmemmap_depopulate(pfn + g,
 						      GMEM_GRANULE_PAGES);
 			WARN_ON_ONCE(ret < 0);
@@ -832,17 +860,25 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 }
 EXPORT_SYMBOL_GPL(gmem_track_owner_destroy);
 
-/* Passes gmem_freeze_new() makes over a new chunk before it gives up. */
+/* Passes gmem_freeze_pages() makes before it gives up. */
 #define GMEM_FREEZE_TRIES	100
 
-/*
- * Freeze the struct pages of a chunk just allocated at zero references.
- * A PFN walker (compaction, a speculative page cache or GUP-fast lookup
- * of a stale entry) may hold a reference for a moment: undo, let it go
- * and try again, rather than fail a guest fault or a host fault for it.
- * Returns false, with nothing frozen, if a reference stays.
+/**
+ * gmem_freeze_pages - freeze struct pages nobody else should hold
+ * @pfn: first PFN.
+ * @nr: number of pages, each with the one reference gmem_track holds.
+ *
+ * For a chunk just allocated, or one whose struct pages were built for
+ * it: a PFN walker (compaction, a speculative page cache or GUP-fast
+ * lookup of a stale entry) may hold a reference for a moment. Undo, let it
+ * go and try again, rather than fail a guest fault or a host fault for it.
+ * A grace period must still pass before the struct pages are remapped
+ * (gmem_wait_speculative()).
+ *
+ * Return: true with every page frozen at zero; false, with nothing frozen,
+ * if a reference stays.
  */
-static bool gmem_freeze_new(unsigned long pfn, unsigned long nr)
+bool gmem_freeze_pages(unsigned long pfn, unsigned long nr)
 {
 	unsigned long i;
 	int tries;
@@ -881,8 +917,8 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	pgoff_t cindex = ALIGN_DOWN(index, nr);
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
 	bool depopulated, charged = false;
+	unsigned long pfn, i, frozen = 0;
 	struct gmem_range rg;
-	unsigned long pfn, i;
 	int ret;
 
 	if (!gmem_span_valid(cindex, nr))
@@ -901,7 +937,19 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	if (ret)
 		goto out;
 
-	/* Through the direct map: the struct pages may be gone already. */
+	if (tracked && !depopulated) {
+		if (!gmem_freeze_pages(pfn, nr)) {
+			gmem_pool_free(pfn, owner->chunk_order);
+			ret = -EBUSY;
+			goto out;
+		}
+		frozen = start_poll_synchronize_rcu_expedited();
+	}
+
+	/*
+	 * Through the direct map: the struct pages may be gone already. The
+	 * expedited grace period the remap below waits for runs meanwhile.
+	 */
 	for (i = 0; i < nr; i++) {
 		clear_page(pfn_to_kaddr(pfn + i));
 		if (!((i + 1) % GMEM_GRANULE_PAGES))
@@ -909,11 +957,7 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	}
 
 	if (tracked && !depopulated) {
-		if (!gmem_freeze_new(pfn, nr)) {
-			gmem_pool_free(pfn, owner->chunk_order);
-			ret = -EBUSY;
-			goto out;
-		}
+		gmem_wait_speculative(&frozen);
 		ret = gmem_vmemmap_depopulate(pfn, nr);
 		if (ret < 0) {
 			for (i = 0; i < nr; i++)
@@ -1098,12 +1142,14 @@ EXPORT_SYMBOL_GPL(gmem_track_set_shared);
  * Remove the vmemmap of a run of granules that all lost their last shared
  * page. They are PTE-mapped already, so this cannot fail.
  */
-static long gmem_depopulate_run(unsigned long pfn, unsigned long nr)
+static long gmem_depopulate_run(unsigned long pfn, unsigned long nr,
+				unsigned long *frozen)
 {
 	int ret;
 
 	if (!nr)
 		return 0;
+	gmem_wait_speculative(frozen);
 	ret = gmem_vmemmap_depopulate(pfn, nr);
 	if (WARN_ON_ONCE(ret < 0))
 		return 0;
@@ -1135,7 +1181,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			   unsigned long nr, pgoff_t *error_index)
 {
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
-	unsigned long run, run_nr;
+	unsigned long run, run_nr, frozen;
 	pgoff_t last, next, i, frozen_to, prev_g;
 	struct gmem_range rg;
 	long converted = 0, freed = 0;
@@ -1186,6 +1232,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 		cond_resched();
 	}
 	frozen_to = last + 1;
+	frozen = get_state_synchronize_rcu();
 
 	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
 				    GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
@@ -1231,12 +1278,12 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 				run_nr += GMEM_GRANULE_PAGES;
 				continue;
 			}
-			freed += gmem_depopulate_run(run, run_nr);
+			freed += gmem_depopulate_run(run, run_nr, &frozen);
 			run = pfn;
 			run_nr = GMEM_GRANULE_PAGES;
 		}
 	}
-	freed += gmem_depopulate_run(run, run_nr);
+	freed += gmem_depopulate_run(run, run_nr, &frozen);
 	if (tracked) {
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -freed);
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, freed);

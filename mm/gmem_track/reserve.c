@@ -35,6 +35,7 @@
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pgalloc.h>
+#include <linux/rcupdate.h>
 #include <linux/sort.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -713,18 +714,29 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
 	spin_unlock(&gmem_reserve_lock);
 }
 
-/* Turn struct pages built for a chunk back into the sentinel. */
-static void gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
+/*
+ * Turn struct pages built for a chunk back into the sentinel. They are in
+ * no allocator, so only a speculative reference (a PFN walker) can hold
+ * one, for a moment: gmem_freeze_pages() waits for it. Returns false, with
+ * the struct pages left built and unfrozen, if a reference stays; the
+ * caller keeps the chunk out of use.
+ */
+static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 {
-	unsigned long i;
-
-	for (i = 0; i < nr; i++) {
-		struct page *page = pfn_to_page(pfn + i);
-
-		/* Nobody else can hold them: they are in no allocator. */
-		WARN_ON_ONCE(page_ref_count(page) && !page_ref_freeze(page, 1));
+	if (!gmem_freeze_pages(pfn, nr)) {
+		pr_warn("%#lx: chunk still referenced, kept out of use as poisoned\n",
+			pfn);
+		return false;
 	}
+	/*
+	 * A speculative reference may have read a count before the freeze:
+	 * let it write its cmpxchg before the struct pages turn read-only
+	 * (gmem_wait_speculative() in core.c). A rare error path: a normal
+	 * grace period.
+	 */
+	synchronize_rcu();
 	WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0);
+	return true;
 }
 
 /*
@@ -767,7 +779,12 @@ static int gmem_reserve_release_one(struct gmem_reserve_block *b,
 		spin_lock(&gmem_reserve_lock);
 		b->leaving &= ~BIT_ULL(idx);
 		spin_unlock(&gmem_reserve_lock);
-		gmem_reserve_unbuild(pfn, nr);
+		/* Still referenced: keep it out of use, as if poisoned. */
+		if (!gmem_reserve_unbuild(pfn, nr)) {
+			spin_lock(&gmem_reserve_lock);
+			b->poisoned |= BIT_ULL(idx);
+			spin_unlock(&gmem_reserve_lock);
+		}
 		return ret;
 	}
 
