@@ -1228,6 +1228,7 @@ static void kvm_gmem_track_memory_failure(void *data, pgoff_t index)
 
 	filemap_invalidate_lock_shared(inode->i_mapping);
 	kvm_gmem_invalidate_start(inode, index, index + 1);
+	kvm_gmem_check_unmapped(inode, index, index + 1);
 	/*
 	 * A host fault checks PG_hwpoison and maps the folio with it
 	 * locked: under the lock, the unmap cannot come between the two.
