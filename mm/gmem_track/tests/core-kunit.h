@@ -1038,6 +1038,26 @@ static void gmem_test_spec_judge(struct kunit *test, struct gmem_test_spec *sp,
 }
 
 /*
+ * A tracked 2 MiB chunk whose first granule is shared, and a reader in its
+ * window on page 3 of it. Skips without a second CPU or a kthread.
+ */
+static struct gmem_track_owner *gmem_test_spec_owner(struct kunit *test,
+						     struct gmem_test_spec *sp,
+						     unsigned long *pfn)
+{
+	struct gmem_track_owner *owner;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	*pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
+	if (IS_ERR(gmem_test_spec_start(test, sp, pfn_to_page(*pfn + 3)))) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no second CPU or no kthread");
+	}
+	return owner;
+}
+
+/*
  * A shared granule converted to private loses its vmemmap: its struct
  * pages are frozen, then remapped to the read-only sentinel. A speculative
  * reference that read a shared page's count before the freeze must be
@@ -1048,19 +1068,10 @@ static void gmem_test_spec_ref_vs_set_private(struct kunit *test)
 	/* Not on the stack: the kthread may outlive a test that gave up. */
 	static struct gmem_test_spec sp;
 	struct gmem_track_owner *owner;
-	struct task_struct *task;
 	unsigned long pfn;
 	bool shared = true;
 
-	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
-	pfn = gmem_test_pfn(test, owner, 0);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
-
-	task = gmem_test_spec_start(test, &sp, pfn_to_page(pfn + 3));
-	if (IS_ERR(task)) {
-		gmem_track_owner_destroy(owner);
-		kunit_skip(test, "no second CPU or no kthread");
-	}
+	owner = gmem_test_spec_owner(test, &sp, &pfn);
 	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 64, NULL), 0);
 	gmem_test_spec_judge(test, &sp, "set_private");
 
@@ -1081,18 +1092,9 @@ static void gmem_test_spec_ref_vs_release(struct kunit *test)
 	/* Not on the stack: the kthread may outlive a test that gave up. */
 	static struct gmem_test_spec sp;
 	struct gmem_track_owner *owner;
-	struct task_struct *task;
 	unsigned long pfn, taken = 0;
 
-	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
-	pfn = gmem_test_pfn(test, owner, 0);
-	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
-
-	task = gmem_test_spec_start(test, &sp, pfn_to_page(pfn + 3));
-	if (IS_ERR(task)) {
-		gmem_track_owner_destroy(owner);
-		kunit_skip(test, "no second CPU or no kthread");
-	}
+	owner = gmem_test_spec_owner(test, &sp, &pfn);
 	mutex_lock(&owner->lock);
 	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
 				   gmem_test_repopulate_fails);
