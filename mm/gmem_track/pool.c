@@ -21,6 +21,7 @@
 
 #define pr_fmt(fmt) "gmem_track: " fmt
 
+#include <kunit/static_stub.h>
 #include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/maple_tree.h>
@@ -94,6 +95,9 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 	unsigned long nr = 1UL << order;
 	struct page *page;
 	int ret;
+
+	KUNIT_STATIC_STUB_REDIRECT(gmem_pool_alloc, owner, order, pfn,
+				   depopulated);
 
 	if (order != PMD_ORDER && order != PUD_ORDER)
 		return -EINVAL;
@@ -206,6 +210,8 @@ int __init gmem_pool_adopt_reserve(unsigned long pfn, unsigned long nr)
  */
 int gmem_pool_drop_reserve(unsigned long pfn, unsigned long nr)
 {
+	KUNIT_STATIC_STUB_REDIRECT(gmem_pool_drop_reserve, pfn, nr);
+
 	return mtree_store_range(&gmem_pfn_tree, pfn, pfn + nr - 1, NULL,
 				 GFP_KERNEL);
 }

@@ -1123,6 +1123,100 @@ static void gmem_test_spec_ref_vs_release(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
 }
 
+/* The PFN the memory error below hit; 0 before it did. */
+static unsigned long gmem_test_mf_hit;
+
+/*
+ * A memory error on a page of a new chunk, from a memory_failure() that
+ * found the PFN free: it set PG_hwpoison once the page was allocated, in
+ * the RCU read-side section in which it saw no record of the chunk (it
+ * is preempted there). Only the first chunk: the stub goes at its call.
+ */
+static int gmem_test_alloc_hit(struct gmem_track_owner *owner,
+			       unsigned int order, unsigned long *pfn,
+			       bool *depopulated)
+{
+	struct kunit *test = kunit_get_current_test();
+	int ret;
+
+	kunit_deactivate_static_stub(test, gmem_pool_alloc);
+	ret = gmem_pool_alloc(owner, order, pfn, depopulated);
+	if (!ret && !*depopulated) {
+		gmem_test_mf_hit = *pfn + 7;
+		SetPageHWPoison(pfn_to_page(gmem_test_mf_hit));
+	}
+	return ret;
+}
+
+static const enum gmem_track_design gmem_test_designs[] = {
+	GMEM_TRACK_TRACKED, GMEM_TRACK_STRUCT_PAGE,
+};
+
+static void gmem_test_design_desc(const enum gmem_track_design *d, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s", gmem_design_names[*d]);
+}
+
+KUNIT_ARRAY_PARAM(gmem_test_design, gmem_test_designs, gmem_test_design_desc);
+
+/*
+ * A page memory_failure() marked while its chunk was being taken must
+ * never be handed out: the new chunk goes back with the page kept out of
+ * the allocator, and another chunk backs the file. In the tracked design
+ * PG_hwpoison would otherwise go with the struct pages, in both the
+ * descriptor would not know of it.
+ */
+static void gmem_test_mf_new_chunk(struct kunit *test)
+{
+	const enum gmem_track_design *design = test->param_value;
+	struct gmem_reserve_stats st;
+	struct gmem_track_owner *owner;
+	unsigned long hit;
+	struct page *page;
+	bool owned;
+	int ret;
+
+	gmem_reserve_read(NUMA_NO_NODE, PMD_ORDER, &st);
+	if (*design == GMEM_TRACK_TRACKED && st.free)
+		kunit_skip(test, "boot reservation present: tracked chunks come from it");
+	owner = gmem_track_owner_create(PMD_ORDER, *design, NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+
+	gmem_test_mf_hit = 0;
+	kunit_activate_static_stub(test, gmem_pool_alloc, gmem_test_alloc_hit);
+	ret = gmem_track_populate(owner, 0);
+	hit = gmem_test_mf_hit;
+	if (ret == -ENOMEM || !hit) {
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no order-%u chunk from the buddy allocator",
+			   PMD_ORDER);
+	}
+	page = pfn_to_page(hit);
+	owned = gmem_track_pfn_owned(hit);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_FALSE_MSG(test, owned,
+			       "%#lx, marked by memory_failure() while its chunk was taken, was handed out as %s memory%s",
+			       hit, gmem_design_names[*design],
+			       *design == GMEM_TRACK_TRACKED ?
+			       ": its PG_hwpoison went with the struct pages" :
+			       " the descriptor does not know is poisoned");
+	if (!owned) {
+		/* Kept out of the allocator with PG_hwpoison... */
+		KUNIT_EXPECT_TRUE(test, PageHWPoison(page));
+		KUNIT_EXPECT_FALSE(test, PageBuddy(page));
+		KUNIT_EXPECT_EQ(test, page_count(page), 0);
+		/* ...while another chunk backs the file. */
+		KUNIT_EXPECT_NE(test, ALIGN_DOWN(gmem_test_pfn(test, owner, 0),
+						 1UL << PMD_ORDER),
+				ALIGN_DOWN(hit, 1UL << PMD_ORDER));
+	}
+	/*
+	 * The page stays out of use, as after a real error: the allocator
+	 * let it go already, and unpoison_memory() leaves such a page too.
+	 */
+	gmem_track_owner_destroy(owner);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1138,6 +1232,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_destroy_vs_notify),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_set_private),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
+	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	{}
 };
 

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests of the gmem_track.reserve= parser, included at the end of
- * reserve.c. The reservation itself is tested in a boot that has one
+ * KUnit tests of the gmem_track.reserve= parser and of a reservation's
+ * shrink, included at the end of reserve.c. The shrink test needs a boot
+ * with a 2 MiB reservation (make check's second boot) and skips in others;
+ * the reservation's uapi is tested in that boot too
  * (tools/testing/selftests/gmem_track/reserve_test.c).
  */
 
 #ifdef CONFIG_GMEM_TRACK_KUNIT_TEST
 
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 
 struct gmem_reserve_case {
@@ -93,10 +96,82 @@ static void gmem_test_reserve_shrink_input(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, after.free, before.free);
 }
 
+/* The PFN the memory error below hit; 0 before it did. */
+static unsigned long gmem_test_leaving_hit;
+
+/*
+ * A chunk leaving for the buddy allocator has real struct pages, so
+ * memory_failure() handles an error on it as on any page (the PFN tree
+ * says -ENOENT for it) and sets PG_hwpoison; then the tree has no memory
+ * to record that the chunk left, and it stays reserved.
+ */
+static int gmem_test_drop_hit(unsigned long pfn, unsigned long nr)
+{
+	gmem_test_leaving_hit = pfn + 3;
+	SetPageHWPoison(pfn_to_page(gmem_test_leaving_hit));
+	return -ENOMEM;
+}
+
+/*
+ * Such a chunk must stay out of use, poisoned: given back to the
+ * reservation free, with its struct pages (and PG_hwpoison) gone, the
+ * next file would get the page.
+ */
+static void gmem_test_reserve_leaving_hit(struct kunit *test)
+{
+	unsigned long nr = 1UL << PMD_ORDER, hit, pfn;
+	struct gmem_reserve_stats before, after;
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+	int ret;
+
+	gmem_reserve_read(0, PMD_ORDER, &before);
+	if (!before.free)
+		kunit_skip(test, "no free 2 MiB chunk reserved on node 0");
+
+	gmem_test_leaving_hit = 0;
+	kunit_activate_static_stub(test, gmem_pool_drop_reserve,
+				   gmem_test_drop_hit);
+	ret = gmem_reserve_shrink(0, PMD_ORDER,
+				  (u64)(before.reserved - 1) << PMD_SHIFT);
+	kunit_deactivate_static_stub(test, gmem_pool_drop_reserve);
+	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+	hit = gmem_test_leaving_hit;
+	KUNIT_ASSERT_NE(test, hit, 0);
+	pfn = ALIGN_DOWN(hit, nr);
+
+	gmem_reserve_read(0, PMD_ORDER, &after);
+	KUNIT_EXPECT_EQ(test, after.reserved, before.reserved);
+	KUNIT_EXPECT_EQ_MSG(test, after.poisoned, before.poisoned + 1,
+			    "the chunk at %#lx, hit by a memory error while it left, went back to the reservation free: its PG_hwpoison went with its struct pages",
+			    pfn);
+	KUNIT_EXPECT_EQ(test, after.free, before.free - 1);
+
+	/*
+	 * The error was made up: the chunk is put back as it was, free
+	 * only once its struct pages are the sentinel again.
+	 */
+	if (gmem_vmemmap_populated(pfn)) {
+		KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(hit)));
+		ClearPageHWPoison(pfn_to_page(hit));
+		KUNIT_EXPECT_TRUE(test, gmem_reserve_unbuild(pfn, nr));
+	}
+	KUNIT_ASSERT_FALSE(test, gmem_vmemmap_populated(pfn));
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	if (b)
+		b->poisoned &= ~BIT_ULL(idx);
+	spin_unlock(&gmem_reserve_lock);
+	gmem_reserve_read(0, PMD_ORDER, &after);
+	KUNIT_EXPECT_EQ(test, after.free, before.free);
+	KUNIT_EXPECT_EQ(test, after.poisoned, before.poisoned);
+}
+
 static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE(gmem_test_reserve_parse),
 	KUNIT_CASE(gmem_test_reserve_block_size),
 	KUNIT_CASE(gmem_test_reserve_shrink_input),
+	KUNIT_CASE(gmem_test_reserve_leaving_hit),
 	{}
 };
 
