@@ -61,6 +61,7 @@ struct gmem_track_stats {
 };
 
 struct gmem_track_owner;
+struct page;
 
 /**
  * struct gmem_track_owner_ops - what an owner's user is told
@@ -101,6 +102,7 @@ bool gmem_track_next(struct gmem_track_owner *owner, pgoff_t *index,
 		     pgoff_t last, unsigned long *pfn, unsigned long *nr);
 bool gmem_track_pfn_owned(unsigned long pfn);
 int gmem_track_memory_failure(unsigned long pfn, int *flags);
+int gmem_track_test_set_hwpoison(unsigned long pfn, struct page *page);
 void __init gmem_track_bootmem_alloc(void);
 void __init gmem_track_vmemmap_init_early(int nid);
 void __init gmem_track_bootmem_init_late(void);
@@ -184,6 +186,16 @@ static inline int gmem_track_memory_failure(unsigned long pfn, int *flags)
 {
 	return -ENOENT;
 }
+
+#ifdef CONFIG_MEMORY_FAILURE
+#include <linux/page-flags.h>
+
+static inline int gmem_track_test_set_hwpoison(unsigned long pfn,
+					       struct page *page)
+{
+	return TestSetPageHWPoison(page) ? 1 : 0;
+}
+#endif
 
 static inline void gmem_track_read_stats(enum gmem_track_design design,
 					 struct gmem_track_stats *stats)

@@ -898,6 +898,35 @@ bool gmem_freeze_pages(unsigned long pfn, unsigned long nr)
 }
 
 /**
+ * gmem_pages_hwpoisoned - did memory_failure() mark a page of a chunk?
+ * @pfn: first PFN.
+ * @nr: number of pages, each with a struct page of its own.
+ *
+ * memory_failure() sets PG_hwpoison on a page gmem_track does not hold
+ * only under the PFN tree's lock (gmem_track_test_set_hwpoison()): once a
+ * chunk is recorded there, this sees every mark made before, and no more
+ * come. For a reserved chunk that stopped leaving, look a grace period
+ * after its leaving mark went.
+ *
+ * Return: true if a page of the range has PG_hwpoison.
+ */
+bool gmem_pages_hwpoisoned(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		if (PageHWPoison(pfn_to_page(pfn + i)))
+			return true;
+		if (!((i + 1) % GMEM_GRANULE_PAGES))
+			cond_resched();
+	}
+	return false;
+}
+
+/* New chunks gmem_track_populate() takes, at most, for one fault. */
+#define GMEM_POPULATE_TRIES	4
+
+/**
  * gmem_track_populate - back the chunk containing an index with memory
  * @owner: the owner.
  * @index: any file index (4 KiB units) of the chunk.
@@ -909,7 +938,8 @@ bool gmem_freeze_pages(unsigned long pfn, unsigned long nr)
  * lies beyond the largest index; -ENOMEM without contiguous memory or
  * memory for the descriptor, or at the limit of the owner's memory cgroup;
  * -EBUSY if a page of the new chunk stays referenced by someone else (a
- * transient reference is waited for). On error nothing changed.
+ * transient reference is waited for), or if memory errors hit each of
+ * the GMEM_POPULATE_TRIES new chunks tried. On error nothing changed.
  */
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 {
@@ -919,7 +949,7 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	bool depopulated, charged = false;
 	unsigned long pfn, i, frozen = 0;
 	struct gmem_range rg;
-	int ret;
+	int ret, tries = 0;
 
 	if (!gmem_span_valid(cindex, nr))
 		return -EINVAL;
@@ -933,9 +963,26 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	if (ret)
 		goto out;
 	charged = true;
+again:
 	ret = gmem_pool_alloc(owner, owner->chunk_order, &pfn, &depopulated);
 	if (ret)
 		goto out;
+
+	/*
+	 * A memory error on a page of the chunk before it was recorded in
+	 * the PFN tree: memory_failure() set PG_hwpoison, and the page must
+	 * never be handed out. Give the chunk back (the page stays out of
+	 * the free lists) and take another. Later errors come to us.
+	 */
+	if (!depopulated && gmem_pages_hwpoisoned(pfn, nr)) {
+		gmem_pool_free(pfn, owner->chunk_order);
+		pr_info("%#lx: new chunk hit by a memory error, given back\n",
+			pfn);
+		ret = -EBUSY;
+		if (++tries < GMEM_POPULATE_TRIES)
+			goto again;
+		goto out;
+	}
 
 	if (tracked && !depopulated) {
 		if (!gmem_freeze_pages(pfn, nr)) {

@@ -165,6 +165,7 @@ bool gmem_vmemmap_populated(unsigned long pfn);
 
 /* core.c */
 bool gmem_freeze_pages(unsigned long pfn, unsigned long nr);
+bool gmem_pages_hwpoisoned(unsigned long pfn, unsigned long nr);
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes);
 int gmem_default_backend_store(const char *buf);

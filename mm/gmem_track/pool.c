@@ -310,6 +310,57 @@ bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner)
 	return mtree_load(&gmem_pfn_tree, pfn) == owner;
 }
 
+#ifdef CONFIG_MEMORY_FAILURE
+/*
+ * Does gmem_track hold the chunk of @pfn, its struct pages liable to be
+ * removed? A reserved chunk leaving for the buddy allocator has its struct
+ * pages built and is memory_failure()'s (gmem_reserve_poison()).
+ * Called with the PFN tree locked.
+ */
+static bool gmem_pool_taken(unsigned long pfn)
+{
+	void *entry = mtree_load(&gmem_pfn_tree, pfn);
+
+	if (entry == &gmem_pool_reserve)
+		return !gmem_reserve_leaving(pfn);
+	return entry;
+}
+
+/**
+ * gmem_track_test_set_hwpoison - set PG_hwpoison on a page gmem_track let go
+ * @pfn: the PFN with the error.
+ * @page: its struct page.
+ *
+ * For memory_failure(), once gmem_track_memory_failure() said -ENOENT: in
+ * the meantime gmem_track may have taken the page into a new chunk, whose
+ * struct pages it may remove, or released a chunk, whose struct pages it
+ * rewrites, or a reserved chunk whose struct pages were built to leave
+ * may have failed to leave. The check and the write are made under the
+ * PFN tree's lock, which every record and removal of a chunk takes, so a
+ * chunk is recorded either after the write, and gmem_track then finds
+ * PG_hwpoison on it (gmem_pages_hwpoisoned()), or before the check, and
+ * nothing is written. They are in an RCU read-side section too: a
+ * reserved chunk that stops leaving is looked at a grace period later.
+ *
+ * Context: Process context, with memory_failure()'s mf_mutex held.
+ * Return: -EAGAIN, with nothing written, if gmem_track holds the page now
+ * (ask gmem_track_memory_failure() again); otherwise the old value of
+ * PG_hwpoison, as TestSetPageHWPoison().
+ */
+int gmem_track_test_set_hwpoison(unsigned long pfn, struct page *page)
+{
+	int ret = -EAGAIN;
+
+	rcu_read_lock();
+	mtree_lock(&gmem_pfn_tree);
+	if (!gmem_pool_taken(pfn))
+		ret = TestSetPageHWPoison(page) ? 1 : 0;
+	mtree_unlock(&gmem_pfn_tree);
+	rcu_read_unlock();
+	return ret;
+}
+#endif /* CONFIG_MEMORY_FAILURE */
+
 /**
  * gmem_track_pfn_owned - is a PFN part of a gmem_track chunk?
  * @pfn: the PFN.

@@ -670,6 +670,28 @@ int gmem_reserve_poison(unsigned long pfn)
 }
 
 /**
+ * gmem_reserve_leaving - is a reserved chunk leaving for the buddy allocator?
+ * @pfn: a PFN of the chunk.
+ *
+ * Such a chunk has its struct pages built: a memory error on it is
+ * memory_failure()'s to handle (gmem_reserve_poison()).
+ *
+ * Return: true while gmem_reserve_release_one() gives the chunk back.
+ */
+bool gmem_reserve_leaving(unsigned long pfn)
+{
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+	bool ret;
+
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	ret = b && (b->leaving & BIT_ULL(idx));
+	spin_unlock(&gmem_reserve_lock);
+	return ret;
+}
+
+/**
  * gmem_reserve_poisoned - was a reserved chunk hit by a memory error?
  * @pfn: first PFN of the chunk.
  *
@@ -718,11 +740,14 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
  * Turn struct pages built for a chunk back into the sentinel. They are in
  * no allocator, so only a speculative reference (a PFN walker) can hold
  * one, for a moment: gmem_freeze_pages() waits for it. Returns false, with
- * the struct pages left built and unfrozen, if a reference stays; the
- * caller keeps the chunk out of use.
+ * the struct pages left built and unfrozen, if a reference stays or a
+ * memory error hit the chunk while it was leaving; the caller keeps the
+ * chunk out of use.
  */
 static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 {
+	unsigned long i;
+
 	if (!gmem_freeze_pages(pfn, nr)) {
 		pr_warn("%#lx: chunk still referenced, kept out of use as poisoned\n",
 			pfn);
@@ -731,10 +756,19 @@ static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 	/*
 	 * A speculative reference may have read a count before the freeze:
 	 * let it write its cmpxchg before the struct pages turn read-only
-	 * (gmem_wait_speculative() in core.c). A rare error path: a normal
-	 * grace period.
+	 * (gmem_wait_speculative() in core.c). So may memory_failure() that
+	 * found the chunk leaving have set PG_hwpoison: it did so in an RCU
+	 * read-side section (gmem_track_test_set_hwpoison()). A rare error
+	 * path: a normal grace period.
 	 */
 	synchronize_rcu();
+	if (gmem_pages_hwpoisoned(pfn, nr)) {
+		for (i = 0; i < nr; i++)
+			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+		pr_info("%#lx: chunk hit by a memory error while leaving, kept out of use\n",
+			pfn);
+		return false;
+	}
 	WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0);
 	return true;
 }

@@ -54,6 +54,7 @@ bool gmem_reserve_holds(unsigned long pfn);
 void gmem_reserve_put(unsigned long pfn, bool poisoned);
 int gmem_reserve_poison(unsigned long pfn);
 bool gmem_reserve_poisoned(unsigned long pfn);
+bool gmem_reserve_leaving(unsigned long pfn);
 void gmem_reserve_read(int nid, unsigned int order,
 		       struct gmem_reserve_stats *st);
 int gmem_reserve_shrink(int nid, unsigned int order, u64 bytes);

@@ -1128,9 +1128,11 @@ static unsigned long gmem_test_mf_hit;
 
 /*
  * A memory error on a page of a new chunk, from a memory_failure() that
- * found the PFN free: it set PG_hwpoison once the page was allocated, in
- * the RCU read-side section in which it saw no record of the chunk (it
- * is preempted there). Only the first chunk: the stub goes at its call.
+ * found the PFN free: it set PG_hwpoison once the page was allocated and
+ * before gmem_track recorded the chunk (it was preempted after it asked
+ * gmem_track). The stub marks the page once the call returns, which the
+ * look that follows cannot tell from before the record. Only the first
+ * chunk: the stub goes at its call.
  */
 static int gmem_test_alloc_hit(struct gmem_track_owner *owner,
 			       unsigned int order, unsigned long *pfn,
@@ -1217,6 +1219,42 @@ static void gmem_test_mf_new_chunk(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+/*
+ * memory_failure()'s side: once gmem_track said the PFN is not its own,
+ * PG_hwpoison is set only if that still holds. On a shared page a wrong
+ * write shows as the flag; on a tracked private page it would hit the
+ * read-only sentinel.
+ */
+static void gmem_test_mf_set_hwpoison(struct kunit *test)
+{
+	const enum gmem_track_design *design = test->param_value;
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	struct page *page;
+
+	owner = gmem_test_owner(test, PMD_ORDER, *design);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn + 9,
+							   pfn_to_page(pfn + 9)),
+			-EAGAIN);
+	KUNIT_EXPECT_FALSE(test, PageHWPoison(pfn_to_page(pfn + 9)));
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn + 100,
+							   pfn_to_page(pfn + 100)),
+			-EAGAIN);
+	gmem_track_owner_destroy(owner);
+
+	/* A page of somebody else: marked, once. */
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	pfn = page_to_pfn(page);
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn, page), 0);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(page));
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn, page), 1);
+	ClearPageHWPoison(page);
+	__free_page(page);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1233,6 +1271,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_set_private),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
+	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 	{}
 };
 

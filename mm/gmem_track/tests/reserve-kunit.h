@@ -98,6 +98,7 @@ static void gmem_test_reserve_shrink_input(struct kunit *test)
 
 /* The PFN the memory error below hit; 0 before it did. */
 static unsigned long gmem_test_leaving_hit;
+static int gmem_test_leaving_ret;
 
 /*
  * A chunk leaving for the buddy allocator has real struct pages, so
@@ -108,7 +109,9 @@ static unsigned long gmem_test_leaving_hit;
 static int gmem_test_drop_hit(unsigned long pfn, unsigned long nr)
 {
 	gmem_test_leaving_hit = pfn + 3;
-	SetPageHWPoison(pfn_to_page(gmem_test_leaving_hit));
+	gmem_test_leaving_ret =
+		gmem_track_test_set_hwpoison(gmem_test_leaving_hit,
+					     pfn_to_page(gmem_test_leaving_hit));
 	return -ENOMEM;
 }
 
@@ -130,6 +133,7 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 		kunit_skip(test, "no free 2 MiB chunk reserved on node 0");
 
 	gmem_test_leaving_hit = 0;
+	gmem_test_leaving_ret = -1;
 	kunit_activate_static_stub(test, gmem_pool_drop_reserve,
 				   gmem_test_drop_hit);
 	ret = gmem_reserve_shrink(0, PMD_ORDER,
@@ -139,6 +143,12 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 	hit = gmem_test_leaving_hit;
 	KUNIT_ASSERT_NE(test, hit, 0);
 	pfn = ALIGN_DOWN(hit, nr);
+	/* Leaving, the chunk is not gmem_track's: the page was marked. */
+	KUNIT_EXPECT_EQ(test, gmem_test_leaving_ret, 0);
+	/* Back in the reservation, it is: nothing is written. */
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn + 4,
+							   pfn_to_page(pfn + 4)),
+			-EAGAIN);
 
 	gmem_reserve_read(0, PMD_ORDER, &after);
 	KUNIT_EXPECT_EQ(test, after.reserved, before.reserved);
@@ -156,7 +166,10 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 		ClearPageHWPoison(pfn_to_page(hit));
 		KUNIT_EXPECT_TRUE(test, gmem_reserve_unbuild(pfn, nr));
 	}
-	KUNIT_ASSERT_FALSE(test, gmem_vmemmap_populated(pfn));
+	if (gmem_vmemmap_populated(pfn)) {
+		KUNIT_FAIL(test, "%#lx: struct pages still built: kept poisoned", pfn);
+		return;
+	}
 	spin_lock(&gmem_reserve_lock);
 	b = gmem_reserve_block_of(pfn, &idx);
 	if (b)
