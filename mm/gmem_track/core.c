@@ -976,8 +976,8 @@ again:
 	 */
 	if (!depopulated && gmem_pages_hwpoisoned(pfn, nr)) {
 		gmem_pool_free(pfn, owner->chunk_order);
-		pr_info("%#lx: new chunk hit by a memory error, given back\n",
-			pfn);
+		pr_info_ratelimited("%#lx: new chunk hit by a memory error, given back\n",
+				    pfn);
 		ret = -EBUSY;
 		if (++tries < GMEM_POPULATE_TRIES)
 			goto again;
@@ -1454,8 +1454,8 @@ again:
 			break;
 		if (shared)
 			SetPageHWPoison(pfn_to_page(pfn));
-		pr_info("%#lx: %s guest page poisoned at index %#lx\n",
-			pfn, shared ? "shared" : "private", index);
+		pr_info_ratelimited("%#lx: %s guest page poisoned at index %#lx\n",
+				    pfn, shared ? "shared" : "private", index);
 		ops = owner->ops;
 		ops_data = owner->ops_data;
 		notify = ops && ops->memory_failure;

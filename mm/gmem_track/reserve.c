@@ -665,7 +665,22 @@ int gmem_reserve_poison(unsigned long pfn)
 	}
 	spin_unlock(&gmem_reserve_lock);
 	if (ret == -ECANCELED)
-		pr_info("%#lx: reserved chunk poisoned, kept out of use\n", pfn);
+		pr_info_ratelimited("%#lx: reserved chunk poisoned, kept out of use\n",
+				    pfn);
+	return ret;
+}
+
+/* Is the chunk of @pfn set in the bitmap at @field of its block? */
+static bool gmem_reserve_test(unsigned long pfn, size_t field)
+{
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+	bool ret;
+
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	ret = b && (*(u64 *)((char *)b + field) & BIT_ULL(idx));
+	spin_unlock(&gmem_reserve_lock);
 	return ret;
 }
 
@@ -680,15 +695,8 @@ int gmem_reserve_poison(unsigned long pfn)
  */
 bool gmem_reserve_leaving(unsigned long pfn)
 {
-	struct gmem_reserve_block *b;
-	unsigned int idx;
-	bool ret;
-
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(pfn, &idx);
-	ret = b && (b->leaving & BIT_ULL(idx));
-	spin_unlock(&gmem_reserve_lock);
-	return ret;
+	return gmem_reserve_test(pfn, offsetof(struct gmem_reserve_block,
+					       leaving));
 }
 
 /**
@@ -699,15 +707,8 @@ bool gmem_reserve_leaving(unsigned long pfn)
  */
 bool gmem_reserve_poisoned(unsigned long pfn)
 {
-	struct gmem_reserve_block *b;
-	unsigned int idx;
-	bool ret;
-
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(pfn, &idx);
-	ret = b && (b->poisoned & BIT_ULL(idx));
-	spin_unlock(&gmem_reserve_lock);
-	return ret;
+	return gmem_reserve_test(pfn, offsetof(struct gmem_reserve_block,
+					       poisoned));
 }
 
 /**
@@ -749,8 +750,8 @@ static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 	unsigned long i;
 
 	if (!gmem_freeze_pages(pfn, nr)) {
-		pr_warn("%#lx: chunk still referenced, kept out of use as poisoned\n",
-			pfn);
+		pr_warn_ratelimited("%#lx: chunk still referenced, kept out of use as poisoned\n",
+				    pfn);
 		return false;
 	}
 	/*
@@ -765,8 +766,8 @@ static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 	if (gmem_pages_hwpoisoned(pfn, nr)) {
 		for (i = 0; i < nr; i++)
 			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
-		pr_info("%#lx: chunk hit by a memory error while leaving, kept out of use\n",
-			pfn);
+		pr_info_ratelimited("%#lx: chunk hit by a memory error while leaving, kept out of use\n",
+				    pfn);
 		return false;
 	}
 	WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0);
