@@ -4,7 +4,12 @@
  *
  * /sys/kernel/debug/gmem_track/owner takes one command per write:
  *
- *   create <tracked|struct_page> <2M|1G>   new owner (replaces none)
+ *   create <tracked|struct_page> <2M|1G> [buddy]
+ *                                          new owner (replaces none);
+ *                                          buddy: its chunks come from the
+ *                                          buddy allocator (or are parked
+ *                                          ones), never from the boot
+ *                                          reservation
  *   populate <index>                       back the chunk holding <index>
  *   shared <index> <nr>                    convert to shared
  *   private <index> <nr>                   convert to private
@@ -63,13 +68,19 @@ static int gmem_debug_open(struct inode *inode, struct file *file)
 static int gmem_debug_cmd(char *buf)
 {
 	struct gmem_track_owner *owner;
-	char design[16], size[4];
+	char design[16], size[4], src[8];
 	unsigned long a, b;
+	int n, end = 0;
 
-	if (sscanf(buf, "create %15s %3s", design, size) == 2) {
+	n = sscanf(buf, "create %15s %3s %7s %n", design, size, src, &end);
+	if (n == 2)
+		sscanf(buf, "create %15s %3s %n", design, size, &end);
+	if (n >= 2) {
 		enum gmem_track_design d;
 		unsigned int order;
 
+		if (buf[end] || (n == 3 && strcmp(src, "buddy")))
+			return -EINVAL;
 		if (gmem_debug_owner)
 			return -EBUSY;
 		if (!strcmp(design, "tracked"))
@@ -87,6 +98,7 @@ static int gmem_debug_cmd(char *buf)
 		owner = gmem_track_owner_create(order, d, NUMA_NO_NODE);
 		if (IS_ERR(owner))
 			return PTR_ERR(owner);
+		owner->buddy_only = n == 3;
 		gmem_debug_owner = owner;
 		return 0;
 	}

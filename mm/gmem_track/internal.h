@@ -53,6 +53,9 @@
  *	with its chunks and the vmemmap rebuilt for them; NULL for none.
  * @closed: entry in the list of destroyed owners still holding chunks.
  * @closed_chunks: chunks such an owner holds, counted in GMEM_STAT_CLOSED.
+ * @buddy_only: take chunks from the buddy allocator (or parked ones) only,
+ *	never from the boot reservation: set before the first populate, by
+ *	tests of that path (debugfs "create ... buddy", KUnit).
  */
 struct gmem_track_owner {
 	struct gmem_ranges ranges;
@@ -68,6 +71,7 @@ struct gmem_track_owner {
 	struct obj_cgroup *objcg;
 	struct list_head closed;
 	long closed_chunks;
+	bool buddy_only;
 };
 
 enum gmem_stat_item {

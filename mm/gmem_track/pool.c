@@ -83,7 +83,9 @@ static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
  *	chunk, for tracked owners only); otherwise every page has a struct
  *	page with a reference count of one.
  *
- * Tracked owners take a reserved chunk first, then a parked one.
+ * Tracked owners take a reserved chunk first, then a parked one. An owner
+ * marked buddy_only (tests of that path: debugfs, KUnit) takes memory of
+ * the buddy allocator, or a parked chunk, only.
  *
  * Return: 0, -EINVAL for an unsupported order, -ENOMEM when no contiguous
  * memory (or no memory for the tree) is available.
@@ -103,7 +105,7 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		return -EINVAL;
 
 	*depopulated = false;
-	while (owner->design == GMEM_TRACK_TRACKED &&
+	while (owner->design == GMEM_TRACK_TRACKED && !owner->buddy_only &&
 	       !gmem_reserve_take(owner->nid, order, pfn)) {
 		/* A span of a block's entry: storing it may split the entry. */
 		ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1,

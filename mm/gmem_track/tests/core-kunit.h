@@ -48,16 +48,13 @@ static struct gmem_track_owner *gmem_test_owner(struct kunit *test,
 						unsigned int order,
 						enum gmem_track_design design)
 {
-	struct gmem_reserve_stats st;
 	struct gmem_track_owner *owner;
 	int ret;
 
-	/* Counted vmemmap changes assume chunks from the buddy allocator. */
-	gmem_reserve_read(NUMA_NO_NODE, order, &st);
-	if (design == GMEM_TRACK_TRACKED && st.free)
-		kunit_skip(test, "boot reservation present: tracked chunks come from it");
 	owner = gmem_track_owner_create(order, design, NUMA_NO_NODE);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	/* Counted vmemmap changes assume chunks from the buddy allocator. */
+	owner->buddy_only = true;
 	ret = gmem_track_populate(owner, 0);
 	if (ret == -ENOMEM) {
 		gmem_track_owner_destroy(owner);
@@ -1116,6 +1113,8 @@ static void gmem_test_spec_ref_vs_release(struct kunit *test)
 	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
 					NUMA_NO_NODE);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	/* Not a reserved chunk: parked ones come after the reservation. */
+	owner->buddy_only = true;
 	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 0), 0);
 	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, &taken, NULL, NULL), 0);
 	KUNIT_EXPECT_EQ(test, taken, pfn);
@@ -1171,18 +1170,16 @@ KUNIT_ARRAY_PARAM(gmem_test_design, gmem_test_designs, gmem_test_design_desc);
 static void gmem_test_mf_new_chunk(struct kunit *test)
 {
 	const enum gmem_track_design *design = test->param_value;
-	struct gmem_reserve_stats st;
 	struct gmem_track_owner *owner;
 	unsigned long hit;
 	struct page *page;
 	bool owned;
 	int ret;
 
-	gmem_reserve_read(NUMA_NO_NODE, PMD_ORDER, &st);
-	if (*design == GMEM_TRACK_TRACKED && st.free)
-		kunit_skip(test, "boot reservation present: tracked chunks come from it");
 	owner = gmem_track_owner_create(PMD_ORDER, *design, NUMA_NO_NODE);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	/* The window is in taking a chunk from the buddy allocator. */
+	owner->buddy_only = true;
 
 	gmem_test_mf_hit = 0;
 	kunit_activate_static_stub(test, gmem_pool_alloc, gmem_test_alloc_hit);

@@ -1707,12 +1707,15 @@ TEST_F_TIMEOUT(gmem, knob_bad_input, TMO)
 		{ "create, 4M chunks", "create tracked 4M", -EINVAL },
 		{ "create, lower case size", "create tracked 2m", -EINVAL },
 		{ "create, no size", "create tracked", -ENOENT },
+		{ "create, unknown source", "create tracked 2M reserve", -EINVAL },
+		{ "create, source in upper case", "create tracked 2M BUDDY", -EINVAL },
 		{ "garbage, no owner", "bogus", -ENOENT },
 		{ "shared, no owner", "shared 0 1", -ENOENT },
 		{ "destroy, no owner", "destroy", -ENOENT },
 	};
 	const struct knob_case owner[] = {
 		{ "create, owner exists", "create tracked 2M", -EBUSY },
+		{ "create, trailing word", "create tracked 2M buddy x", -EINVAL },
 		{ "garbage", "bogus", -EINVAL },
 		{ "empty", "", -EINVAL },
 		{ "64 bytes", longval + sizeof(longval) - 65, -EINVAL },

@@ -75,7 +75,8 @@ FIXTURE_SETUP(vmemmap)
 	self->freed_before = sysfs_long(variant->design, "vmemmap_freed_bytes");
 	self->used_before = sysfs_long(NULL, variant->nr == 512 ?
 				       "used_2M_bytes" : "used_1G_bytes");
-	ASSERT_EQ(0, owner_cmd("create %s %s", variant->design, variant->size));
+	ASSERT_EQ(0, owner_cmd("create %s %s buddy", variant->design,
+			       variant->size));
 	ret = owner_cmd("populate 0");
 	if (ret == -ENOMEM) {
 		owner_cmd("destroy");
