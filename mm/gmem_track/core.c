@@ -529,7 +529,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	unsigned long granules = nr / GMEM_GRANULE_PAGES;
 	pgoff_t next = cindex, last = cindex + nr - 1, g, frozen_to;
 	bool tracked = owner->design == GMEM_TRACK_TRACKED;
-	bool reserved = tracked && gmem_reserve_holds(pfn);
+	/* Tracked, or a struct-page owner's taken when the buddy had none. */
+	bool reserved = gmem_reserve_holds(pfn);
 	long shared = 0, populated = granules, added = 0;
 	unsigned long frozen;
 	unsigned long poisoned[GMEM_MAX_POISONED];
@@ -612,7 +613,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	/* The chunk, and in the tracked design its shared granules' vmemmap. */
 	gmem_uncharge(owner, nr + (tracked ? populated : 0));
 
-	if (quarantine && !tracked) {
+	if (quarantine && !tracked && !reserved) {
 		gmem_pool_park(pfn, owner->chunk_order, true);
 		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
 					    owner->design, true);
@@ -621,11 +622,25 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	if (added < 0 || reserved) {
 		/*
 		 * No memory for the vmemmap, or a reserved chunk: remove what
-		 * is left of the vmemmap (the granules of shared memory; their
-		 * pages are frozen) and keep the chunk in the pool or give it
-		 * back to the reservation.
+		 * is left of the vmemmap (the granules of shared memory, or
+		 * all of a struct-page owner's chunk; their pages are frozen)
+		 * and keep the chunk in the pool or give it back to the
+		 * reservation.
 		 */
-		for (g = 0; g < nr; g += GMEM_GRANULE_PAGES) {
+		if (!tracked) {
+			gmem_wait_speculative(&frozen);
+			/*
+			 * Cannot fail (the rebuild gave the PMDs their tables);
+			 * if it did, the struct pages stay, and so must the
+			 * chunk, out of use.
+			 */
+			if (WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0)) {
+				for (i = 0; i < nr; i++)
+					page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+				quarantine = true;
+			}
+		}
+		for (g = 0; tracked && g < nr; g += GMEM_GRANULE_PAGES) {
 			if (!gmem_vmemmap_populated(pfn + g))
 				continue;
 			gmem_wait_speculative(&frozen);

@@ -14,9 +14,10 @@
  * owned by the pool, with its vmemmap still removed, and the next tracked
  * allocation of its size takes it.
  *
- * The boot reservation (reserve.c) is the first source for tracked owners:
- * its chunks are in the tree as the reservation's and never had struct
- * pages; freed, they return to it.
+ * The boot reservation (reserve.c) is the first source for tracked owners,
+ * and the last for struct-page owners: its chunks are in the tree as the
+ * reservation's and never had struct pages (a struct-page owner's get them
+ * built); freed, they return to it.
  */
 
 #define pr_fmt(fmt) "gmem_track: " fmt
@@ -75,6 +76,66 @@ static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
 }
 
 /**
+ * gmem_pool_alloc_buddy - a chunk of the buddy allocator
+ * @nid: node wanted, or NUMA_NO_NODE.
+ * @order: PMD_ORDER or PUD_ORDER.
+ *
+ * Return: the first page of the chunk, each of its pages with a reference
+ * count of one; NULL without contiguous memory.
+ */
+struct page *gmem_pool_alloc_buddy(int nid, unsigned int order)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	struct page *page;
+
+	KUNIT_STATIC_STUB_REDIRECT(gmem_pool_alloc_buddy, nid, order);
+
+	if (order > MAX_PAGE_ORDER) {
+		/* Its zonelist falls back to other nodes; it needs a real one. */
+		if (nid == NUMA_NO_NODE)
+			nid = numa_mem_id();
+		return alloc_contig_pages(1UL << order, gfp, nid, NULL);
+	}
+	page = alloc_pages_node(nid, gfp, order);
+	if (page)
+		split_page(page, order);
+	return page;
+}
+
+/*
+ * A struct-page owner the buddy allocator had no contiguous memory for
+ * takes a reserved chunk, its struct pages built as for a chunk of the
+ * buddy allocator; gmem_pool_free() gives it back to the reservation.
+ */
+static int gmem_pool_take_reserve_built(struct gmem_track_owner *owner,
+					unsigned int order, unsigned long *pfn)
+{
+	unsigned long nr = 1UL << order;
+	int ret;
+
+	/* A chunk hit by a memory error is never taken again. */
+	while (!(ret = gmem_reserve_take_built(owner->nid, order, pfn))) {
+		ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1,
+					owner, GFP_KERNEL);
+		if (ret) {
+			/* Still recorded as the reservation's. */
+			gmem_reserve_put(*pfn, !gmem_reserve_unbuild(*pfn, nr));
+			return ret;
+		}
+		/*
+		 * Until its owner was recorded, a memory error on the chunk
+		 * was the reservation's (gmem_reserve_poison()); from here it
+		 * is the owner's.
+		 */
+		if (!gmem_reserve_poisoned(*pfn))
+			return 0;
+		gmem_reserve_unbuild(*pfn, nr);
+		gmem_pool_return_reserve(*pfn, order, true);
+	}
+	return ret;
+}
+
+/**
  * gmem_pool_alloc - take a chunk for an owner
  * @owner: the new owner.
  * @order: PMD_ORDER (2 MiB) or PUD_ORDER (1 GiB).
@@ -83,17 +144,20 @@ static bool gmem_pool_take_parked(struct gmem_track_owner *owner,
  *	chunk, for tracked owners only); otherwise every page has a struct
  *	page with a reference count of one.
  *
- * Tracked owners take a reserved chunk first, then a parked one. An owner
- * marked buddy_only (tests of that path: debugfs, KUnit) takes memory of
- * the buddy allocator, or a parked chunk, only.
+ * Tracked owners take a reserved chunk first, then a parked one, then
+ * memory of the buddy allocator. Struct-page owners take memory of the
+ * buddy allocator, and a reserved chunk, its struct pages built, when
+ * the buddy allocator has no contiguous memory. An owner marked
+ * buddy_only (tests of that path: debugfs, KUnit) takes memory of the
+ * buddy allocator, or a parked chunk, only.
  *
  * Return: 0, -EINVAL for an unsupported order, -ENOMEM when no contiguous
- * memory (or no memory for the tree) is available.
+ * memory (or no memory for the tree or for the struct pages of a reserved
+ * chunk) is available.
  */
 int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		    unsigned long *pfn, bool *depopulated)
 {
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	unsigned long nr = 1UL << order;
 	struct page *page;
 	int ret;
@@ -130,18 +194,12 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		return 0;
 	}
 
-	if (order > MAX_PAGE_ORDER) {
-		/* Its zonelist falls back to other nodes; it needs a real one. */
-		int nid = owner->nid == NUMA_NO_NODE ? numa_mem_id() : owner->nid;
-
-		page = alloc_contig_pages(nr, gfp, nid, NULL);
-	} else {
-		page = alloc_pages_node(owner->nid, gfp, order);
-		if (page)
-			split_page(page, order);
+	page = gmem_pool_alloc_buddy(owner->nid, order);
+	if (!page) {
+		if (owner->design == GMEM_TRACK_TRACKED || owner->buddy_only)
+			return -ENOMEM;
+		return gmem_pool_take_reserve_built(owner, order, pfn);
 	}
-	if (!page)
-		return -ENOMEM;
 
 	*pfn = page_to_pfn(page);
 	ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1, owner,
@@ -155,15 +213,23 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 ALLOW_ERROR_INJECTION(gmem_pool_alloc, ERRNO);
 
 /**
- * gmem_pool_free - give a chunk back to the buddy allocator
+ * gmem_pool_free - give a chunk back to where it came from
  * @pfn: first PFN of the chunk.
  * @order: its order.
  *
  * Every page of the chunk must have a struct page with a reference count
- * of one and no other state.
+ * of one and no other state. A reserved chunk (one a struct-page owner
+ * took) returns to the reservation, its struct pages removed again; if a
+ * page is still referenced or poisoned, the reservation keeps it out of
+ * use with its struct pages. Other chunks go to the buddy allocator.
  */
 void gmem_pool_free(unsigned long pfn, unsigned int order)
 {
+	if (gmem_reserve_holds(pfn)) {
+		gmem_pool_return_reserve(pfn, order,
+					 !gmem_reserve_unbuild(pfn, 1UL << order));
+		return;
+	}
 	mtree_erase(&gmem_pfn_tree, pfn);
 	free_contig_range(pfn, 1UL << order);
 }

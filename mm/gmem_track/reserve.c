@@ -19,9 +19,11 @@
  * writable until gmem_track_bootmem_init_late() has initialised the
  * sentinel once more and write-protected the table.
  *
- * Reserved chunks are the pool's first source for tracked owners; a freed
- * reserved chunk loses the struct pages its shared part had and returns to
- * the reservation, never to the buddy allocator. Shrinking the reservation
+ * Reserved chunks are the pool's first source for tracked owners, and its
+ * last for struct-page owners, which get the chunk's struct pages built
+ * (gmem_reserve_take_built()); a freed reserved chunk loses the struct
+ * pages it had and returns to the reservation, never to the buddy
+ * allocator. Shrinking the reservation
  * through sysfs builds the struct pages of free chunks and frees them.
  */
 
@@ -695,6 +697,8 @@ static bool gmem_reserve_test(unsigned long pfn, size_t field)
  */
 bool gmem_reserve_leaving(unsigned long pfn)
 {
+	BUILD_BUG_ON(sizeof_field(struct gmem_reserve_block, leaving) !=
+		     sizeof(u64));
 	return gmem_reserve_test(pfn, offsetof(struct gmem_reserve_block,
 					       leaving));
 }
@@ -707,6 +711,8 @@ bool gmem_reserve_leaving(unsigned long pfn)
  */
 bool gmem_reserve_poisoned(unsigned long pfn)
 {
+	BUILD_BUG_ON(sizeof_field(struct gmem_reserve_block, poisoned) !=
+		     sizeof(u64));
 	return gmem_reserve_test(pfn, offsetof(struct gmem_reserve_block,
 					       poisoned));
 }
@@ -737,20 +743,64 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
 	spin_unlock(&gmem_reserve_lock);
 }
 
-/*
- * Turn struct pages built for a chunk back into the sentinel. They are in
- * no allocator, so only a speculative reference (a PFN walker) can hold
- * one, for a moment: gmem_freeze_pages() waits for it. Returns false, with
- * the struct pages left built and unfrozen, if a reference stays or a
- * memory error hit the chunk while it was leaving; the caller keeps the
- * chunk out of use.
+/**
+ * gmem_reserve_take_built - take a free reserved chunk, struct pages built
+ * @nid: node wanted, or NUMA_NO_NODE for any.
+ * @order: chunk order.
+ * @pfn: first PFN of the chunk, on success.
+ *
+ * For the struct-page design, when the buddy allocator has no contiguous
+ * memory: the chunk's struct pages are built and initialised as those of
+ * a chunk of the buddy allocator, each with a reference count of one
+ * (nr_memmap_pages grows by 4096 per GiB). The chunk stays recorded as
+ * the reservation's in the PFN tree until the caller stores its owner, so
+ * a memory error meanwhile is the reservation's (gmem_reserve_poison()).
+ * gmem_reserve_unbuild() undoes the build.
+ *
+ * Return: 0, or -ENOMEM when the reservation has no free chunk to give or
+ * no memory for the struct pages (the chunk is then free again).
  */
-static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
+int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn)
+{
+	unsigned long nr = 1UL << order, i;
+	int ret;
+
+	ret = gmem_reserve_take(nid, order, pfn);
+	if (ret)
+		return ret;
+	ret = gmem_vmemmap_repopulate(*pfn, nr);
+	if (ret < 0) {
+		gmem_reserve_put(*pfn, false);
+		return ret;
+	}
+	for (i = 0; i < nr; i++) {
+		gmem_page_init_shared(pfn_to_page(*pfn + i), *pfn + i);
+		if (!((i + 1) % GMEM_GRANULE_PAGES))
+			cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * gmem_reserve_unbuild - turn the struct pages of a reserved chunk back
+ * into the sentinel
+ * @pfn: first PFN of the chunk.
+ * @nr: its pages, each with a reference count of one.
+ *
+ * They are in no allocator, so only a speculative reference (a PFN
+ * walker) can hold one, for a moment: gmem_freeze_pages() waits for it.
+ *
+ * Return: true; false, with the struct pages left built and unfrozen, if
+ * a reference stays or a page carries PG_hwpoison (a memory error hit the
+ * chunk while it was leaving, or while a struct-page owner held it): the
+ * caller keeps the chunk out of use.
+ */
+bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 {
 	unsigned long i;
 
 	if (!gmem_freeze_pages(pfn, nr)) {
-		pr_warn_ratelimited("%#lx: chunk still referenced, kept out of use as poisoned\n",
+		pr_warn_ratelimited("%#lx: reserved chunk still referenced, kept out of use as poisoned\n",
 				    pfn);
 		return false;
 	}
@@ -759,18 +809,24 @@ static bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 	 * let it write its cmpxchg before the struct pages turn read-only
 	 * (gmem_wait_speculative() in core.c). So may memory_failure() that
 	 * found the chunk leaving have set PG_hwpoison: it did so in an RCU
-	 * read-side section (gmem_track_test_set_hwpoison()). A rare error
-	 * path: a normal grace period.
+	 * read-side section (gmem_track_test_set_hwpoison()). Rare paths (a
+	 * failed shrink or fill, a struct-page owner's chunk): a normal grace
+	 * period.
 	 */
 	synchronize_rcu();
 	if (gmem_pages_hwpoisoned(pfn, nr)) {
 		for (i = 0; i < nr; i++)
 			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
-		pr_info_ratelimited("%#lx: chunk hit by a memory error while leaving, kept out of use\n",
+		pr_info_ratelimited("%#lx: reserved chunk hit by a memory error, kept out of use\n",
 				    pfn);
 		return false;
 	}
-	WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0);
+	/* Cannot fail: the rebuild gave the chunk's PMDs their tables. */
+	if (WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0)) {
+		for (i = 0; i < nr; i++)
+			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
+		return false;
+	}
 	return true;
 }
 

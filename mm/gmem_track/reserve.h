@@ -50,6 +50,8 @@ static inline unsigned long gmem_reserve_block_size(unsigned int order)
 
 int gmem_reserve_parse_item(const char *item, struct gmem_reserve_item *r);
 int gmem_reserve_take(int nid, unsigned int order, unsigned long *pfn);
+int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn);
+bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr);
 bool gmem_reserve_holds(unsigned long pfn);
 void gmem_reserve_put(unsigned long pfn, bool poisoned);
 int gmem_reserve_poison(unsigned long pfn);

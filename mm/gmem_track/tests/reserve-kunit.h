@@ -12,6 +12,8 @@
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 
+#include <linux/vmstat.h>
+
 struct gmem_reserve_case {
 	const char *item;
 	int ret;
@@ -180,11 +182,225 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, after.poisoned, before.poisoned);
 }
 
+static struct page *gmem_test_no_buddy(int nid, unsigned int order)
+{
+	return NULL;
+}
+
+static int gmem_test_no_vmemmap(unsigned long pfn, unsigned long nr)
+{
+	return -ENOMEM;
+}
+
+static long gmem_test_rsv_memmap(void)
+{
+	long boot, runtime = memmap_pages_read(&boot);
+
+	return boot + runtime;
+}
+
+static const unsigned int gmem_test_rsv_orders[] = { PMD_ORDER, PUD_ORDER };
+
+static void gmem_test_rsv_order_desc(const unsigned int *order, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s", gmem_order_name(*order));
+}
+
+KUNIT_ARRAY_PARAM(gmem_test_rsv_order, gmem_test_rsv_orders,
+		  gmem_test_rsv_order_desc);
+
+/*
+ * A struct-page owner for which the buddy allocator has nothing, once the
+ * reservation has @need free chunks of @order (the test skips otherwise);
+ * the reservation's figures and the vmemmap pages before it, in @before
+ * and @memmap.
+ */
+static struct gmem_track_owner *
+gmem_test_rsv_owner(struct kunit *test, unsigned int order, unsigned long need,
+		    struct gmem_reserve_stats *before, long *memmap)
+{
+	struct gmem_track_owner *owner;
+
+	gmem_reserve_read(NUMA_NO_NODE, order, before);
+	if (before->free < need)
+		kunit_skip(test, "fewer than %lu free %s chunks reserved", need,
+			   gmem_order_name(order));
+	*memmap = gmem_test_rsv_memmap();
+	owner = gmem_track_owner_create(order, GMEM_TRACK_STRUCT_PAGE,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	kunit_activate_static_stub(test, gmem_pool_alloc_buddy,
+				   gmem_test_no_buddy);
+	return owner;
+}
+
+/*
+ * A struct-page owner the buddy allocator has no contiguous memory for
+ * takes a reserved chunk, its struct pages built as a buddy chunk's, and
+ * gives it back to the reservation with them removed again; without
+ * memory for the struct pages it fails with nothing taken.
+ */
+static void gmem_test_reserve_struct_page(struct kunit *test)
+{
+	const unsigned int order = *(const unsigned int *)test->param_value;
+	unsigned long nr = 1UL << order, pfn = 0, i;
+	struct gmem_reserve_stats before, st;
+	struct gmem_track_owner *owner;
+	long memmap;
+	int ret;
+
+	owner = gmem_test_rsv_owner(test, order, 1, &before, &memmap);
+
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_no_vmemmap);
+	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 0), -ENOMEM);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free);
+	KUNIT_EXPECT_EQ(test, st.used, before.used);
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
+
+	ret = gmem_track_populate(owner, 0);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0,
+			    "a struct-page owner with no memory in the buddy allocator and %lu reserved %s chunks free",
+			    before.free,
+			    gmem_order_name(order));
+	KUNIT_ASSERT_EQ(test, gmem_track_lookup(owner, 0, &pfn, NULL, NULL), 0);
+	KUNIT_EXPECT_TRUE(test, gmem_reserve_holds(pfn));
+	KUNIT_EXPECT_TRUE(test, gmem_pool_owns(pfn, owner));
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free - 1);
+	KUNIT_EXPECT_EQ(test, st.used, before.used + 1);
+
+	/* Every page has a struct page of its own, as in a buddy chunk. */
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap() - memmap,
+			(long)(nr / GMEM_GRANULE_PAGES));
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(pfn + i);
+
+		if (page_count(page) != 1 || PageReserved(page)) {
+			KUNIT_FAIL(test, "%#lx: count %d, reserved %d: no own struct page",
+				   pfn + i, page_count(page), PageReserved(page));
+			break;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, nr, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, nr, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap() - memmap,
+			(long)(nr / GMEM_GRANULE_PAGES));
+
+	/* Released, it is the reservation's again, with no struct pages. */
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, nr), 0);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free);
+	KUNIT_EXPECT_EQ(test, st.used, before.used);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before.poisoned);
+	KUNIT_EXPECT_FALSE(test, gmem_pool_owns(pfn, owner));
+	KUNIT_EXPECT_TRUE(test, gmem_track_pfn_owned(pfn));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn + nr - 1));
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
+
+	/* With memory in the buddy allocator, that is where it comes from. */
+	if (order == PMD_ORDER) {
+		KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 0), 0);
+		KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, &pfn, NULL,
+							NULL), 0);
+		KUNIT_EXPECT_FALSE_MSG(test, gmem_reserve_holds(pfn),
+				       "a struct-page owner took the reservation's chunk %#lx while the buddy allocator had one",
+				       pfn);
+	}
+	gmem_track_owner_destroy(owner);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free);
+}
+
+/* The chunk the memory error below hit; 0 before it did. */
+static unsigned long gmem_test_rsv_hit;
+
+/*
+ * A memory error on a reserved chunk a struct-page owner is taking, while
+ * its struct pages are built and before its owner is recorded: what
+ * memory_failure() does then (gmem_track_memory_failure() finds the
+ * reservation's entry). Only the first chunk.
+ */
+static int gmem_test_repopulate_hit(unsigned long pfn, unsigned long nr)
+{
+	struct kunit *test = kunit_get_current_test();
+	int ret;
+
+	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	ret = gmem_vmemmap_repopulate(pfn, nr);
+	if (ret >= 0) {
+		gmem_test_rsv_hit = pfn;
+		KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_pool_owner_of(pfn + 7)),
+				-ECANCELED);
+	}
+	return ret;
+}
+
+/*
+ * The chunk hit while it was being taken stays in the reservation,
+ * poisoned, its struct pages removed again, and the owner gets another.
+ */
+static void gmem_test_reserve_struct_page_hit(struct kunit *test)
+{
+	const unsigned int order = *(const unsigned int *)test->param_value;
+	unsigned long nr = 1UL << order, pfn = 0, hit;
+	struct gmem_reserve_stats before, st;
+	struct gmem_track_owner *owner;
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+	long memmap;
+	int ret;
+
+	owner = gmem_test_rsv_owner(test, order, 2, &before, &memmap);
+	gmem_test_rsv_hit = 0;
+	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
+				   gmem_test_repopulate_hit);
+	/* The repopulate stub goes at its first call. */
+	ret = gmem_track_populate(owner, 0);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	hit = gmem_test_rsv_hit;
+	KUNIT_ASSERT_NE(test, hit, 0);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_lookup(owner, 0, &pfn, NULL, NULL), 0);
+	KUNIT_EXPECT_NE_MSG(test, pfn, hit,
+			    "the chunk at %#lx, hit by a memory error while a struct-page owner took it, was handed out",
+			    hit);
+	KUNIT_EXPECT_FALSE(test, gmem_pool_owns(hit, owner));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(hit));
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before.poisoned + 1);
+	KUNIT_EXPECT_EQ(test, st.used, before.used + 1);
+	KUNIT_EXPECT_EQ(test, st.free, before.free - 2);
+	/* Only the chunk handed out has struct pages. */
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap() - memmap,
+			(long)(nr / GMEM_GRANULE_PAGES));
+	gmem_track_owner_destroy(owner);
+
+	/* The error was made up: the chunk is free again. */
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(hit, &idx);
+	if (b)
+		b->poisoned &= ~BIT_ULL(idx);
+	spin_unlock(&gmem_reserve_lock);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before.poisoned);
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
+}
+
 static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE(gmem_test_reserve_parse),
 	KUNIT_CASE(gmem_test_reserve_block_size),
 	KUNIT_CASE(gmem_test_reserve_shrink_input),
 	KUNIT_CASE(gmem_test_reserve_leaving_hit),
+	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page,
+			 gmem_test_rsv_order_gen_params),
+	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page_hit,
+			 gmem_test_rsv_order_gen_params),
 	{}
 };
 
