@@ -26,7 +26,7 @@ if [ "${DEBUG:-0}" = 1 ]; then
 	       "$top/workbench/kconfig/debug.config")
 	: "${WB_TIMEOUT:=9000}"
 	# A debug kernel walks 12 GiB of PFNs too slowly for the walker tests'
-	# time limits. Some of its 1 GiB cases skip: no 1 GiB block is free.
+	# time limits. Its 1 GiB cases take the reservation of first_args.
 	: "${WB_MEM:=8G}"
 	export WB_MEM
 	flavour=" (debug)"
@@ -97,6 +97,16 @@ fi
 # (gmem_track_test's reserve_1g_map needs one). The log buffer keeps the
 # early messages until the test reads them.
 RESERVE_ARGS="gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr log_buf_len=4M"
+# The first boot of each guest: 1 GiB chunks reserved, so that no 1 GiB
+# case depends on the buddy allocator still having a free GiB late in the
+# run. Tracked files take them first, struct-page files when the buddy
+# allocator has none. The cases that take 1 GiB from the buddy allocator on
+# purpose, to keep that path tested, are named in expected-skips.list.
+# 4 GiB: a reserved chunk hit by a memory error stays out of use for the
+# rest of the boot, and the last test, poison, hits two tracked 1 GiB
+# files and two struct-page ones, which take the reservation once the
+# buddy allocator has no free GiB left.
+first_args=(gmem_track.reserve=4G:1G)
 i=0
 t0=$(date +%s)
 
@@ -242,12 +252,13 @@ if [ -n "$split" ]; then
 	rm -f "$r/results-reserve.tap" "$r/console-reserve.log"
 	(lane=1 prog=
 	 boot "first guest: tests.list but the second's, KUnit" "" \
-		"${extra[@]}" "wb.skip=$split") > "$r/lane-1.out" 2>&1 &
+		"${extra[@]}" "${first_args[@]}" "wb.skip=$split") > "$r/lane-1.out" 2>&1 &
 	lane1=$!
 	# A kernel that died in the second guest's tests would die in the
 	# reservation boot too.
 	(i=$((i + 1)) lane=1 prog=
-	 boot "second guest: ${split//,/ }" -2 "${extra[@]}" "wb.only=$split" &&
+	 boot "second guest: ${split//,/ }" -2 "${extra[@]}" "${first_args[@]}" \
+		"wb.only=$split" &&
 		reserve_boot) > "$r/lane-2.out" 2>&1 &
 	lane2=$!
 	progress_start "" guest --label "" "${limits[@]}" \
@@ -267,7 +278,7 @@ if [ -n "$split" ]; then
 		echo "  boot with a reservation: not run"
 	fi
 else
-	boot "boot + tests" "" "${extra[@]}" || qrc=$?
+	boot "boot + tests" "" "${extra[@]}" "${first_args[@]}" || qrc=$?
 	# Only if the first boot finished: a kernel that dies there would
 	# die here.
 	if [ $qrc -eq 0 ] && wants_reserve; then
