@@ -233,7 +233,7 @@ reserve_boot() {
 qrc=0
 guests=(--guest "$r/results.tap" --console "$r/console.log")
 rsv_guest=()
-rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve kvm/x86/gmem_track_test/reserve_1g_map"
+rsv_tests="gmem_track/reserve_test kunit/gmem_track_reserve kvm/x86/gmem_track_test/reserve_1g_map gmem_track/vmemmap_test/1g_after_reserve_test"
 # Is a test of the boot with a reservation among ONLY's names (or no ONLY)?
 wants_reserve() {
 	local name names
