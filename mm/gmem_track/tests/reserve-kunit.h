@@ -392,6 +392,57 @@ static void gmem_test_reserve_struct_page_hit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
 }
 
+/*
+ * Memory errors on a reserved chunk a struct-page owner holds, one private
+ * page and one shared: the owner handles them as on any of its chunks, and
+ * the released chunk goes back to the reservation poisoned, its struct
+ * pages (and their PG_hwpoison) removed.
+ */
+static void gmem_test_reserve_struct_page_poisoned(struct kunit *test)
+{
+	const unsigned int order = *(const unsigned int *)test->param_value;
+	unsigned long nr = 1UL << order, pfn = 0;
+	struct gmem_reserve_stats before, st;
+	struct gmem_track_owner *owner;
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+	long memmap;
+	int flags = 0;
+
+	owner = gmem_test_rsv_owner(test, order, 1, &before, &memmap);
+	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 0), 0);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	KUNIT_ASSERT_EQ(test, gmem_track_lookup(owner, 0, &pfn, NULL, NULL), 0);
+	KUNIT_ASSERT_TRUE(test, gmem_reserve_holds(pfn));
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 64, NULL), 0);
+
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 3, &flags), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_memory_failure(pfn + 65, &flags), 0);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn + 65)));
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before.poisoned);
+
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, nr), 0);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ_MSG(test, st.poisoned, before.poisoned + 1,
+			    "the chunk at %#lx, poisoned while a struct-page owner held it, went back to the reservation free",
+			    pfn);
+	KUNIT_EXPECT_EQ(test, st.used, before.used);
+	KUNIT_EXPECT_EQ(test, st.free, before.free - 1);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
+	gmem_track_owner_destroy(owner);
+
+	/* The errors were made up: the chunk is free again. */
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	if (b)
+		b->poisoned &= ~BIT_ULL(idx);
+	spin_unlock(&gmem_reserve_lock);
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.free, before.free);
+}
+
 static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE(gmem_test_reserve_parse),
 	KUNIT_CASE(gmem_test_reserve_block_size),
@@ -400,6 +451,8 @@ static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page,
 			 gmem_test_rsv_order_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page_hit,
+			 gmem_test_rsv_order_gen_params),
+	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page_poisoned,
 			 gmem_test_rsv_order_gen_params),
 	{}
 };
