@@ -743,6 +743,27 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
 	spin_unlock(&gmem_reserve_lock);
 }
 
+/*
+ * Build and initialise the struct pages of a reserved chunk, as those of a
+ * chunk of the buddy allocator: a reference count of one each. Returns 0,
+ * or -ENOMEM with the struct pages unchanged.
+ */
+static int gmem_reserve_build(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+	int ret;
+
+	ret = gmem_vmemmap_repopulate(pfn, nr);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		gmem_page_init_shared(pfn_to_page(pfn + i), pfn + i);
+		if (!((i + 1) % GMEM_GRANULE_PAGES))
+			cond_resched();
+	}
+	return 0;
+}
+
 /**
  * gmem_reserve_take_built - take a free reserved chunk, struct pages built
  * @nid: node wanted, or NUMA_NO_NODE for any.
@@ -762,23 +783,15 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
  */
 int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn)
 {
-	unsigned long nr = 1UL << order, i;
 	int ret;
 
 	ret = gmem_reserve_take(nid, order, pfn);
 	if (ret)
 		return ret;
-	ret = gmem_vmemmap_repopulate(*pfn, nr);
-	if (ret < 0) {
+	ret = gmem_reserve_build(*pfn, 1UL << order);
+	if (ret)
 		gmem_reserve_put(*pfn, false);
-		return ret;
-	}
-	for (i = 0; i < nr; i++) {
-		gmem_page_init_shared(pfn_to_page(*pfn + i), *pfn + i);
-		if (!((i + 1) % GMEM_GRANULE_PAGES))
-			cond_resched();
-	}
-	return 0;
+	return ret;
 }
 
 /**
@@ -840,18 +853,12 @@ static int gmem_reserve_release_one(struct gmem_reserve_block *b,
 				    unsigned int idx)
 {
 	unsigned long nr = 1UL << b->order;
-	unsigned long pfn = b->pfn + idx * nr, i;
+	unsigned long pfn = b->pfn + idx * nr;
 	int ret;
 
-	ret = gmem_vmemmap_repopulate(pfn, nr);
-	if (ret < 0)
+	ret = gmem_reserve_build(pfn, nr);
+	if (ret)
 		return ret;
-	ret = 0;
-	for (i = 0; i < nr; i++) {
-		gmem_page_init_shared(pfn_to_page(pfn + i), pfn + i);
-		if (!((i + 1) % GMEM_GRANULE_PAGES))
-			cond_resched();
-	}
 
 	/*
 	 * From here a memory error is memory_failure()'s to handle on the
