@@ -101,7 +101,9 @@ RESERVE_ARGS="gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr 
 # case depends on the buddy allocator still having a free GiB late in the
 # run. Tracked files take them first, struct-page files when the buddy
 # allocator has none. The cases that take 1 GiB from the buddy allocator on
-# purpose, to keep that path tested, are named in expected-skips.list.
+# purpose, to keep that path tested, run in the boot with a reservation
+# (vmemmap_test, see tests-reserve.list) or are named in
+# expected-skips.list (KUnit's, which run at boot).
 # 4 GiB: a reserved chunk hit by a memory error stays out of use for the
 # rest of the boot, and the last test, poison, hits two tracked 1 GiB
 # files and two struct-page ones, which take the reservation once the
