@@ -109,13 +109,17 @@
 /*
  * Upstream allocates KVM_CREATE_GUEST_MEMFD flags from bit 0 (bit 2 is
  * taken by NO_DIRECT_MAP); ours must stay clear of them, and below bit 31
- * so that KVM_CAP_GUEST_MEMFD_FLAGS, an int, can report them.
+ * so that KVM_CAP_GMEM_TRACK_FLAGS, an int, can report them.
  */
 _Static_assert(!(GT_ALL_FLAGS & ((1ULL << 24) - 1)) &&
 	       GT_ALL_FLAGS < (1ULL << 31),
 	       "gmem_track guest_memfd flags collide with upstream's");
 
-/* error_offset is an output only: feed garbage to prove it is ignored. */
+#ifndef KVM_CAP_GMEM_TRACK_FLAGS
+#define KVM_CAP_GMEM_TRACK_FLAGS ((1 << 24) + 1)
+#endif
+
+/* error_offset must be 0 on input: garbage for the bad-input cases. */
 #define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
 
 #define TMO		300	/* 1 GiB files are slow under QEMU TCG */
@@ -250,6 +254,20 @@ static int check_cap(int fd, long cap)
 	return ioctl(fd, KVM_CHECK_EXTENSION, cap);
 }
 
+/*
+ * Every KVM_CREATE_GUEST_MEMFD flag @fd takes: upstream's from
+ * KVM_CAP_GUEST_MEMFD_FLAGS, gmem_track's from KVM_CAP_GMEM_TRACK_FLAGS.
+ */
+static int gmem_flags_cap(int fd)
+{
+	int caps = check_cap(fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	int gt = check_cap(fd, KVM_CAP_GMEM_TRACK_FLAGS);
+
+	if (caps < 0)
+		return caps;
+	return gt > 0 ? caps | gt : caps;
+}
+
 /* Returns the new guest_memfd or -errno. */
 static int create_gmem(int vm_fd, __u64 size, __u64 flags)
 {
@@ -268,7 +286,6 @@ static int set_attrs2(int fd, struct kvm_memory_attributes2 *a,
 {
 	int ret;
 
-	a->error_offset = ERR_POISON;
 	ret = ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, a) ? -errno : 0;
 	if (err_off)
 		*err_off = a->error_offset;
@@ -530,7 +547,7 @@ FIXTURE_SETUP(gmem)
 	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
 	ASSERT_LE(0, f->vm_fd);
 
-	caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	caps = gmem_flags_cap(f->vm_fd);
 	if (caps < 0 || (caps & f->flags) != f->flags)
 		SKIP(release(f); return,
 		     "guest_memfd flags %#llx not supported (%#x)",
@@ -634,19 +651,65 @@ bad:
 
 /* ---- tests ---- */
 
+/*
+ * The capabilities, on the VM and on /dev/kvm. KVM_CAP_GUEST_MEMFD_FLAGS
+ * lists no gmem_track flag: a VMM may try each flag it lists alone
+ * (upstream's guest_memfd_test does), and none of ours is valid alone.
+ * Ours are in KVM_CAP_GMEM_TRACK_FLAGS, numbered with
+ * KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS far above upstream's sequence.
+ */
 TEST_F_TIMEOUT(gmem, caps, TMO)
 {
 	struct gfile *f = &self->f;
 	int caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	int gt = check_cap(f->vm_fd, KVM_CAP_GMEM_TRACK_FLAGS);
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	__u64 bit;
+	int fd;
 
-	ksft_print_msg("guest_memfd flags %#x, attributes %#x, attributes2 flags %#x\n",
-		       caps,
+	ksft_print_msg("flags: guest_memfd %#x, gmem_track %#x, attributes %#x, attributes2 %#x\n",
+		       caps, gt,
 		       check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES),
 		       check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
 	EXPECT_EQ((int)KVM_MEMORY_ATTRIBUTE_PRIVATE,
 		  check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
 	EXPECT_EQ((int)(ZERO | PRESERVE),
 		  check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+	EXPECT_EQ(0, caps & (int)GT_ALL_FLAGS);
+	EXPECT_EQ((int)GT_ALL_FLAGS, gt);
+	EXPECT_GE(KVM_CAP_GMEM_TRACK_FLAGS, 1 << 24);
+	EXPECT_GE(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS, 1 << 24);
+	ASSERT_LE(0, kvm);
+	EXPECT_EQ(0, check_cap(kvm, KVM_CAP_GUEST_MEMFD_FLAGS) &
+		     (int)GT_ALL_FLAGS);
+	EXPECT_EQ((int)GT_ALL_FLAGS, check_cap(kvm, KVM_CAP_GMEM_TRACK_FLAGS));
+	close(kvm);
+
+	/*
+	 * What a VMM trying each listed flag alone sees: each one works,
+	 * but INIT_SHARED, which needs MMAP in a VM with private memory,
+	 * such as this one (see init_shared).
+	 */
+	for (bit = 1; bit && bit <= (1ULL << 31); bit <<= 1) {
+		if (!(caps & bit))
+			continue;
+		fd = create_gmem(f->vm_fd, PAGE_SZ,
+				 bit == GUEST_MEMFD_FLAG_INIT_SHARED ?
+				 bit | GUEST_MEMFD_FLAG_MMAP : bit);
+		EXPECT_LE(0, fd) {
+			TH_LOG("flag %#llx alone: %s", bit, strerror(-fd));
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	/* And each of ours alone fails, as for any unlisted flag. */
+	for (bit = 1; bit && bit <= (1ULL << 31); bit <<= 1) {
+		if (!(gt & bit))
+			continue;
+		EXPECT_EQ(-EINVAL, create_gmem(f->vm_fd, PAGE_SZ, bit)) {
+			TH_LOG("gmem_track flag %#llx alone", bit);
+		}
+	}
 }
 
 /*
@@ -1014,6 +1077,8 @@ static int bad_cases(struct bad_case *c, __u64 off, __u64 attrs, __u64 size)
 	add_case(c, &n, "attributes bit 0", &base)->attributes |= 1ULL << 0;
 	add_case(c, &n, "attributes bit 4", &base)->attributes |= 1ULL << 4;
 	add_case(c, &n, "attributes bit 63", &base)->attributes |= 1ULL << 63;
+	add_case(c, &n, "error_offset 1", &base)->error_offset = 1;
+	add_case(c, &n, "error_offset garbage", &base)->error_offset = ERR_POISON;
 	for (i = 0; i < 11; i++) {
 		snprintf(name, sizeof(name), "reserved[%d]", i);
 		add_case(c, &n, name, &base)->reserved[i] = 1;
@@ -3232,7 +3297,7 @@ TEST_F_TIMEOUT(gmem, default_vm, TMO)
 	f->vm_fd = ioctl(f->kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
 	ASSERT_LE(0, f->vm_fd);
 
-	caps = check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	caps = gmem_flags_cap(f->vm_fd);
 	if (caps < 0 || (caps & f->flags) != f->flags)
 		SKIP(return, "flags %#llx not supported on a default VM (%#x)",
 		     f->flags, caps);
@@ -3587,7 +3652,7 @@ TEST_F_TIMEOUT(default_backend, new_files, 2 * TMO)
 		  GMEM_FLAGS | GUEST_MEMFD_FLAG_TRACKED, SZ_4M, true, false,
 		  false, "tracked", SZ_2M },
 	};
-	int vm_types, vm_fd, caps_none, caps, skipped = 0;
+	int vm_types, vm_fd, caps_none, caps, gt, skipped = 0;
 	unsigned int t, i;
 
 	vm_types = check_cap(self->kvm_fd, KVM_CAP_VM_TYPES);
@@ -3604,12 +3669,14 @@ TEST_F_TIMEOUT(default_backend, new_files, 2 * TMO)
 		ASSERT_EQ(0, write_file(DEFAULT_BACKEND, variant->value));
 		caps = check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
 		EXPECT_EQ(caps_none, caps);
-		if (caps <= 0 || !(caps & GUEST_MEMFD_FLAG_GMEM_TRACK)) {
+		gt = check_cap(vm_fd, KVM_CAP_GMEM_TRACK_FLAGS);
+		if (caps <= 0 || gt <= 0 || !(gt & GUEST_MEMFD_FLAG_GMEM_TRACK)) {
 			TH_LOG("VM type %lu: no gmem_track (%#x)", types[t],
-			       caps);
+			       gt);
 			close(vm_fd);
 			continue;
 		}
+		caps |= gt;
 
 		for (i = 0; i < ARRAY_SIZE(c); i++) {
 			/* Flags the VM type refuses (INIT_SHARED if private). */
@@ -3741,7 +3808,7 @@ TEST(create_bad_input)
 	vm_fd = open_vm(&kvm_fd);
 	if (vm_fd < 0)
 		SKIP(return, "no SW-protected VM: %s", strerror(-vm_fd));
-	caps = check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	caps = check_cap(vm_fd, KVM_CAP_GMEM_TRACK_FLAGS);
 	if (caps < 0 || !(caps & GUEST_MEMFD_FLAG_GMEM_TRACK))
 		SKIP(return, "no GUEST_MEMFD_FLAG_GMEM_TRACK (%#x)", caps);
 
