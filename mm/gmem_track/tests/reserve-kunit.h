@@ -192,6 +192,32 @@ static int gmem_test_no_vmemmap(unsigned long pfn, unsigned long nr)
 	return -ENOMEM;
 }
 
+/*
+ * The struct-page design's chunk count when a released chunk's struct
+ * pages are being removed: the counters and the memmap must not disagree,
+ * so the chunk must still be counted. Then the real removal. The counter
+ * is read directly: gmem_track_read_stats() takes the owners' locks, one
+ * of which the release holds.
+ */
+static long gmem_test_chunks_at_depopulate;
+static unsigned int gmem_test_depopulate_order;
+
+static long gmem_test_struct_page_chunks(unsigned int order)
+{
+	return atomic_long_read(&gmem_stats[GMEM_TRACK_STRUCT_PAGE]
+				[order == PUD_ORDER ? GMEM_STAT_CHUNKS_1G :
+						      GMEM_STAT_CHUNKS_2M]);
+}
+
+static int gmem_test_depopulate_counted(unsigned long pfn, unsigned long nr)
+{
+	gmem_test_chunks_at_depopulate =
+		gmem_test_struct_page_chunks(gmem_test_depopulate_order);
+	kunit_deactivate_static_stub(kunit_get_current_test(),
+				     gmem_vmemmap_depopulate);
+	return gmem_vmemmap_depopulate(pfn, nr);
+}
+
 static long gmem_test_rsv_memmap(void)
 {
 	long boot, runtime = memmap_pages_read(&boot);
@@ -246,7 +272,7 @@ static void gmem_test_reserve_struct_page(struct kunit *test)
 	unsigned long nr = 1UL << order, pfn = 0, i;
 	struct gmem_reserve_stats before, st;
 	struct gmem_track_owner *owner;
-	long memmap;
+	long memmap, chunks;
 	int ret;
 
 	owner = gmem_test_rsv_owner(test, order, 1, &before, &memmap);
@@ -290,8 +316,21 @@ static void gmem_test_reserve_struct_page(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap() - memmap,
 			(long)(nr / GMEM_GRANULE_PAGES));
 
-	/* Released, it is the reservation's again, with no struct pages. */
+	/*
+	 * Released, it is the reservation's again, with no struct pages; it
+	 * is counted until they are gone.
+	 */
+	chunks = gmem_test_struct_page_chunks(order);
+	gmem_test_chunks_at_depopulate = -1;
+	gmem_test_depopulate_order = order;
+	kunit_activate_static_stub(test, gmem_vmemmap_depopulate,
+				   gmem_test_depopulate_counted);
 	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, nr), 0);
+	/* The stub deactivates itself when it runs. */
+	if (gmem_test_chunks_at_depopulate < 0)
+		kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
+	KUNIT_EXPECT_EQ_MSG(test, gmem_test_chunks_at_depopulate, chunks,
+			    "the released chunk was no longer counted while its struct pages were removed");
 	gmem_reserve_read(NUMA_NO_NODE, order, &st);
 	KUNIT_EXPECT_EQ(test, st.free, before.free);
 	KUNIT_EXPECT_EQ(test, st.used, before.used);
