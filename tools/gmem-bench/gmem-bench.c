@@ -1379,9 +1379,12 @@ static void run_design(struct result *r)
 		     strerror(errno));
 		goto out;
 	}
+	/* gmem_track's flags have a capability of their own. */
 	caps = check_cap(b.vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (caps >= 0 && check_cap(b.vm_fd, KVM_CAP_GMEM_TRACK_FLAGS) > 0)
+		caps |= check_cap(b.vm_fd, KVM_CAP_GMEM_TRACK_FLAGS);
 	if (caps < 0 || ((__u64)caps & d->flags) != d->flags) {
-		skip(&b, "guest_memfd flags %#llx not supported (KVM_CAP_GUEST_MEMFD_FLAGS %#x)",
+		skip(&b, "guest_memfd flags %#llx not supported (capabilities %#x)",
 		     (unsigned long long)d->flags, caps);
 		goto out;
 	}

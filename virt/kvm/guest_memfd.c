@@ -1080,6 +1080,9 @@ static long kvm_gmem_set_memory_attributes(struct file *file,
 		return -EINVAL;
 	if (attrs.attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE)
 		return -EINVAL;
+	/* An output, which upstream's uapi wants zeroed on input. */
+	if (attrs.error_offset)
+		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(attrs.reserved); i++) {
 		if (attrs.reserved[i])
 			return -EINVAL;
@@ -1401,7 +1404,8 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	loff_t size = args->size;
 	u64 flags = args->flags;
 
-	if (flags & ~kvm_gmem_get_supported_flags(kvm))
+	if (flags & ~(kvm_gmem_get_supported_flags(kvm) |
+		      kvm_gmem_track_supported_flags(kvm)))
 		return -EINVAL;
 
 	if (size <= 0 || !PAGE_ALIGNED(size))

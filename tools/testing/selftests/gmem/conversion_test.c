@@ -115,10 +115,6 @@ _Static_assert(!(GT_ALL_FLAGS & ((1ULL << 24) - 1)) &&
 	       GT_ALL_FLAGS < (1ULL << 31),
 	       "gmem_track guest_memfd flags collide with upstream's");
 
-#ifndef KVM_CAP_GMEM_TRACK_FLAGS
-#define KVM_CAP_GMEM_TRACK_FLAGS ((1 << 24) + 1)
-#endif
-
 /* error_offset must be 0 on input: garbage for the bad-input cases. */
 #define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
 

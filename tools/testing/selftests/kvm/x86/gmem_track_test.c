@@ -344,6 +344,16 @@ static u64 check_cap_any(long cap)
 	return r;
 }
 
+/*
+ * Every KVM_CREATE_GUEST_MEMFD flag @vm takes: upstream's are listed by
+ * KVM_CAP_GUEST_MEMFD_FLAGS, gmem_track's by KVM_CAP_GMEM_TRACK_FLAGS.
+ */
+static u64 gmem_flags_supported(struct kvm_vm *vm)
+{
+	return vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS) |
+	       vm_check_cap(vm, KVM_CAP_GMEM_TRACK_FLAGS);
+}
+
 static bool vm_has_attributes2(struct kvm_vm *vm)
 {
 	const u64 flags = KVM_SET_MEMORY_ATTRIBUTES2_ZERO |
@@ -373,7 +383,8 @@ FIXTURE_SETUP(gmem_track)
 	if ((check_cap_any(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) & attr2_flags) !=
 	    attr2_flags)
 		SKIP(return, "KVM_SET_MEMORY_ATTRIBUTES2_ZERO/PRESERVE not supported");
-	if ((check_cap_any(KVM_CAP_GUEST_MEMFD_FLAGS) & t->gmem_flags) !=
+	if (((check_cap_any(KVM_CAP_GUEST_MEMFD_FLAGS) |
+	      check_cap_any(KVM_CAP_GMEM_TRACK_FLAGS)) & t->gmem_flags) !=
 	    t->gmem_flags)
 		SKIP(return, "guest_memfd flags 0x%lx not supported",
 		     t->gmem_flags);
@@ -447,7 +458,7 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 				    u64 extra_flags)
 {
 	u64 flags = t->gmem_flags | extra_flags;
-	u64 supported = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS);
+	u64 supported = gmem_flags_supported(t->vm);
 	bool huge_1g = t->chunk_size == SZ_1G;
 	u8 *aligned;
 	u64 align;
@@ -4394,8 +4405,8 @@ TEST_F_TIMEOUT(gmem_track, reserve_1g_map, RESERVE_TIMEOUT)
 	EXPECT_EQ(RACE_NR_CHUNKS, pages_2m);
 
 	other = vm_create_barebones();
-	TEST_ASSERT((vm_check_cap(other, KVM_CAP_GUEST_MEMFD_FLAGS) &
-		     RACE_OTHER_FLAGS) == RACE_OTHER_FLAGS,
+	TEST_ASSERT((gmem_flags_supported(other) & RACE_OTHER_FLAGS) ==
+		    RACE_OTHER_FLAGS,
 		    "a plain VM does not take guest_memfd flags 0x%llx",
 		    RACE_OTHER_FLAGS);
 	r.t = t;
