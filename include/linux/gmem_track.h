@@ -89,6 +89,7 @@ void gmem_track_owner_set_ops(struct gmem_track_owner *owner,
 enum gmem_track_design gmem_track_default_design(void);
 bool gmem_track_default_backend(enum gmem_track_design *design,
 				unsigned int *order);
+void gmem_track_default_taken(void);
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index);
 int gmem_track_release(struct gmem_track_owner *owner, pgoff_t index,
 		       unsigned long nr);
@@ -135,6 +136,10 @@ static inline bool gmem_track_default_backend(enum gmem_track_design *design,
 					      unsigned int *order)
 {
 	return false;
+}
+
+static inline void gmem_track_default_taken(void)
+{
 }
 
 static inline int gmem_track_populate(struct gmem_track_owner *owner,

@@ -209,6 +209,33 @@ bool gmem_track_default_backend(enum gmem_track_design *design,
 }
 EXPORT_SYMBOL_GPL(gmem_track_default_backend);
 
+/* Files that took the default backend since boot. */
+static atomic_long_t gmem_default_files = ATOMIC_LONG_INIT(0);
+
+/**
+ * gmem_track_default_taken - count a file that took the default backend
+ *
+ * Called by guest_memfd once a file that asked for no gmem_track flag has
+ * been created as a gmem_track file through gmem_track_default_backend().
+ * The count, /sys/kernel/mm/gmem_track/default_backend_files, tells the
+ * administrator (and the tests) that the default applies.
+ */
+void gmem_track_default_taken(void)
+{
+	atomic_long_inc(&gmem_default_files);
+}
+EXPORT_SYMBOL_GPL(gmem_track_default_taken);
+
+/**
+ * gmem_default_files_read - the files that took the default backend
+ *
+ * Return: how many times gmem_track_default_taken() was called since boot.
+ */
+long gmem_default_files_read(void)
+{
+	return atomic_long_read(&gmem_default_files);
+}
+
 static unsigned long gmem_chunk_pages(struct gmem_track_owner *owner)
 {
 	return 1UL << owner->chunk_order;

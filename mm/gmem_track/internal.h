@@ -175,5 +175,6 @@ void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes);
 int gmem_default_backend_store(const char *buf);
 int gmem_default_backend_show(char *buf);
+long gmem_default_files_read(void);
 
 #endif /* _MM_GMEM_TRACK_INTERNAL_H */

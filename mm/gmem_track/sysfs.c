@@ -128,6 +128,16 @@ static ssize_t default_backend_store(struct kobject *kobj,
 
 static struct kobj_attribute default_backend_attr = __ATTR_RW(default_backend);
 
+static ssize_t default_backend_files_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", gmem_default_files_read());
+}
+
+static struct kobj_attribute default_backend_files_attr =
+	__ATTR_RO(default_backend_files);
+
 /* Bytes of chunks of one size held by the owners of every design. */
 static long gmem_used_bytes(unsigned int order)
 {
@@ -166,6 +176,7 @@ static struct attribute *gmem_top_attrs[] = {
 	&free_1G_bytes_attr.attr,
 	&pfn_tree_bytes_attr.attr,
 	&default_backend_attr.attr,
+	&default_backend_files_attr.attr,
 	NULL,
 };
 

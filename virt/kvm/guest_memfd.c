@@ -1403,6 +1403,8 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 {
 	loff_t size = args->size;
 	u64 flags = args->flags;
+	u64 dflt;
+	int fd;
 
 	if (flags & ~(kvm_gmem_get_supported_flags(kvm) |
 		      kvm_gmem_track_supported_flags(kvm)))
@@ -1444,8 +1446,11 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	}
 
 	/* Nothing for a file that names gmem_track flags itself. */
-	flags |= kvm_gmem_default_flags(kvm, size, flags);
-	return __kvm_gmem_create(kvm, size, flags);
+	dflt = kvm_gmem_default_flags(kvm, size, flags);
+	fd = __kvm_gmem_create(kvm, size, flags | dflt);
+	if (fd >= 0 && dflt)
+		gmem_track_default_taken();
+	return fd;
 }
 
 int kvm_gmem_prepare_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot,

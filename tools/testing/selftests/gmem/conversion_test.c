@@ -56,7 +56,8 @@
  *    upstream's flags only (MMAP, none, MMAP|INIT_SHARED) of a chunk
  *    multiple become files of that design and chunk on SW-protected and
  *    default VMs, other sizes and explicit gmem_track flags do not, the
- *    knob changes no existing file and no KVM_CAP_GUEST_MEMFD_FLAGS, bad
+ *    knob changes no existing file and no KVM_CAP_GUEST_MEMFD_FLAGS,
+ *    default_backend_files counts each file that took the default, bad
  *    values are refused; the knob is restored after every test;
  *  - the gmem_track counters (/sys/kernel/mm/gmem_track/<design>/ and
  *    nr_memmap_pages + nr_memmap_boot_pages in /proc/vmstat) after every
@@ -1750,6 +1751,7 @@ static const char * const gmem_ro_files[] = {
 	"struct_page/ranges", "struct_page/descriptor_bytes",
 	"sentinel_pages", "parked_2M", "parked_1G", "used_2M_bytes",
 	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes", "pfn_tree_bytes",
+	"default_backend_files",
 };
 
 /*
@@ -3556,16 +3558,23 @@ static int db_file(struct __test_metadata *_metadata,
 	const char *design = c->design ?: variant->design;
 	__u64 chunk = c->chunk ?: variant->chunk;
 	struct db_counts want, now;
+	long taken;
 	char *mem;
 	int fd, ret;
 
 	db_settle(NULL, &want);
+	taken = sysfs_long(NULL, "default_backend_files");
 	fd = create_gmem(vm_fd, c->size, c->flags);
 	EXPECT_LE(0, fd) {
 		TH_LOG("%s: KVM_CREATE_GUEST_MEMFD", c->name);
 	}
 	if (fd < 0)
 		return 0;
+	/* Counted if the file took the default, not if it named a design. */
+	EXPECT_EQ(taken + (c->gmem_track && !c->design),
+		  sysfs_long(NULL, "default_backend_files")) {
+		TH_LOG("%s: default_backend_files", c->name);
+	}
 	if (c->knob_after)
 		EXPECT_EQ(0, write_file(DEFAULT_BACKEND, "none"));
 	ret = falloc(fd, FALLOC_FL_KEEP_SIZE, 0, c->size);
