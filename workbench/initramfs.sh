@@ -41,6 +41,9 @@ make -s -C "$work/tools/gmem-bench" OUTPUT="$st/gmem-bench" \
 # Its guest-side test of a design that cannot be allocated (tests.list).
 install -m 755 "$top/workbench/initramfs/gmem-bench-unmeasured" \
 	"$st/gmem-bench/unmeasured"
+# The runs of upstream's tests on a default backend (tests.list).
+install -m 755 "$top/workbench/initramfs/on-default-backend" \
+	"$st/on-default-backend"
 echo "$stamp" > "$st/.khdr"
 
 rm -rf "$root"
