@@ -1533,6 +1533,82 @@ static int partial_punch_cases(struct falloc_case *c, const struct witness *w)
 }
 
 /*
+ * Conversions of memory that is not allocated, or only in part, as the
+ * in-place conversion series allows: they change the attributes alone and
+ * allocate nothing; memory allocated afterwards has the state they set
+ * and reads as zeroes. flags 0, the only value upstream has, keeps the
+ * content in both directions. 1 GiB files are one chunk, which a punch of
+ * part of it zeroes rather than frees: they have the hole, not the part.
+ */
+TEST_F_TIMEOUT(gmem, convert_holes, TMO)
+{
+	struct gfile *f = &self->f;
+	/* Checked windows: all of a 4 MiB file, 2 MiB at each end of 1 GiB. */
+	__u64 win = f->size > SZ_4M ? SZ_2M : f->size / 2;
+	__u64 last = f->size - win, half = f->size / 2, seed = next_seed();
+	struct counters c0, now;
+	int ret;
+
+	/* The whole file a hole, then shared and private again, flags 0. */
+	ASSERT_EQ(0, falloc(f->fd, PUNCH, 0, f->size));
+	if (f->design) {
+		c0 = f->before;
+		ASSERT_TRUE(wait_counters(f, &c0, true, &now));
+	}
+	read_counters(f, &c0);
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, SHARED, 0, NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, 0, NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, SHARED, 0, NULL));
+	read_counters(f, &now);
+	EXPECT_TRUE(same_counters(&c0, &now)) {
+		print_counters("conversions of a hole", &now, &c0);
+	}
+	/* The first touch allocates: zeroes, shared, writable. */
+	ret = check_range(f, 0, win, 0);
+	if (ret >= 0 && f->chunk == SZ_1G && probe(f->mem, 0, false) == PG_SIGBUS)
+		SKIP(return, "no free 1 GiB chunk to fault in");
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(-1, check_range(f, last, win, 0));
+	EXPECT_EQ(-1, fill_range(f, 0, win, seed));
+	EXPECT_EQ(-1, fill_range(f, last, win, seed));
+
+	/* flags 0 keeps the content to private and back. */
+	ASSERT_EQ(0, set_attrs(f->fd, 0, win, PRIVATE, 0, NULL));
+	EXPECT_EQ(-1, check_private(f, 0, win, false));
+	EXPECT_EQ(-1, check_range(f, last, win, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, win, SHARED, 0, NULL));
+	EXPECT_EQ(-1, check_range(f, 0, win, seed));
+	if (f->chunk == SZ_1G)
+		return;
+
+	/*
+	 * Partly allocated: the lower half allocated and private, the upper
+	 * half a hole. One conversion across both, and back.
+	 */
+	ASSERT_EQ(0, falloc(f->fd, PUNCH, 0, f->size));
+	ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_KEEP_SIZE, 0, half));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, 0, NULL));
+	read_counters(f, &c0);
+	ASSERT_EQ(0, set_attrs(f->fd, PAGE_SZ, f->size - 2 * PAGE_SZ, SHARED,
+			       0, NULL));
+	if (f->design) {
+		read_counters(f, &now);
+		EXPECT_EQ(c0.chunks, now.chunks);
+		EXPECT_EQ(c0.private_b - (long)(half - PAGE_SZ), now.private_b);
+		EXPECT_EQ(c0.shared_b + (long)(half - PAGE_SZ), now.shared_b);
+	}
+	EXPECT_EQ(-1, check_private(f, 0, PAGE_SZ, false));
+	EXPECT_EQ(-1, check_private(f, f->size - PAGE_SZ, PAGE_SZ, false));
+	EXPECT_EQ(-1, check_range(f, PAGE_SZ, f->size - 2 * PAGE_SZ, 0));
+	EXPECT_EQ(-1, fill_range(f, PAGE_SZ, f->size - 2 * PAGE_SZ, seed));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, 0, NULL));
+	EXPECT_EQ(-1, check_private(f, 0, f->size, false));
+	ASSERT_EQ(0, set_attrs(f->fd, PAGE_SZ, f->size - 2 * PAGE_SZ, SHARED,
+			       0, NULL));
+	EXPECT_EQ(-1, check_range(f, PAGE_SZ, f->size - 2 * PAGE_SZ, seed));
+}
+
+/*
  * A punch of part of a chunk takes the same bad input as any punch and
  * changes nothing then; past the end of the file there is nothing to
  * zero (a punch wholly past it is a no-op: falloc_bad_input).
