@@ -25,13 +25,18 @@
  *   the host reads it back through mmap().
  * - vmm_flow: what a VMM written for upstream's in-place conversion does.
  *   The file is created shared (GUEST_MEMFD_FLAG_INIT_SHARED); the host
- *   loads a payload and converts the file to private keeping it; the guest
+ *   loads a payload and converts the file to private keeping it (flags 0,
+ *   upstream's only value, as in every conversion of it); the guest
  *   finds the payload and writes over it; the host converts parts back to
  *   shared and reads the guest's bytes there, and punches 4 KiB inside a
  *   chunk, of a shared and of a private page: both read zeroes, from the
  *   host (shared) and the guest, the pages around them are as they were,
  *   and every page keeps its attribute.  A private page raises SIGBUS in
  *   the host, a shared one maps in the guest the memory the host sees.
+ *   Fixture vmm runs it again with no gmem_track flag, as a VMM unaware
+ *   of gmem_track: on upstream's 4 KiB backend, and with the default
+ *   backend at tracked-2m and structpage-2m, where default_backend_files
+ *   must count the file.
  * - poison_private: memory_failure() on a private page the guest has mapped
  *   takes the mapping away: the guest's next access exits to the VMM with
  *   KVM_EXIT_MEMORY_FAULT, the page cannot be converted any more (EHWPOISON,
@@ -364,22 +369,37 @@ static bool vm_has_attributes2(struct kvm_vm *vm)
 	       (vm_check_cap(vm, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) & flags) == flags;
 }
 
+/*
+ * Set up @t for files of @gmem_flags and chunks of @chunk_size. Returns
+ * NULL, or why the test is skipped: KVM has no guest_memfd with attributes.
+ */
+static const char *gmem_test_init(struct gmem_test *t, u64 gmem_flags,
+				  u64 chunk_size)
+{
+	t->gmem_flags = gmem_flags;
+	t->chunk_size = chunk_size;
+	t->fd = -1;
+
+	if (!kvm_has_cap(KVM_CAP_GUEST_MEMFD))
+		return "KVM_CAP_GUEST_MEMFD not supported";
+	if (!(check_cap_any(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES) &
+	      KVM_MEMORY_ATTRIBUTE_PRIVATE))
+		return "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES not supported";
+	return NULL;
+}
+
 FIXTURE_SETUP(gmem_track)
 {
 	const u64 attr2_flags = KVM_SET_MEMORY_ATTRIBUTES2_ZERO |
 				KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
 	struct gmem_test *t = &self->t;
+	const char *reason;
 
-	t->gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_GMEM_TRACK |
-			variant->flags;
-	t->chunk_size = variant->chunk_size;
-	t->fd = -1;
-
-	if (!kvm_has_cap(KVM_CAP_GUEST_MEMFD))
-		SKIP(return, "KVM_CAP_GUEST_MEMFD not supported");
-	if (!(check_cap_any(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES) &
-	      KVM_MEMORY_ATTRIBUTE_PRIVATE))
-		SKIP(return, "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES not supported");
+	reason = gmem_test_init(t, GUEST_MEMFD_FLAG_MMAP |
+				   GUEST_MEMFD_FLAG_GMEM_TRACK | variant->flags,
+				variant->chunk_size);
+	if (reason)
+		SKIP(return, "%s", reason);
 	if ((check_cap_any(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) & attr2_flags) !=
 	    attr2_flags)
 		SKIP(return, "KVM_SET_MEMORY_ATTRIBUTES2_ZERO/PRESERVE not supported");
@@ -407,10 +427,8 @@ static void gmem_fail_mark(struct gmem_test *t)
 	t->fail_set = true;
 }
 
-FIXTURE_TEARDOWN(gmem_track)
+static void gmem_test_release(struct gmem_test *t)
 {
-	struct gmem_test *t = &self->t;
-
 	if (t->fail_set)
 		gmem_fail_clear();
 	if (t->reserved)
@@ -419,6 +437,11 @@ FIXTURE_TEARDOWN(gmem_track)
 		kvm_close(t->fd);
 	if (t->vm)
 		kvm_vm_free(t->vm);
+}
+
+FIXTURE_TEARDOWN(gmem_track)
+{
+	gmem_test_release(&self->t);
 }
 
 /*
@@ -997,9 +1020,13 @@ static void vmm_flow_punch(struct gmem_test *t, u64 offset)
 		    errno, strerror(errno));
 }
 
-TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
+/*
+ * The flow of vmm_flow on the file @t describes. Returns NULL, or why the
+ * test is skipped. @created, if set, is called once the file exists.
+ */
+static const char *vmm_flow_run(struct gmem_test *t,
+				void (*created)(struct gmem_test *t))
 {
-	struct gmem_test *t = &self->t;
 	u64 size = gmem_file_size(t, 2);
 	u64 punched = vmm_flow_punched(size);
 	u64 priv = vmm_flow_private(size);
@@ -1009,7 +1036,7 @@ TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
 
 	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_vmm_flow);
 	if (reason)
-		SKIP(return, "%s", reason);
+		return reason;
 
 	/* What the VMM asks first: a SW-protected VM's file, shared. */
 	supported = vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_FLAGS);
@@ -1018,7 +1045,9 @@ TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
 		    supported);
 	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
 	if (reason)
-		SKIP(return, "%s", reason);
+		return reason;
+	if (created)
+		created(t);
 
 	map_test_pages(t->vm, size);
 	map_page(t->vm, punched - PAGE_SIZE);
@@ -1031,22 +1060,19 @@ TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
 	fill_test_pages(t->mem, size, SALT_PAYLOAD);
 
 	/*
-	 * All of the file private in one call, the payload kept.  Upstream
-	 * takes flags 0 only, which keeps the content here as well (see
+	 * All of the file private in one call, the payload kept.  With flags
+	 * 0, as upstream's uapi has no other value: the content is kept (see
 	 * Documentation/virt/kvm/gmem_track_uapi.rst).
 	 */
-	gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE,
-			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
 	for (i = 0; i < NR_TEST_PAGES; i++)
 		host_expect_sigbus(t->mem, test_offset(i, size));
 
 	run_to_sync(t, 1);
 
 	/* Parts shared again: the host reads what the guest wrote. */
-	gmem_set_attributes(t->fd, 0, 2 * PAGE_SIZE, 0,
-			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
-	gmem_set_attributes(t->fd, punched - PAGE_SIZE, 3 * PAGE_SIZE, 0,
-			    KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
+	gmem_set_attributes(t->fd, 0, 2 * PAGE_SIZE, 0, 0);
+	gmem_set_attributes(t->fd, punched - PAGE_SIZE, 3 * PAGE_SIZE, 0, 0);
 	host_check_page(t->mem, 0, SALT_PRIVATE);
 	host_check_page(t->mem, PAGE_SIZE, SALT_PRIVATE);
 	host_check_page(t->mem, punched - PAGE_SIZE, SALT_PRIVATE);
@@ -1069,6 +1095,103 @@ TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
 	run_to_done(t);
 	host_check_page(t->mem, 0, SALT_SHARED);
 	host_check_page(t->mem, punched, 0);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
+{
+	const char *reason = vmm_flow_run(&self->t, NULL);
+
+	if (reason)
+		SKIP(return, "%s", reason);
+}
+
+/*
+ * vmm_flow as a VMM that knows nothing of gmem_track runs it: no
+ * gmem_track flag, on upstream's 4 KiB backend and on each design the
+ * administrator can make the default for such files, whose count of
+ * files (default_backend_files) shows that the test's file took it.
+ */
+FIXTURE(vmm) {
+	struct gmem_test t;
+};
+
+FIXTURE_VARIANT(vmm) {
+	const char *default_backend;
+	u64 chunk_size;
+};
+
+FIXTURE_VARIANT_ADD(vmm, upstream_4k) {
+	.default_backend = "none",
+	.chunk_size = SZ_2M,	/* for the file's size only */
+};
+
+FIXTURE_VARIANT_ADD(vmm, default_tracked_2m) {
+	.default_backend = "tracked-2m",
+	.chunk_size = SZ_2M,
+};
+
+FIXTURE_VARIANT_ADD(vmm, default_structpage_2m) {
+	.default_backend = "structpage-2m",
+	.chunk_size = SZ_2M,
+};
+
+#define DEFAULT_BACKEND		GMEM_TRACK_SYSFS "/default_backend"
+#define DEFAULT_BACKEND_FILES	GMEM_TRACK_SYSFS "/default_backend_files"
+
+static long vmm_default_files;
+static int vmm_default_want;	/* 1 if the file takes the default */
+static char vmm_default_was[32] = "none";	/* the knob before the test */
+
+static void vmm_default_restore(void)
+{
+	write_file(DEFAULT_BACKEND, vmm_default_was);
+}
+
+FIXTURE_SETUP(vmm)
+{
+	const char *reason;
+	FILE *f;
+
+	reason = gmem_test_init(&self->t, GUEST_MEMFD_FLAG_MMAP,
+				variant->chunk_size);
+	if (reason)
+		SKIP(return, "%s", reason);
+	vmm_default_files = read_long(DEFAULT_BACKEND_FILES);
+	vmm_default_want = !!strcmp(variant->default_backend, "none");
+	f = fopen(DEFAULT_BACKEND, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(vmm_default_was, sizeof(vmm_default_was), f));
+	fclose(f);
+	vmm_default_was[strcspn(vmm_default_was, "\n")] = 0;
+	ASSERT_LE(0, vmm_default_files);
+	/* A failed TEST_ASSERT() skips the teardown: restore at exit too. */
+	atexit(vmm_default_restore);
+	ASSERT_EQ(0, write_file(DEFAULT_BACKEND, variant->default_backend));
+}
+
+FIXTURE_TEARDOWN(vmm)
+{
+	vmm_default_restore();
+	gmem_test_release(&self->t);
+}
+
+/* Right after the file's creation: whether it took the default. */
+static void vmm_file_created(struct gmem_test *t)
+{
+	long now = read_long(DEFAULT_BACKEND_FILES);
+
+	TEST_ASSERT(now == vmm_default_files + vmm_default_want,
+		    "default_backend_files went from %ld to %ld, wanted +%d",
+		    vmm_default_files, now, vmm_default_want);
+}
+
+TEST_F_TIMEOUT(vmm, vmm_flow, GMEM_TEST_TIMEOUT)
+{
+	const char *reason = vmm_flow_run(&self->t, vmm_file_created);
+
+	if (reason)
+		SKIP(return, "%s", reason);
 }
 
 #define TRACING		"/sys/kernel/tracing"
