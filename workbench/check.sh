@@ -98,8 +98,10 @@ fi
 # The 2M item comes first and the kernel image stays low (nokaslr), so
 # that its chunks form one run holding a 1 GiB-aligned GiB
 # (gmem_track_test's reserve_1g_map needs one). The log buffer keeps the
-# early messages until the test reads them.
-RESERVE_ARGS="gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr log_buf_len=4M"
+# early messages until the test reads them. The default backend is set on
+# the command line here, a bad value first (reserve_test checks both, then
+# sets it back to none; the tests before it name their backends).
+RESERVE_ARGS="gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr log_buf_len=4M gmem_track.default_backend=bogus gmem_track.default_backend=structpage-1g"
 # The first boot of each guest: 1 GiB chunks reserved, so that no 1 GiB
 # case depends on the buddy allocator still having a free GiB late in the
 # run. Tracked files take them first, struct-page files when the buddy

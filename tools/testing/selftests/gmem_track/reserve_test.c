@@ -5,6 +5,7 @@
  * make check boots a second time with
  *
  *   gmem_track.reserve=2G:2M,2G:1G,3M:2M,1G:4M,1G:1G@9,abc:1G nokaslr
+ *   gmem_track.default_backend=bogus gmem_track.default_backend=structpage-1g
  *
  * (see workbench/check.sh): two good items, four bad ones. The 2M item
  * comes first, right below the top of memory's early allocations, and the
@@ -26,7 +27,9 @@
  *  - shrinking the reservation through sysfs gives memory back to the
  *    buddy allocator with struct pages built, refuses bad values, and
  *    cannot take chunks in use;
- *  - a memory error in a free reserved chunk keeps it out of use.
+ *  - a memory error in a free reserved chunk keeps it out of use;
+ *  - gmem_track.default_backend= on the command line: a bad value is
+ *    reported and changes nothing, a good one is what sysfs reads.
  * The tests run in order: later ones rely on what earlier ones left.
  */
 
@@ -230,6 +233,35 @@ TEST_F_TIMEOUT(rsv, boot_messages, TMO)
 		if (!strstr(log, want[i]))
 			TH_LOG("missing from the kernel log: %s", want[i]);
 		EXPECT_NE(NULL, strstr(log, want[i]));
+	}
+	free(log);
+}
+
+/*
+ * The default backend set on the command line, the only test of that
+ * path: the bad value reported by the kernel's parameter parser, the good
+ * one after it in sysfs. Back to none at once, so that later tests (and
+ * the next boot's) see the default every boot starts with.
+ */
+#define DEFAULT_BACKEND	GMEM_TRACK_SYSFS "/default_backend"
+
+TEST_F_TIMEOUT(rsv, default_backend_param, TMO)
+{
+	static const char bad[] =
+		"`bogus' invalid for parameter `gmem_track.default_backend'";
+	char *log = kernel_log(), val[32] = "";
+	int fd = open(DEFAULT_BACKEND, O_RDONLY);
+	ssize_t n;
+
+	ASSERT_LE(0, fd);
+	n = read(fd, val, sizeof(val) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	EXPECT_STREQ("structpage-1g\n", val);
+	EXPECT_EQ(0, write_file(DEFAULT_BACKEND, "none"));
+	ASSERT_NE(NULL, log);
+	EXPECT_NE(NULL, strstr(log, bad)) {
+		TH_LOG("missing from the kernel log: %s", bad);
 	}
 	free(log);
 }
