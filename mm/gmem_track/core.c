@@ -539,6 +539,29 @@ static void gmem_wait_speculative(unsigned long *cookie)
 }
 
 /*
+ * Count a released chunk out of the statistics and its owner's memory
+ * cgroup: @shared of its pages were shared, @populated of its granules had
+ * vmemmap of their own (tracked design; every granule otherwise).
+ */
+static void gmem_chunk_release_account(struct gmem_track_owner *owner,
+				       long shared, long populated)
+{
+	unsigned long nr = gmem_chunk_pages(owner);
+	long granules = nr / GMEM_GRANULE_PAGES;
+	bool tracked = owner->design == GMEM_TRACK_TRACKED;
+
+	gmem_stat_add(owner->design, gmem_chunk_stat(owner), -1);
+	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -(long)(nr - shared));
+	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -shared);
+	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
+	if (tracked)
+		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
+			      -(granules - populated));
+	/* The chunk, and in the tracked design its shared granules' vmemmap. */
+	gmem_uncharge(owner, nr + (tracked ? populated : 0));
+}
+
+/*
  * Give the chunk at @cindex back. Pages that have a struct page must hold
  * only gmem_track's reference. Poisoned pages are freed with PG_hwpoison,
  * which keeps them out of the free lists. Returns 0, -EBUSY (a reference,
@@ -630,17 +653,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		}
 	}
 
-	gmem_stat_add(owner->design, gmem_chunk_stat(owner), -1);
-	gmem_stat_add(owner->design, GMEM_STAT_PRIVATE, -(long)(nr - shared));
-	gmem_stat_add(owner->design, GMEM_STAT_SHARED, -shared);
-	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -populated);
-	if (tracked)
-		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED,
-			      -(long)(granules - populated));
-	/* The chunk, and in the tracked design its shared granules' vmemmap. */
-	gmem_uncharge(owner, nr + (tracked ? populated : 0));
-
 	if (quarantine && !tracked && !reserved) {
+		gmem_chunk_release_account(owner, shared, populated);
 		gmem_pool_park(pfn, owner->chunk_order, true);
 		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
 					    owner->design, true);
@@ -675,6 +689,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 						      GMEM_GRANULE_PAGES);
 			WARN_ON_ONCE(ret < 0);
 		}
+		/* Counted out once its struct pages are gone, not before. */
+		gmem_chunk_release_account(owner, shared, populated);
 		if (reserved)
 			gmem_pool_return_reserve(pfn, owner->chunk_order,
 						 poisoned_nr > 0 || quarantine);
@@ -686,6 +702,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		return 0;
 	}
 
+	gmem_chunk_release_account(owner, shared, populated);
 	for (i = 0; i < nr; i++) {
 		gmem_page_init_shared(pfn_to_page(pfn + i), pfn + i);
 		if (!(i % GMEM_GRANULE_PAGES))
