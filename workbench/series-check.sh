@@ -105,7 +105,7 @@ for p in "${series[@]}"; do
 			mv -f "$src/$f.wb-tmp" "$src/$f"
 		fi
 	done <<< "$files"
-	if ! patch -s -p1 -d "$src" --no-backup-if-mismatch -r - < "$p" \
+	if ! patch -s -F0 -p1 -d "$src" --no-backup-if-mismatch -r - < "$p" \
 			>> "$log" 2>&1; then
 		fail "$name" "does not apply"
 	fi

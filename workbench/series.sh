@@ -228,7 +228,7 @@ for m in "${msgs[@]}"; do
 				while IFS= read -r f; do
 					mkdir -p "$tree/$(dirname "$f")"
 				done < <(sed -n 's#^+++ b/##p' "${p[0]}" | sed 's/[[:space:]].*$//')
-				if ! patch -s -p1 -d "$stage" --no-backup-if-mismatch -r - \
+				if ! patch -s -F0 -p1 -d "$stage" --no-backup-if-mismatch -r - \
 						< "${p[0]}"; then
 					die "$(basename "${p[0]}") does not apply in $(basename "$m")"
 				fi

@@ -54,7 +54,7 @@ while read -r f; do
 done < "$list"
 
 for p in "${patches[@]}"; do
-	if ! patch -s -p1 -d "$stage" --no-backup-if-mismatch -r - < "$p"; then
+	if ! patch -s -F0 -p1 -d "$stage" --no-backup-if-mismatch -r - < "$p"; then
 		echo "tree: $(basename "$p") does not apply to $KVER" >&2
 		exit 1
 	fi
