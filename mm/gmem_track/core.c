@@ -687,7 +687,9 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 			gmem_wait_speculative(&frozen);
 			ret = gmem_vmemmap_depopulate(pfn + g,
 						      GMEM_GRANULE_PAGES);
-			WARN_ON_ONCE(ret < 0);
+			/* Struct pages left behind: never hand it out again. */
+			if (WARN_ON_ONCE(ret < 0))
+				quarantine = true;
 		}
 		/* Counted out once its struct pages are gone, not before. */
 		gmem_chunk_release_account(owner, shared, populated);
@@ -696,7 +698,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 						 poisoned_nr > 0 || quarantine);
 		else
 			gmem_pool_park(pfn, owner->chunk_order,
-				       poisoned_nr > 0);
+				       poisoned_nr > 0 || quarantine);
 		trace_gmem_track_chunk_free(pfn, owner->chunk_order,
 					    owner->design, true);
 		return 0;
