@@ -146,6 +146,7 @@ static inline void gmem_objcg_uncharge(struct obj_cgroup *objcg,
 int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		    unsigned long *pfn, bool *depopulated);
 struct page *gmem_pool_alloc_buddy(int nid, unsigned int order);
+void gmem_pool_free_buddy(unsigned long pfn, unsigned int order);
 void gmem_pool_free(unsigned long pfn, unsigned int order);
 void gmem_pool_park(unsigned long pfn, unsigned int order, bool poisoned);
 long gmem_pool_parked(unsigned int order);

@@ -205,12 +205,28 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 	ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1, owner,
 				GFP_KERNEL);
 	if (ret) {
-		free_contig_range(*pfn, nr);
+		gmem_pool_free_buddy(*pfn, order);
 		return ret;
 	}
 	return 0;
 }
 ALLOW_ERROR_INJECTION(gmem_pool_alloc, ERRNO);
+
+/**
+ * gmem_pool_free_buddy - give a chunk to the buddy allocator
+ * @pfn: first PFN of the chunk, which the PFN tree no longer records.
+ * @order: its order.
+ *
+ * The counterpart of gmem_pool_alloc_buddy(): every page must have a
+ * reference count of one; a page with PG_hwpoison stays out of the free
+ * lists.
+ */
+void gmem_pool_free_buddy(unsigned long pfn, unsigned int order)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gmem_pool_free_buddy, pfn, order);
+
+	free_contig_range(pfn, 1UL << order);
+}
 
 /**
  * gmem_pool_free - give a chunk back to where it came from
@@ -231,7 +247,7 @@ void gmem_pool_free(unsigned long pfn, unsigned int order)
 		return;
 	}
 	mtree_erase(&gmem_pfn_tree, pfn);
-	free_contig_range(pfn, 1UL << order);
+	gmem_pool_free_buddy(pfn, order);
 }
 
 /**
