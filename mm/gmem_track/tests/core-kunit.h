@@ -1260,6 +1260,278 @@ static void gmem_test_mf_set_hwpoison(struct kunit *test)
 	__free_page(page);
 }
 
+#ifdef CONFIG_MEMORY_FAILURE
+/*
+ * memory_failure() itself, from a kthread and at a random moment, while
+ * the test gives its chunk back and takes one in a loop: the windows that
+ * gmem_test_mf_new_chunk() holds open with stubs, hit by timing alone.
+ * The chunks come from blocks the test allocated (static stubs of
+ * gmem_pool_alloc_buddy() and gmem_pool_free_buddy()), so that the page
+ * hit is always gmem_track's or the test's, never the rest of the
+ * kernel's: in the chunk the owner holds, in a block the test keeps free
+ * (handed out again next, as the buddy allocator would), or in one on its
+ * way in or out. Wherever it lands it must end up out of use: poisoned in
+ * the descriptor while the owner's chunk holds it, else with PG_hwpoison.
+ * A block given back with a poisoned page is not handed out again; at the
+ * end the test frees its blocks and the allocator keeps the poisoned pages.
+ */
+#define GMEM_TEST_CHURN_BLOCKS	8	/* allocated at the start */
+#define GMEM_TEST_CHURN_MAX	16	/* and parked chunks adopted */
+#define GMEM_TEST_CHURN_HITS	8
+#define GMEM_TEST_CHURN_MS	3000
+#define GMEM_TEST_CHURN_TRIES	100
+
+enum { GMEM_CHURN_OUT, GMEM_CHURN_FREE, GMEM_CHURN_DEAD };
+
+/* Not on the stack: the kthread may outlive a test that gave up. */
+static struct gmem_test_churn {
+	unsigned long block[GMEM_TEST_CHURN_MAX];
+	int state[GMEM_TEST_CHURN_MAX];
+	int nr;
+	bool overflow;		/* more parked chunks than room */
+	unsigned long pfn;	/* the next page to hit */
+	int handled, unowned;	/* memory_failure() returns: 0, -EBUSY */
+	unsigned long bad;	/* a poisoned page handed out, or 0 */
+	bool stop;
+	struct completion go, done, exited;
+} gmem_test_churn;
+
+/* The lowest free block: the one just given back, while it lives. */
+static struct page *gmem_test_churn_alloc(int nid, unsigned int order)
+{
+	struct gmem_test_churn *c = &gmem_test_churn;
+	int i;
+
+	for (i = 0; i < c->nr; i++) {
+		if (c->state[i] == GMEM_CHURN_FREE) {
+			c->state[i] = GMEM_CHURN_OUT;
+			return pfn_to_page(c->block[i]);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A block back from the owner stays the test's: free for the next chunk,
+ * or dead if a page of it is poisoned. A chunk that was not one of the
+ * test's blocks (a parked one the owner took) becomes one, so that no
+ * page the kthread may still hit goes to the buddy allocator.
+ */
+static void gmem_test_churn_free(unsigned long pfn, unsigned int order)
+{
+	struct gmem_test_churn *c = &gmem_test_churn;
+	unsigned long j;
+	int i;
+
+	for (i = 0; i < c->nr && c->block[i] != pfn; i++)
+		;
+	if (i == c->nr) {
+		/* Never seen (< 1 parked chunk per boot): leak it, fail. */
+		if (c->nr == GMEM_TEST_CHURN_MAX) {
+			c->overflow = true;
+			return;
+		}
+		c->block[c->nr++] = pfn;
+	}
+	c->state[i] = GMEM_CHURN_FREE;
+	for (j = 0; j < (1UL << order); j++)
+		if (PageHWPoison(pfn_to_page(pfn + j)))
+			c->state[i] = GMEM_CHURN_DEAD;
+}
+
+static int gmem_test_churn_thread(void *data)
+{
+	struct gmem_test_churn *c = data;
+
+	for (;;) {
+		wait_for_completion(&c->go);
+		if (READ_ONCE(c->stop))
+			break;
+		/* Somewhere in the release and populate that run meanwhile. */
+		udelay(get_random_u32_below(400));
+		/*
+		 * 0: gmem_track held the page. -EBUSY: it did not (a block in
+		 * the test's hands, or a chunk in flight), and memory_failure()
+		 * marked it PG_hwpoison and could do nothing more.
+		 */
+		switch (memory_failure(READ_ONCE(c->pfn), MF_SW_SIMULATED)) {
+		case 0:
+			c->handled++;
+			break;
+		case -EBUSY:
+			c->unowned++;
+			break;
+		}
+		complete(&c->done);
+	}
+	complete(&c->exited);
+	return 0;
+}
+
+/*
+ * Give chunk 0 back and take one; a transient reference (a PFN walker)
+ * makes either fail with -EBUSY: try again. In the struct-page design
+ * every page of the new chunk has its struct page: one with PG_hwpoison
+ * that the descriptor does not know is poisoned was handed out.
+ */
+static int gmem_test_churn_cycle(struct gmem_track_owner *owner)
+{
+	unsigned long pfn;
+	pgoff_t j;
+	int i, ret;
+
+	for (i = 0; i < GMEM_TEST_CHURN_TRIES; i++) {
+		ret = gmem_track_release(owner, 0, 1UL << PMD_ORDER);
+		if (ret != -EBUSY)
+			break;
+		cond_resched();
+	}
+	if (ret)
+		return ret;
+	for (i = 0; i < GMEM_TEST_CHURN_TRIES; i++) {
+		ret = gmem_track_populate(owner, 0);
+		if (ret != -EBUSY)
+			break;
+		cond_resched();
+	}
+	if (ret || owner->design != GMEM_TRACK_STRUCT_PAGE)
+		return ret;
+	for (j = 0; j < (1UL << PMD_ORDER); j++) {
+		if (gmem_track_lookup(owner, j, &pfn, NULL, NULL))
+			continue;
+		if (PageHWPoison(pfn_to_page(pfn)) && !gmem_test_churn.bad)
+			gmem_test_churn.bad = pfn;
+	}
+	return 0;
+}
+
+/* Whether a page memory_failure() was called on is out of use. */
+static bool gmem_test_churn_safe(struct gmem_track_owner *owner,
+				 unsigned long hit)
+{
+	unsigned long base, pfn = 0;
+	pgoff_t i;
+	int ret;
+
+	/* The owner's chunk, from its first index that is not poisoned. */
+	for (i = 0; i < (1UL << PMD_ORDER); i++) {
+		ret = gmem_track_lookup(owner, i, &pfn, NULL, NULL);
+		if (ret != -EHWPOISON)
+			break;
+	}
+	base = pfn - i;
+	if (!ret && hit >= base && hit < base + (1UL << PMD_ORDER))
+		return gmem_track_lookup(owner, hit - base, &pfn, NULL,
+					 NULL) == -EHWPOISON;
+	/* Kept by gmem_track for no owner, or in one of the test's blocks. */
+	if (gmem_track_pfn_owned(hit))
+		return !gmem_pool_owns(hit, owner);
+	return PageHWPoison(pfn_to_page(hit));
+}
+
+static void gmem_test_mf_churn(struct kunit *test)
+{
+	const enum gmem_track_design *design = test->param_value;
+	struct gmem_test_churn *c = &gmem_test_churn;
+	unsigned long hits[GMEM_TEST_CHURN_HITS], pfn, end, cycles = 0, j;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+	struct page *page;
+	int n = 0, i, ret;
+
+	memset(c, 0, sizeof(*c));
+	owner = gmem_track_owner_create(PMD_ORDER, *design, NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	owner->buddy_only = true;
+	for (i = 0; i < GMEM_TEST_CHURN_BLOCKS; i++) {
+		page = gmem_pool_alloc_buddy(NUMA_NO_NODE, PMD_ORDER);
+		if (!page)
+			break;
+		c->block[c->nr] = page_to_pfn(page);
+		c->state[c->nr++] = GMEM_CHURN_FREE;
+	}
+	kunit_activate_static_stub(test, gmem_pool_alloc_buddy,
+				   gmem_test_churn_alloc);
+	kunit_activate_static_stub(test, gmem_pool_free_buddy,
+				   gmem_test_churn_free);
+	if (c->nr < 2)
+		goto out;
+	ret = gmem_track_populate(owner, 0);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (ret)
+		goto out;
+	init_completion(&c->go);
+	init_completion(&c->done);
+	init_completion(&c->exited);
+	task = kthread_run(gmem_test_churn_thread, c, "gmem_test_churn");
+	KUNIT_EXPECT_FALSE(test, IS_ERR(task));
+	if (IS_ERR(task))
+		goto out;
+
+	end = jiffies + msecs_to_jiffies(GMEM_TEST_CHURN_MS);
+	while (n < GMEM_TEST_CHURN_HITS && time_before(jiffies, end)) {
+		/* A page of the chunk held now, never its first. */
+		ret = gmem_track_lookup(owner, 0, &pfn, NULL, NULL);
+		if (ret)
+			break;
+		hits[n++] = pfn + 1 + get_random_u32_below((1U << PMD_ORDER) - 1);
+		WRITE_ONCE(c->pfn, hits[n - 1]);
+		complete(&c->go);
+		while (!try_wait_for_completion(&c->done)) {
+			ret = gmem_test_churn_cycle(owner);
+			if (ret) {
+				wait_for_completion(&c->done);
+				break;
+			}
+			cycles++;
+		}
+		/* Once more, as the page may have been in flight. */
+		if (!ret)
+			ret = gmem_test_churn_cycle(owner);
+		if (ret)
+			break;
+	}
+	WRITE_ONCE(c->stop, true);
+	complete(&c->go);
+	wait_for_completion(&c->exited);
+
+	kunit_info(test, "%d pages hit during %lu chunk cycles over %d blocks: %d held by gmem_track, %d not\n",
+		   n, cycles, c->nr, c->handled, c->unowned);
+	KUNIT_EXPECT_EQ_MSG(test, c->bad, 0,
+			    "%#lx, marked by memory_failure(), was handed out as good memory",
+			    c->bad);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_TRUE_MSG(test, gmem_test_churn_safe(owner, hits[i]),
+				      "%#lx, hit by memory_failure() during %lu chunk cycles, is in use",
+				      hits[i], cycles);
+	/* Only running out of blocks, as hit ones die, ends it early. */
+	KUNIT_EXPECT_TRUE_MSG(test, !ret || ret == -ENOMEM, "ret %d", ret);
+	KUNIT_EXPECT_GT(test, n, 0);
+out:
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_FALSE(test, c->overflow);
+	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	/*
+	 * Blocks still out are gmem_track's (parked or quarantined) and stay
+	 * there. The others go back page by page: the allocator keeps a
+	 * poisoned page out of its free lists.
+	 */
+	for (i = 0; i < c->nr; i++) {
+		if (c->state[i] == GMEM_CHURN_OUT)
+			continue;
+		for (j = 0; j < (1UL << PMD_ORDER); j++) {
+			page = pfn_to_page(c->block[i] + j);
+			KUNIT_EXPECT_EQ(test, page_count(page), 1);
+			if (page_count(page) == 1)
+				__free_page(page);
+		}
+	}
+	if (c->nr < 2)
+		kunit_skip(test, "no two order-%u blocks", PMD_ORDER);
+}
+#endif
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1277,6 +1549,9 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
+#ifdef CONFIG_MEMORY_FAILURE
+	KUNIT_CASE_PARAM(gmem_test_mf_churn, gmem_test_design_gen_params),
+#endif
 	{}
 };
 
