@@ -748,13 +748,32 @@ struct ovh {
 	long long ranges;	/* -1: no descriptor */
 	long long reserved;	/* bytes of the file from the reservation */
 	long long total;
+	int settle_ms;		/* waited for deferred depopulation; -1: still waiting */
 };
+
+/*
+ * Wait, up to SETTLE_MS, until no vmemmap waits for deferred depopulation
+ * (tracked/deferred_bytes reads 0, or is not there): the figures are
+ * those of the settled state. Returns the milliseconds taken, or -1.
+ */
+static int settle_deferred(void)
+{
+	int ms;
+
+	for (ms = 0; ms <= SETTLE_MS; ms++) {
+		if (read_ll(SYSFS "/tracked/deferred_bytes") <= 0)
+			return ms;
+		usleep(1000);
+	}
+	return -1;
+}
 
 static void measure(const struct bench *b, struct ovh *o)
 {
 	const struct snap *base = &b->base;
 	struct snap now;
 
+	o->settle_ms = settle_deferred();
 	read_snap(&now);
 	o->memmap_pages = now.memmap - base->memmap;
 	o->reserved = now.top[TOP_RSV_USED_2M] - base->top[TOP_RSV_USED_2M] +
@@ -796,14 +815,18 @@ static void keep_raw(struct raw *raw, const struct ovh *o, long long gran,
 static void report_ovh(const struct bench *b, __u64 t, const char *what,
 		       const struct ovh *o, long long ioctls)
 {
-	char desc[40] = "";
+	char desc[40] = "", settle[48] = "";
 
 	if (o->desc >= 0)
 		snprintf(desc, sizeof(desc), " (descriptor %+lld)", o->desc);
+	if (o->settle_ms)
+		snprintf(settle, sizeof(settle), o->settle_ms < 0 ?
+			 ", deferred vmemmap still waiting" :
+			 ", deferred vmemmap settled in %d ms", o->settle_ms);
 	progress(b, t,
-		 "%s: %lld ioctls, vmemmap %lld (%+lld pg), PT %+lld, slab %+lld%s: %.0f B/GiB",
+		 "%s: %lld ioctls, vmemmap %lld (%+lld pg), PT %+lld, slab %+lld%s: %.0f B/GiB%s",
 		 what, ioctls, o->vmemmap, o->memmap_pages, o->pagetables,
-		 o->slab, desc, o->total / b->gib);
+		 o->slab, desc, o->total / b->gib, settle);
 }
 
 static int flush_run(struct bench *b, __u64 unit, __u64 first, __u64 len,

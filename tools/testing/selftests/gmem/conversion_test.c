@@ -394,6 +394,7 @@ static void read_counters(struct gfile *f, struct counters *c)
 	memset(c, 0, sizeof(*c));
 	if (!f->design)
 		return;
+	gmem_deferred_settle();
 	c->chunks = sysfs_long(f->design, huge ? "chunks_1G" : "chunks_2M");
 	c->private_b = sysfs_long(f->design, "private_bytes");
 	c->shared_b = sysfs_long(f->design, "shared_bytes");
@@ -2092,6 +2093,7 @@ struct leak_snap {
 
 static void leak_read(struct leak_snap *s)
 {
+	gmem_deferred_settle();
 	s->free_kb = free_kb();
 	s->slab_kb = meminfo_kb("SUnreclaim");
 	s->memmap = memmap_pages();

@@ -80,9 +80,31 @@ static inline long read_vmstat(const char *name)
 	return -1;
 }
 
-/* The vmemmap of the whole system, in pages; folded per-CPU first. */
+/*
+ * Wait, up to 5 s, until no vmemmap waits for deferred depopulation
+ * (tracked/deferred_bytes reads 0, or is not there), so that the vmemmap
+ * and page-table figures read next are settled. Returns the milliseconds
+ * waited, or -1 if something still waits.
+ */
+static inline int gmem_deferred_settle(void)
+{
+	int ms;
+
+	for (ms = 0; ms <= 5000; ms++) {
+		if (sysfs_long("tracked", "deferred_bytes") <= 0)
+			return ms;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * The vmemmap of the whole system, in pages; folded per-CPU first, and
+ * once no granule waits for deferred depopulation.
+ */
 static inline long memmap_pages(void)
 {
+	gmem_deferred_settle();
 	write_file("/proc/sys/vm/stat_refresh", "1");
 	return read_vmstat("nr_memmap_pages") +
 	       read_vmstat("nr_memmap_boot_pages");
@@ -114,9 +136,13 @@ static inline long meminfo_kb(const char *name)
 	return kb;
 }
 
-/* PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too. */
+/*
+ * PageTables of /proc/meminfo, in KiB: kernel PTE tables count there too
+ * (read once deferred depopulation, which frees some, has settled).
+ */
 static inline long page_tables_kb(void)
 {
+	gmem_deferred_settle();
 	return meminfo_kb("PageTables");
 }
 

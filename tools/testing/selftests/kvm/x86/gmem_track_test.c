@@ -1616,6 +1616,7 @@ static void read_gmem_counters(struct gmem_test *t, struct gmem_counters *c)
 {
 	const char *design = gmem_design(t);
 
+	gmem_deferred_settle();
 	c->chunks = sysfs_long(design, t->chunk_size == SZ_1G ? "chunks_1G" :
 								"chunks_2M");
 	c->private_b = sysfs_long(design, "private_bytes");
