@@ -44,6 +44,8 @@ enum gmem_track_design {
  * @closed_pages: 4 KiB pages of chunks of destroyed owners, kept because a
  *	page of the chunk is still referenced (a pin that outlived the file);
  *	freed when the reference goes. Part of the counts above.
+ * @deferred_pages: vmemmap pages of granules with no shared page left,
+ *	waiting for deferred depopulation. Part of @vmemmap_pages.
  * @ranges: entries in the owners' range descriptors.
  * @descriptor_bytes: memory of the owners' range descriptors (their maple
  *	tree nodes).
@@ -56,6 +58,7 @@ struct gmem_track_stats {
 	long vmemmap_pages;
 	long vmemmap_freed_pages;
 	long closed_pages;
+	long deferred_pages;
 	long ranges;
 	long descriptor_bytes;
 };

@@ -57,8 +57,9 @@ atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
 ALLOW_ERROR_INJECTION(gmem_ranges_set_state, ERRNO);
 
 /* Every owner until its last reference goes; see gmem_owner_put(). */
-static LIST_HEAD(gmem_owners);
-static DEFINE_MUTEX(gmem_owners_lock);
+LIST_HEAD(gmem_owners);
+/* Guards gmem_owners and each owner's deferred_off. */
+DEFINE_MUTEX(gmem_owners_lock);
 
 static enum gmem_track_design gmem_default_design =
 	IS_ENABLED(CONFIG_GMEM_TRACK_DENSE_HOST) ? GMEM_TRACK_TRACKED :
@@ -263,19 +264,19 @@ static bool gmem_range_poisoned(const struct gmem_range *rg)
 /*
  * Charge @pages pages of memory held for @owner to the memory cgroup of the
  * task that created it, as upstream guest_memfd's folios are charged: a
- * chunk when it is taken, the vmemmap rebuilt for its shared granules while
- * they are shared. The charge is kernel memory (the chunks are no page
- * cache), so cgroup.memory=nokmem charges nothing. Returns 0 or -ENOMEM at
- * the cgroup's limit.
+ * chunk when it is taken, the vmemmap rebuilt for its shared granules until
+ * it is removed again (deferred depopulation included). The charge is
+ * kernel memory (the chunks are no page cache), so cgroup.memory=nokmem
+ * charges nothing. Returns 0 or -ENOMEM at the cgroup's limit.
  */
-static int gmem_charge(struct gmem_track_owner *owner, unsigned long pages)
+int gmem_charge(struct gmem_track_owner *owner, unsigned long pages)
 {
 	if (!owner->objcg || !pages)
 		return 0;
 	return gmem_objcg_charge(owner->objcg, pages) ? -ENOMEM : 0;
 }
 
-static void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages)
+void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages)
 {
 	if (owner->objcg && pages)
 		gmem_objcg_uncharge(owner->objcg, pages);
@@ -311,7 +312,7 @@ static int gmem_span_check(struct gmem_track_owner *owner, pgoff_t index,
 }
 
 /* Does the granule starting at @gindex hold a shared page? */
-static bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex)
+bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex)
 {
 	pgoff_t next = gindex, last = gindex + GMEM_GRANULE_PAGES - 1;
 	struct gmem_range rg;
@@ -323,8 +324,7 @@ static bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex)
 	return false;
 }
 
-static unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
-				       pgoff_t index)
+unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner, pgoff_t index)
 {
 	struct gmem_range rg;
 
@@ -354,8 +354,22 @@ static bool gmem_next_granule(struct gmem_track_owner *owner, pgoff_t *g,
 }
 
 /*
+ * Does the granule starting at @gindex have vmemmap of its own in the
+ * tracked design? If it holds a shared page, or waits for deferred
+ * depopulation.
+ */
+static bool gmem_granule_has_vmemmap(struct gmem_track_owner *owner,
+				     pgoff_t gindex)
+{
+	return gmem_granule_shared(owner, gindex) ||
+	       gmem_granule_deferred(owner, gindex);
+}
+
+/*
  * Remove the vmemmap of every granule of [first, last] (granule indices)
- * that has memory but holds no shared page; stop at the first failure.
+ * that has memory but no vmemmap of its own by the rules (no shared page,
+ * no deferred depopulation): the undo of gmem_repopulate_unshared(). Stop
+ * at the first failure.
  * Returns the number of vmemmap pages freed or the error.
  */
 static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
@@ -367,7 +381,7 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 
 	for (g = first; gmem_next_granule(owner, &g, last);
 	     g += GMEM_GRANULE_PAGES) {
-		if (gmem_granule_shared(owner, g))
+		if (gmem_granule_has_vmemmap(owner, g))
 			continue;
 		ret = gmem_vmemmap_depopulate(gmem_index_to_pfn(owner, g),
 					      GMEM_GRANULE_PAGES);
@@ -380,7 +394,7 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 
 /*
  * Rebuild the vmemmap of every granule of [first, last] that has memory
- * but holds no shared page (so has no vmemmap). Physically consecutive
+ * but no vmemmap (no shared page, no deferred depopulation). Physically consecutive
  * granules are rebuilt together, one TLB flush per run of up to
  * GMEM_RUN_MAX_PAGES. All or nothing: on failure the granules rebuilt so
  * far are removed again. When @killable, a fatal signal seen between two
@@ -398,7 +412,7 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 	for (g = first; ; g += GMEM_GRANULE_PAGES) {
 		bool more = gmem_next_granule(owner, &g, last);
 
-		if (more && gmem_granule_shared(owner, g))
+		if (more && gmem_granule_has_vmemmap(owner, g))
 			continue;
 		pfn = more ? gmem_index_to_pfn(owner, g) : 0;
 		if (more && run_nr && run + run_nr == pfn &&
@@ -466,6 +480,7 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 	owner->chunk_order = chunk_order;
 	owner->design = design;
 	owner->nid = nid;
+	gmem_deferred_init(owner);
 
 	mutex_lock(&gmem_owners_lock);
 	list_add(&owner->list, &gmem_owners);
@@ -632,7 +647,7 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	if (tracked) {
 		populated = 0;
 		for (g = cindex; g <= last; g += GMEM_GRANULE_PAGES)
-			populated += gmem_granule_shared(owner, g);
+			populated += gmem_granule_has_vmemmap(owner, g);
 		/* A reserved chunk goes back without struct pages. */
 		if (!reserved)
 			added = quarantine ? -ENOMEM :
@@ -653,6 +668,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		}
 	}
 
+	/* Its vmemmap goes with the chunk, not with the worker. */
+	gmem_deferred_drop(owner, cindex, last);
 	if (quarantine && !tracked && !reserved) {
 		gmem_chunk_release_account(owner, shared, populated);
 		gmem_pool_park(pfn, owner->chunk_order, true);
@@ -797,6 +814,9 @@ static void gmem_owner_put(struct gmem_track_owner *owner)
 		return;
 	list_del(&owner->list);
 	mutex_unlock(&gmem_owners_lock);
+	/* Every chunk went, and its records with it. */
+	WARN_ON_ONCE(!xa_empty(&owner->deferred));
+	xa_destroy(&owner->deferred);
 	gmem_ranges_destroy(&owner->ranges);
 	gmem_objcg_put(owner->objcg);
 	kfree(owner);
@@ -887,12 +907,21 @@ void gmem_track_owner_destroy(struct gmem_track_owner *owner)
 	gmem_notify_release();
 	wait_var_event(&owner->notifying,
 		       !atomic_read_acquire(&owner->notifying));
+	/* The chunks' release takes the vmemmap waiting for the worker. */
+	gmem_deferred_stop(owner);
 
 	mutex_lock(&owner->lock);
 	busy = gmem_owner_release_all(owner);
 	owner->closed_chunks = busy;
 	mutex_unlock(&owner->lock);
 
+	/*
+	 * The busy chunks' waiting vmemmap goes now, not with them: they may
+	 * stay for as long as a pin holds, and what waits counts against
+	 * every owner's deferred_limit_bytes. The worker is off already.
+	 */
+	if (busy)
+		gmem_deferred_flush(owner);
 	if (!busy) {
 		gmem_owner_put(owner);
 		return;
@@ -1218,6 +1247,8 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 	}
 
 	if (tracked) {
+		/* Their vmemmap is in use again. */
+		gmem_deferred_drop(owner, gfirst, glast);
 		/* Private pages read as the sentinel: reserved, refcount 0. */
 		next = index;
 		while (gmem_ranges_next(&owner->ranges, &next, last, &rg)) {
@@ -1276,7 +1307,8 @@ static long gmem_depopulate_run(unsigned long pfn, unsigned long nr,
  * each shared page must be the only one: the caller unmaps the span from
  * userspace and drops its page-cache references first. In the tracked
  * design the vmemmap of every granule left without a shared page is
- * removed. Content is not touched.
+ * removed, by the owner's worker a while later (deferred.c) unless too
+ * much waits already. Content is not touched.
  *
  * Return: 0; -EINVAL for an empty or overflowing span; -EHWPOISON if part
  * of it is poisoned, or a shared page of it was marked by memory_failure()
@@ -1349,9 +1381,10 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 
 	/*
 	 * The frozen pages are the ones that were shared. A granule that held
-	 * one had its vmemmap; if it holds no shared page now, remove it.
-	 * Consecutive such granules are removed together, one TLB flush each
-	 * run. Pages of a granule already removed read as the sentinel
+	 * one had its vmemmap; if it holds no shared page now, it waits for
+	 * the owner's worker (deferred.c), or past the limit of waiting
+	 * vmemmap is removed now: consecutive such granules together, one TLB
+	 * flush each run. Pages of a granule already removed read as the sentinel
 	 * (reserved) and are skipped.
 	 */
 	run = 0;
@@ -1379,9 +1412,10 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			if (g == prev_g)
 				continue;
 			prev_g = g;
-			if (gmem_granule_shared(owner, g))
-				continue;
 			pfn = ALIGN_DOWN(pfn, GMEM_GRANULE_PAGES);
+			if (gmem_granule_shared(owner, g) ||
+			    gmem_deferred_add(owner, g, pfn))
+				continue;
 			if (run_nr && run + run_nr == pfn) {
 				run_nr += GMEM_GRANULE_PAGES;
 				continue;
@@ -1393,6 +1427,7 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	}
 	freed += gmem_depopulate_run(run, run_nr, &frozen);
 	if (tracked) {
+		gmem_deferred_kick(owner);
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -freed);
 		gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, freed);
 		gmem_uncharge(owner, freed);
@@ -1693,6 +1728,7 @@ void gmem_track_read_stats(enum gmem_track_design design,
 	stats->vmemmap_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP]);
 	stats->vmemmap_freed_pages = atomic_long_read(&s[GMEM_STAT_VMEMMAP_FREED]);
 	stats->closed_pages = atomic_long_read(&s[GMEM_STAT_CLOSED]);
+	stats->deferred_pages = atomic_long_read(&s[GMEM_STAT_DEFERRED]);
 	gmem_read_ranges(design, &stats->ranges, &stats->descriptor_bytes);
 }
 EXPORT_SYMBOL_GPL(gmem_track_read_stats);

@@ -13,6 +13,8 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sizes.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include "ranges.h"
 #include "reserve.h"
@@ -56,6 +58,14 @@
  * @buddy_only: take chunks from the buddy allocator (or parked ones) only,
  *	never from the boot reservation: set before the first populate, by
  *	tests of that path (debugfs "create ... buddy", KUnit).
+ * @deferred: granules (file index / GMEM_GRANULE_PAGES) that lost their
+ *	last shared page and still have their vmemmap, waiting for
+ *	gmem_deferred_flush(); each entry's value is @deferred_gen when it
+ *	was added. Under @lock.
+ * @deferred_gen: generation of the entries added now; under @lock.
+ * @deferred_work: runs gmem_deferred_flush() a while after an addition.
+ * @deferred_off: set once the owner is destroyed, under gmem_owners_lock:
+ *	nobody queues @deferred_work any more.
  */
 struct gmem_track_owner {
 	struct gmem_ranges ranges;
@@ -72,6 +82,10 @@ struct gmem_track_owner {
 	struct list_head closed;
 	long closed_chunks;
 	bool buddy_only;
+	struct xarray deferred;
+	unsigned long deferred_gen;
+	struct delayed_work deferred_work;
+	bool deferred_off;
 };
 
 enum gmem_stat_item {
@@ -82,6 +96,7 @@ enum gmem_stat_item {
 	GMEM_STAT_VMEMMAP,
 	GMEM_STAT_VMEMMAP_FREED,
 	GMEM_STAT_CLOSED,
+	GMEM_STAT_DEFERRED,
 	GMEM_NR_STAT_ITEMS,
 };
 
@@ -170,6 +185,13 @@ void gmem_vmemmap_adopt(int nid, enum zone_type zid, struct page *sentinel,
 bool gmem_vmemmap_populated(unsigned long pfn);
 
 /* core.c */
+extern struct list_head gmem_owners;
+extern struct mutex gmem_owners_lock;
+int gmem_charge(struct gmem_track_owner *owner, unsigned long pages);
+void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages);
+bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex);
+unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
+				pgoff_t index);
 bool gmem_freeze_pages(unsigned long pfn, unsigned long nr);
 bool gmem_pages_hwpoisoned(unsigned long pfn, unsigned long nr);
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,
@@ -177,5 +199,18 @@ void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 int gmem_default_backend_store(const char *buf);
 int gmem_default_backend_show(char *buf);
 long gmem_default_files_read(void);
+
+/* deferred.c */
+extern unsigned long gmem_deferred_limit_pages;
+extern unsigned int gmem_deferred_delay_ms;
+void gmem_deferred_init(struct gmem_track_owner *owner);
+void gmem_deferred_stop(struct gmem_track_owner *owner);
+bool gmem_deferred_add(struct gmem_track_owner *owner, pgoff_t gindex,
+		       unsigned long pfn);
+bool gmem_granule_deferred(struct gmem_track_owner *owner, pgoff_t gindex);
+long gmem_deferred_drop(struct gmem_track_owner *owner, pgoff_t first,
+			pgoff_t last);
+void gmem_deferred_kick(struct gmem_track_owner *owner);
+long gmem_deferred_flush(struct gmem_track_owner *owner);
 
 #endif /* _MM_GMEM_TRACK_INTERNAL_H */

@@ -6,9 +6,10 @@
  *   used_2M_bytes, used_1G_bytes, free_2M_bytes, free_1G_bytes,
  *   pfn_tree_bytes
  *   default_backend (writable: see gmem_track_default_backend())
+ *   deferred_limit_bytes, deferred_delay_ms (writable: see deferred.c)
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
- *                  descriptor_bytes closed_bytes
+ *                  descriptor_bytes closed_bytes deferred_bytes
  *   reserve/       reserved_2M_bytes free_2M_bytes used_2M_bytes
  *                  poisoned_2M_bytes, the same for 1G
  *   reserve/nodeN/ the same for node N; reserved_*_bytes writable (shrink)
@@ -62,6 +63,7 @@ GMEM_STAT_ATTR(vmemmap_freed_bytes, st.vmemmap_freed_pages * PAGE_SIZE);
 GMEM_STAT_ATTR(ranges, st.ranges);
 GMEM_STAT_ATTR(descriptor_bytes, st.descriptor_bytes);
 GMEM_STAT_ATTR(closed_bytes, st.closed_pages * PAGE_SIZE);
+GMEM_STAT_ATTR(deferred_bytes, st.deferred_pages * PAGE_SIZE);
 
 static struct attribute *gmem_design_attrs[] = {
 	&chunks_2M_attr.attr,
@@ -73,6 +75,7 @@ static struct attribute *gmem_design_attrs[] = {
 	&ranges_attr.attr,
 	&descriptor_bytes_attr.attr,
 	&closed_bytes_attr.attr,
+	&deferred_bytes_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(gmem_design);
@@ -138,6 +141,59 @@ static ssize_t default_backend_files_show(struct kobject *kobj,
 static struct kobj_attribute default_backend_files_attr =
 	__ATTR_RO(default_backend_files);
 
+static ssize_t deferred_limit_bytes_show(struct kobject *kobj,
+					 struct kobj_attribute *attr,
+					 char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  READ_ONCE(gmem_deferred_limit_pages) << PAGE_SHIFT);
+}
+
+static ssize_t deferred_limit_bytes_store(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  const char *buf, size_t count)
+{
+	unsigned long bytes;
+	int ret;
+
+	ret = kstrtoul(buf, 0, &bytes);
+	if (ret)
+		return ret;
+	WRITE_ONCE(gmem_deferred_limit_pages, bytes >> PAGE_SHIFT);
+	return count;
+}
+
+static struct kobj_attribute deferred_limit_bytes_attr =
+	__ATTR_RW(deferred_limit_bytes);
+
+/* Longer than an hour is a mistake, not a tuning. */
+#define GMEM_DEFERRED_DELAY_MAX_MS	(3600 * MSEC_PER_SEC)
+
+static ssize_t deferred_delay_ms_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(gmem_deferred_delay_ms));
+}
+
+static ssize_t deferred_delay_ms_store(struct kobject *kobj,
+				       struct kobj_attribute *attr,
+				       const char *buf, size_t count)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &ms);
+	if (ret)
+		return ret;
+	if (ms > GMEM_DEFERRED_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(gmem_deferred_delay_ms, ms);
+	return count;
+}
+
+static struct kobj_attribute deferred_delay_ms_attr =
+	__ATTR_RW(deferred_delay_ms);
+
 /* Bytes of chunks of one size held by the owners of every design. */
 static long gmem_used_bytes(unsigned int order)
 {
@@ -177,6 +233,8 @@ static struct attribute *gmem_top_attrs[] = {
 	&pfn_tree_bytes_attr.attr,
 	&default_backend_attr.attr,
 	&default_backend_files_attr.attr,
+	&deferred_limit_bytes_attr.attr,
+	&deferred_delay_ms_attr.attr,
 	NULL,
 };
 

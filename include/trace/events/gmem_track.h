@@ -73,6 +73,12 @@ DEFINE_EVENT(gmem_track_vmemmap, gmem_track_repopulate,
 	TP_ARGS(pfn, nr, pages)
 );
 
+/* A granule keeps its vmemmap for deferred depopulation. */
+DEFINE_EVENT(gmem_track_vmemmap, gmem_track_defer,
+	TP_PROTO(unsigned long pfn, unsigned long nr, int pages),
+	TP_ARGS(pfn, nr, pages)
+);
+
 TRACE_EVENT(gmem_track_convert,
 
 	TP_PROTO(unsigned long index, unsigned long nr, bool shared, int ret),

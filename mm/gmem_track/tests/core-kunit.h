@@ -1532,6 +1532,178 @@ out:
 }
 #endif
 
+/*
+ * Deferred depopulation (deferred.c). The suite runs with it off, as the
+ * tests above count vmemmap pages right after each conversion; these turn
+ * it on, with a delay long enough that the worker stays out of the way
+ * unless a test wants it.
+ */
+static void gmem_test_deferred_on(unsigned int delay_ms)
+{
+	WRITE_ONCE(gmem_deferred_limit_pages, ULONG_MAX);
+	WRITE_ONCE(gmem_deferred_delay_ms, delay_ms);
+}
+
+static long gmem_test_deferred_stat(void)
+{
+	return atomic_long_read(&gmem_stats[GMEM_TRACK_TRACKED][GMEM_STAT_DEFERRED]);
+}
+
+/*
+ * A granule whose last shared page goes private keeps its vmemmap until
+ * the flush; a conversion back to shared meanwhile allocates nothing; the
+ * flush removes it, and a chunk released meanwhile takes it along.
+ */
+static void gmem_test_deferred(struct kunit *test)
+{
+	long before = gmem_test_memmap(), deferred0 = gmem_test_deferred_stat();
+	struct gmem_track_stats st0, st;
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	long memmap;
+
+	gmem_test_deferred_on(3600 * MSEC_PER_SEC);
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st0);
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	memmap = gmem_test_memmap();
+	KUNIT_EXPECT_EQ(test, before - memmap, (long)GMEM_TEST_VMEMMAP_2M);
+
+	/* Shared, then private again: the vmemmap page stays, recorded. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 5, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 1);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 5, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 1);
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - deferred0, 1);
+	/* Its struct pages read as the sentinel's, as a walker sees them. */
+	gmem_test_expect_private(test, pfn, 64);
+
+	/* Shared again before the flush: nothing to allocate. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 7, 2, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 1);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	gmem_test_expect_shared(test, pfn + 7, 2, pfn_to_nid(pfn),
+				page_zone(pfn_to_page(pfn + 7)));
+	gmem_test_expect_private(test, pfn + 9, 55);
+
+	/* One shared page left keeps the record away. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 7, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 8, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - deferred0, 1);
+
+	/* The flush takes it. */
+	KUNIT_EXPECT_EQ(test, gmem_deferred_flush(owner), 1);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	KUNIT_EXPECT_EQ(test, gmem_deferred_flush(owner), 0);
+	gmem_test_expect_private(test, pfn, 512);
+
+	/* Two granules waiting when the chunk goes: they go with it. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 64, 128, NULL), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 64, 128, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - deferred0, 2);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 2);
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
+	KUNIT_EXPECT_EQ(test, st.deferred_pages - st0.deferred_pages, 2);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_freed_pages - st0.vmemmap_freed_pages,
+			(long)GMEM_TEST_VMEMMAP_2M - 2);
+	KUNIT_EXPECT_EQ(test, gmem_track_release(owner, 0, 512), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&owner->deferred));
+
+	/* And on destroy: no record may outlive the owner's chunks. */
+	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 0), 0);
+	pfn = gmem_test_pfn(test, owner, 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 300, 1, NULL), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 300, 1, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - deferred0, 1);
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), before);
+	gmem_track_read_stats(GMEM_TRACK_TRACKED, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_pages, st0.vmemmap_pages);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_freed_pages, st0.vmemmap_freed_pages);
+}
+
+/* Past the limit, a conversion removes the vmemmap itself. */
+static void gmem_test_deferred_limit(struct kunit *test)
+{
+	long deferred0 = gmem_test_deferred_stat();
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	long memmap;
+
+	gmem_test_deferred_on(3600 * MSEC_PER_SEC);
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	memmap = gmem_test_memmap();
+	/* Room for exactly one more granule. */
+	WRITE_ONCE(gmem_deferred_limit_pages, deferred0 + 1);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 192, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 3);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 0, 192, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - deferred0, 1);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 1);
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn + 64));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn + 128));
+	gmem_test_expect_private(test, pfn, 512);
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+}
+
+/* The worker takes what waits, a delay after the conversion. */
+static void gmem_test_deferred_worker(struct kunit *test)
+{
+	long deferred0 = gmem_test_deferred_stat();
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	long memmap;
+	int ms;
+
+	gmem_test_deferred_on(10);
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	memmap = gmem_test_memmap();
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 512, NULL), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 0, 512, NULL), 0);
+	for (ms = 0; ms < 5000 && gmem_test_deferred_stat() != deferred0; ms += 20)
+		msleep(20);
+	kunit_info(test, "settled after %d ms\n", ms);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), deferred0);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn + 511));
+	gmem_test_expect_private(test, pfn, 512);
+	gmem_track_owner_destroy(owner);
+}
+
+/*
+ * With the removal deferred, the grace period that keeps a speculative
+ * reference's cmpxchg off the read-only sentinel is the flush's.
+ */
+static void gmem_test_spec_ref_vs_deferred(struct kunit *test)
+{
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_spec sp;
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+
+	gmem_test_deferred_on(3600 * MSEC_PER_SEC);
+	owner = gmem_test_spec_owner(test, &sp, &pfn);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, 0, 64, NULL), 0);
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_deferred_flush(owner), 1);
+	gmem_test_spec_judge(test, &sp, "the deferred flush");
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	gmem_test_expect_private(test, pfn, 64);
+	gmem_track_owner_destroy(owner);
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1547,6 +1719,10 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_destroy_vs_notify),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_set_private),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
+	KUNIT_CASE(gmem_test_deferred),
+	KUNIT_CASE(gmem_test_deferred_limit),
+	KUNIT_CASE(gmem_test_deferred_worker),
+	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_deferred),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 #ifdef CONFIG_MEMORY_FAILURE
@@ -1555,8 +1731,28 @@ static struct kunit_case gmem_track_test_cases[] = {
 	{}
 };
 
+static unsigned long gmem_test_saved_limit;
+static unsigned int gmem_test_saved_delay;
+
+/* Conversions remove the vmemmap at once unless a test says otherwise. */
+static int gmem_test_init(struct kunit *test)
+{
+	gmem_test_saved_limit = READ_ONCE(gmem_deferred_limit_pages);
+	gmem_test_saved_delay = READ_ONCE(gmem_deferred_delay_ms);
+	WRITE_ONCE(gmem_deferred_limit_pages, 0);
+	return 0;
+}
+
+static void gmem_test_exit(struct kunit *test)
+{
+	WRITE_ONCE(gmem_deferred_limit_pages, gmem_test_saved_limit);
+	WRITE_ONCE(gmem_deferred_delay_ms, gmem_test_saved_delay);
+}
+
 static struct kunit_suite gmem_track_test_suite = {
 	.name = "gmem_track",
+	.init = gmem_test_init,
+	.exit = gmem_test_exit,
 	.test_cases = gmem_track_test_cases,
 };
 

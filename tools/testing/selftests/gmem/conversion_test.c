@@ -569,6 +569,7 @@ FIXTURE_SETUP(gmem)
 }
 
 static void nth_restore(void);
+static void deferred_restore(void);
 
 FIXTURE_TEARDOWN(gmem)
 {
@@ -579,6 +580,7 @@ FIXTURE_TEARDOWN(gmem)
 	nth_restore();
 	if (!access(GMEM_FAIL_FN "/inject", W_OK))
 		gmem_fail_clear();
+	deferred_restore();
 	release(f);
 	/* Let the next test's "before" figures start clean. */
 	if (f->design)
@@ -1975,6 +1977,145 @@ TEST_F_TIMEOUT(gmem, counters, TMO)
 	ASSERT_EQ(0, set_attrs(f->fd, eighth, eighth, PRIVATE, PRESERVE,
 			       NULL));
 	expect_accounting(_metadata, f, 0, 0, "private again");
+}
+
+/* ---- deferred depopulation ---- */
+
+/* The knobs as they were before a test changed them; see deferred_restore(). */
+static long deferred_saved_limit = -1, deferred_saved_delay = -1;
+
+static int top_knob_write(const char *name, long val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), GMEM_TRACK_SYSFS "/%s", name);
+	snprintf(buf, sizeof(buf), "%ld", val);
+	return write_file(path, buf);
+}
+
+static void deferred_restore(void)
+{
+	if (deferred_saved_limit >= 0)
+		top_knob_write("deferred_limit_bytes", deferred_saved_limit);
+	if (deferred_saved_delay >= 0)
+		top_knob_write("deferred_delay_ms", deferred_saved_delay);
+	deferred_saved_limit = -1;
+	deferred_saved_delay = -1;
+}
+
+/* Wait up to @ms for deferred_bytes to read @want; returns the time taken or -1. */
+static int deferred_wait(long want, int ms)
+{
+	int t;
+
+	for (t = 0; t <= ms; t++) {
+		if (sysfs_long("tracked", "deferred_bytes") == want)
+			return t;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * A granule whose last shared page goes private keeps its vmemmap for a
+ * while, counted in deferred_bytes (Documentation/mm/gmem_track.rst,
+ * "Conversion cost"): a conversion back to shared meanwhile allocates
+ * none; memory pressure (drop_caches runs the shrinker), a punch hole of
+ * its chunk and the worker, deferred_delay_ms later, each take it; with
+ * deferred_limit_bytes at 0 nothing waits. The knobs take numbers only.
+ */
+TEST_F_TIMEOUT(gmem, deferred, TMO)
+{
+	struct gfile *f = &self->f;
+	const long pg = PAGE_SZ;
+	long vm0, t;
+
+	if (!is_tracked(f))
+		SKIP(return, "deferred depopulation is the tracked design's");
+	deferred_saved_limit = sysfs_long(NULL, "deferred_limit_bytes");
+	deferred_saved_delay = sysfs_long(NULL, "deferred_delay_ms");
+	ASSERT_LE(0, deferred_saved_limit);
+	ASSERT_LE(0, deferred_saved_delay);
+
+	/* Bad input: an errno, and the knob unchanged. */
+	EXPECT_EQ(-EINVAL, top_knob_write("deferred_delay_ms", 3600001));
+	EXPECT_EQ(-EINVAL, top_knob_write("deferred_delay_ms", -1));
+	EXPECT_EQ(-EINVAL, write_file(GMEM_TRACK_SYSFS "/deferred_delay_ms",
+				      "soon"));
+	EXPECT_EQ(-EINVAL, write_file(GMEM_TRACK_SYSFS "/deferred_limit_bytes",
+				      "lots"));
+	EXPECT_EQ(-EINVAL, top_knob_write("deferred_limit_bytes", -1));
+	EXPECT_EQ(deferred_saved_delay, sysfs_long(NULL, "deferred_delay_ms"));
+	EXPECT_EQ(deferred_saved_limit,
+		  sysfs_long(NULL, "deferred_limit_bytes"));
+
+	/* An hour: only what the test does takes the vmemmap. */
+	ASSERT_EQ(0, top_knob_write("deferred_delay_ms", 3600000));
+	ASSERT_EQ(0, top_knob_write("deferred_limit_bytes", SZ_1G));
+	ASSERT_LE(0, gmem_deferred_settle());
+	vm0 = sysfs_long(f->design, "vmemmap_bytes");
+
+	/* One page in each of four granules, and back. */
+	for (t = 0; t < 4; t++)
+		ASSERT_EQ(0, set_attrs(f->fd, t * GRANULE + 9 * pg, pg, SHARED,
+				       PRESERVE, NULL));
+	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, 4 * GRANULE, PRIVATE, PRESERVE,
+			       NULL));
+	EXPECT_EQ(4 * pg, sysfs_long("tracked", "deferred_bytes"));
+	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+
+	/* Shared again while it waits: no vmemmap allocated. */
+	ASSERT_EQ(0, set_attrs(f->fd, 2 * GRANULE, 3 * pg, SHARED, PRESERVE,
+			       NULL));
+	EXPECT_EQ(3 * pg, sysfs_long("tracked", "deferred_bytes"));
+	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+	EXPECT_EQ(-1, fill_range(f, 2 * GRANULE, 3 * pg, 77));
+	EXPECT_EQ(-1, check_range(f, 2 * GRANULE, 3 * pg, 77));
+	ASSERT_EQ(0, set_attrs(f->fd, 2 * GRANULE, 3 * pg, PRIVATE, PRESERVE,
+			       NULL));
+	EXPECT_EQ(4 * pg, sysfs_long("tracked", "deferred_bytes"));
+
+	/* Memory pressure: the shrinker brings the worker forward. */
+	t = gmem_deferred_reclaim();
+	ksft_print_msg("drop_caches: settled in %ld ms\n", t);
+	EXPECT_LE(0, t);
+	EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
+	EXPECT_EQ(-1, check_private(f, 0, 4 * GRANULE, false));
+
+	/* The worker, deferred_delay_ms after the conversion. */
+	ASSERT_EQ(0, top_knob_write("deferred_delay_ms", 50));
+	ASSERT_EQ(0, set_attrs(f->fd, GRANULE, 2 * GRANULE, SHARED, PRESERVE,
+			       NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, GRANULE, 2 * GRANULE, PRIVATE, PRESERVE,
+			       NULL));
+	t = deferred_wait(0, 5000);
+	ksft_print_msg("worker: settled in %ld ms\n", t);
+	EXPECT_LE(0, t);
+	EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
+
+	/* No room to wait: the conversion removes the vmemmap itself. */
+	ASSERT_EQ(0, top_knob_write("deferred_limit_bytes", 0));
+	vm0 = sysfs_long(f->design, "vmemmap_bytes");
+	ASSERT_EQ(0, set_attrs(f->fd, 0, GRANULE, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, GRANULE, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(0, sysfs_long("tracked", "deferred_bytes"));
+	EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
+
+	/* A punch hole takes what waits in its chunk at once. */
+	ASSERT_EQ(0, top_knob_write("deferred_delay_ms", 3600000));
+	ASSERT_EQ(0, top_knob_write("deferred_limit_bytes", SZ_1G));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, pg, SHARED, PRESERVE, NULL));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, pg, PRIVATE, PRESERVE, NULL));
+	EXPECT_EQ(pg, sysfs_long("tracked", "deferred_bytes"));
+	vm0 = sysfs_long(f->design, "vmemmap_bytes");
+	ASSERT_EQ(0, falloc(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    0, f->chunk));
+	EXPECT_EQ(0, sysfs_long("tracked", "deferred_bytes"));
+	/* The waiting page went with the chunk, and nothing else is left. */
+	EXPECT_EQ(vm0 - pg, sysfs_long(f->design, "vmemmap_bytes"));
+
+	deferred_restore();
 }
 
 /* The PFN behind a mapped page, from /proc/self/pagemap (root only). */

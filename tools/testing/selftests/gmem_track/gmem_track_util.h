@@ -98,6 +98,60 @@ static inline int gmem_deferred_settle(void)
 	return -1;
 }
 
+/* deferred_delay_ms before gmem_deferred_delay() changed it; -1: never. */
+static inline long *gmem_saved_delay_ms(void)
+{
+	static long ms = -1;
+
+	return &ms;
+}
+
+/*
+ * Set deferred_delay_ms (an hour keeps the worker out of a test), the
+ * first time remembering the value for gmem_deferred_delay_restore(),
+ * which a fixture's teardown calls. Returns 0 or -errno.
+ */
+static inline int gmem_deferred_delay(long ms)
+{
+	char val[32];
+
+	if (*gmem_saved_delay_ms() < 0)
+		*gmem_saved_delay_ms() = sysfs_long(NULL, "deferred_delay_ms");
+	snprintf(val, sizeof(val), "%ld", ms);
+	return write_file(GMEM_TRACK_SYSFS "/deferred_delay_ms", val);
+}
+
+static inline void gmem_deferred_delay_restore(void)
+{
+	char val[32];
+
+	if (*gmem_saved_delay_ms() < 0)
+		return;
+	snprintf(val, sizeof(val), "%ld", *gmem_saved_delay_ms());
+	write_file(GMEM_TRACK_SYSFS "/deferred_delay_ms", val);
+	*gmem_saved_delay_ms() = -1;
+}
+
+/*
+ * Memory pressure, as drop_caches makes it: the shrinker of deferred
+ * depopulation brings every worker forward. Its scan skips a round when
+ * the list of owners is busy, so ask again every 100 ms, up to 5 s, until
+ * nothing waits. Returns the milliseconds taken, or -1.
+ */
+static inline int gmem_deferred_reclaim(void)
+{
+	int ms;
+
+	for (ms = 0; ms <= 5000; ms++) {
+		if (sysfs_long("tracked", "deferred_bytes") <= 0)
+			return ms;
+		if (!(ms % 100))
+			write_file("/proc/sys/vm/drop_caches", "2");
+		usleep(1000);
+	}
+	return -1;
+}
+
 /*
  * The vmemmap of the whole system, in pages; folded per-CPU first, and
  * once no granule waits for deferred depopulation.

@@ -115,6 +115,7 @@ FIXTURE_SETUP(vmemmap)
 FIXTURE_TEARDOWN(vmemmap)
 {
 	owner_cmd("destroy");
+	gmem_deferred_delay_restore();
 }
 
 TEST_F_TIMEOUT(vmemmap, private_chunk, TMO)
@@ -319,19 +320,30 @@ static int hibernation_scan(void)
  * the read-only sentinel: each must skip it or read it, never write it
  * (a write would oops on the read-only mapping), and none may move or
  * rebuild the chunk. The first granule of the chunk is shared, so that
- * walkers meet both kinds of struct page side by side.
+ * walkers meet both kinds of struct page side by side, and in the tracked
+ * design the second waits for deferred depopulation: its struct pages are
+ * real ones made to read like the sentinel's, until the hibernation image
+ * is sized (reclaim runs the shrinker that ends that wait).
  * Documentation/mm/gmem_track.rst lists why each is safe.
  */
 TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 {
 	const unsigned long nr_shared = 64;	/* one 256 KiB granule */
 	long rsv_kb, avail_kb, unreclaimable_kb;
-	long gone, ret;
+	long gone, ret, deferred;
 	int ran = 5;	/* kpageflags, kpagecount, compaction, drop_caches, sysrq-m */
 	char state[32];
 
 	ASSERT_EQ(0, owner_cmd("shared 0 %lu", nr_shared));
 	gone = self->before - memmap_pages();
+	ASSERT_EQ(0, gmem_deferred_delay(3600000));
+	ASSERT_EQ(0, owner_cmd("shared %lu %lu", nr_shared, nr_shared));
+	ASSERT_EQ(0, owner_cmd("private %lu %lu", nr_shared, nr_shared));
+	deferred = sysfs_long("tracked", "deferred_bytes");
+	ksft_print_msg("deferred granules during the walk: %ld\n",
+		       deferred / 4096);
+	if (variant->vmemmap_pages)
+		EXPECT_LE(4096, deferred);
 
 	EXPECT_LT(0, read_all("/proc/kpageflags"));
 	EXPECT_LT(0, read_all("/proc/kpagecount"));
@@ -342,7 +354,6 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 		ran++;
 	}
 	EXPECT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
-	EXPECT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
 	EXPECT_EQ(0, write_file("/proc/sysrq-trigger", "m"));
 
 	if (access(PAGE_IDLE, R_OK)) {
@@ -371,6 +382,12 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 		EXPECT_STREQ("online", state);
 		ran++;
 	}
+
+	/*
+	 * Every walker so far met the granule waiting; the hibernation image
+	 * is sized after reclaim, whose shrinkers end the wait.
+	 */
+	EXPECT_EQ(deferred, sysfs_long("tracked", "deferred_bytes"));
 
 	/*
 	 * Only where struct pages are missing: the struct-page design's are
@@ -403,6 +420,10 @@ TEST_F_TIMEOUT(vmemmap, pfn_walkers, TMO)
 		ran++;
 	}
 
+	EXPECT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
+	EXPECT_LE(0, gmem_deferred_reclaim());
+	gmem_deferred_delay_restore();
+
 	/* Nothing moved, nothing was rebuilt. */
 	EXPECT_EQ(self->pfn, owner_pfn());
 	EXPECT_EQ(gone, self->before - memmap_pages());
@@ -434,6 +455,8 @@ TEST(tracepoints)
 	if (access(GMEM_OWNER, W_OK) || access(TRACING "/events/gmem_track/enable", W_OK))
 		SKIP(return, "no gmem_track debugfs or tracefs events");
 	owner_cmd("destroy");
+	/* No worker run in the middle: the granules wait until the close. */
+	ASSERT_EQ(0, gmem_deferred_delay(3600000));
 	ASSERT_EQ(0, write_file(TRACING "/trace", ""));
 	ASSERT_EQ(0, write_file(TRACING "/events/gmem_track/enable", "1"));
 
@@ -441,17 +464,27 @@ TEST(tracepoints)
 	ASSERT_EQ(0, owner_cmd("populate 0"));
 	ASSERT_EQ(0, owner_cmd("shared 0 1"));
 	ASSERT_EQ(0, owner_cmd("private 0 1"));
+	ASSERT_EQ(0, owner_cmd("shared 64 1"));
+	ASSERT_EQ(0, owner_cmd("private 64 1"));
 	/* A hole: skipped, so a conversion that changes nothing. */
 	ASSERT_EQ(0, owner_cmd("shared 512 1"));
 	ASSERT_EQ(0, owner_cmd("destroy"));
 	ASSERT_EQ(0, write_file(TRACING "/events/gmem_track/enable", "0"));
+	gmem_deferred_delay_restore();
 
 	EXPECT_EQ(1, count_in(TRACING "/trace", "gmem_track_chunk_alloc:"));
-	/* Once when populated, once when the shared page went private. */
-	EXPECT_EQ(2, count_in(TRACING "/trace", "gmem_track_depopulate:"));
-	/* Once for the shared page, once for the whole chunk when freed. */
-	EXPECT_EQ(2, count_in(TRACING "/trace", "gmem_track_repopulate:"));
-	EXPECT_EQ(3, count_in(TRACING "/trace", "gmem_track_convert:"));
+	/*
+	 * Once when populated; the two granules whose shared page went
+	 * private wait for deferred depopulation, and go with the chunk.
+	 */
+	EXPECT_EQ(2, count_in(TRACING "/trace", "gmem_track_defer:"));
+	EXPECT_EQ(1, count_in(TRACING "/trace", "gmem_track_depopulate:"));
+	/*
+	 * Once for each shared page, once for the rest of the chunk when
+	 * freed (the deferred granules are skipped: they have vmemmap).
+	 */
+	EXPECT_EQ(3, count_in(TRACING "/trace", "gmem_track_repopulate:"));
+	EXPECT_EQ(5, count_in(TRACING "/trace", "gmem_track_convert:"));
 	EXPECT_EQ(0, count_in(TRACING "/trace", "ret=-"));
 	EXPECT_EQ(1, count_in(TRACING "/trace", "gmem_track_chunk_free:"));
 }
