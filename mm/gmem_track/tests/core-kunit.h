@@ -1704,6 +1704,109 @@ static void gmem_test_spec_ref_vs_deferred(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+/*
+ * Two chunks next to each other in both index and PFN: a run of granules
+ * whose vmemmap is removed in one go must not cross from one to the
+ * other. The removal points the whole run at the sentinel of its first
+ * page's node and zone, and two chunks that touch may lie in different
+ * zones (one ends at 4 GiB, in DMA32, the next starts there, in Normal):
+ * the second would read, and later be freed into, the wrong zone.
+ */
+static struct {
+	unsigned long block;		/* two chunks, handed out in turn */
+	int handed, returned;
+	int crossed;			/* removals across a chunk boundary */
+	unsigned long at, nr;		/* the first of them */
+} gmem_test_pair;
+
+static struct page *gmem_test_pair_alloc(int nid, unsigned int order)
+{
+	if (gmem_test_pair.handed == 2)
+		return NULL;
+	return pfn_to_page(gmem_test_pair.block +
+			   (gmem_test_pair.handed++ << PMD_ORDER));
+}
+
+static void gmem_test_pair_free(unsigned long pfn, unsigned int order)
+{
+	gmem_test_pair.returned++;
+}
+
+static int gmem_test_pair_depopulate(unsigned long pfn, unsigned long nr)
+{
+	struct kunit *test = kunit_get_current_test();
+	int ret;
+
+	if (pfn >> PMD_ORDER != (pfn + nr - 1) >> PMD_ORDER &&
+	    !gmem_test_pair.crossed++) {
+		gmem_test_pair.at = pfn;
+		gmem_test_pair.nr = nr;
+	}
+	kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
+	ret = gmem_vmemmap_depopulate(pfn, nr);
+	kunit_activate_static_stub(test, gmem_vmemmap_depopulate,
+				   gmem_test_pair_depopulate);
+	return ret;
+}
+
+static void gmem_test_runs_in_chunk(struct kunit *test)
+{
+	const unsigned long nr = 1UL << PMD_ORDER;
+	struct gmem_track_owner *owner;
+	struct page *page;
+	unsigned long i;
+
+	memset(&gmem_test_pair, 0, sizeof(gmem_test_pair));
+	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER + 1);
+	if (!page)
+		kunit_skip(test, "no free 4 MiB block");
+	split_page(page, PMD_ORDER + 1);
+	gmem_test_pair.block = page_to_pfn(page);
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	owner->buddy_only = true;
+	kunit_activate_static_stub(test, gmem_pool_alloc_buddy,
+				   gmem_test_pair_alloc);
+	kunit_activate_static_stub(test, gmem_pool_free_buddy,
+				   gmem_test_pair_free);
+	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 0), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, nr), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_pfn(test, owner, nr),
+			gmem_test_pfn(test, owner, 0) + nr);
+	kunit_activate_static_stub(test, gmem_vmemmap_depopulate,
+				   gmem_test_pair_depopulate);
+
+	/* The last granule of the first chunk, the first of the second. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, nr - 64, 128, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, nr - 64, 128, NULL), 0);
+	KUNIT_EXPECT_EQ_MSG(test, gmem_test_pair.crossed, 0,
+			    "a conversion removed the vmemmap of pfn %#lx + %lu, across two chunks",
+			    gmem_test_pair.at, gmem_test_pair.nr);
+
+	/* The same, waiting for the worker. */
+	gmem_test_pair.crossed = 0;
+	gmem_test_deferred_on(3600 * MSEC_PER_SEC);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, nr - 64, 128, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_private(owner, nr - 64, 128, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_deferred_flush(owner), 2);
+	KUNIT_EXPECT_EQ_MSG(test, gmem_test_pair.crossed, 0,
+			    "the deferred flush removed the vmemmap of pfn %#lx + %lu, across two chunks",
+			    gmem_test_pair.at, gmem_test_pair.nr);
+	kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
+
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_pair.returned, 2);
+	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	for (i = 0; i < 2 * nr; i++) {
+		page = pfn_to_page(gmem_test_pair.block + i);
+		KUNIT_EXPECT_EQ(test, page_count(page), 1);
+		if (page_count(page) == 1)
+			__free_page(page);
+	}
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1723,6 +1826,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_deferred_limit),
 	KUNIT_CASE(gmem_test_deferred_worker),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_deferred),
+	KUNIT_CASE(gmem_test_runs_in_chunk),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 #ifdef CONFIG_MEMORY_FAILURE
