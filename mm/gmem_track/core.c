@@ -1383,8 +1383,8 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	 * The frozen pages are the ones that were shared. A granule that held
 	 * one had its vmemmap; if it holds no shared page now, it waits for
 	 * the owner's worker (deferred.c), or past the limit of waiting
-	 * vmemmap is removed now: consecutive such granules together, one TLB
-	 * flush each run. Pages of a granule already removed read as the sentinel
+	 * vmemmap is removed now: consecutive such granules of one chunk
+	 * together, one TLB flush each run. Pages of a granule already removed read as the sentinel
 	 * (reserved) and are skipped.
 	 */
 	run = 0;
@@ -1416,7 +1416,9 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 			if (gmem_granule_shared(owner, g) ||
 			    gmem_deferred_add(owner, g, pfn))
 				continue;
-			if (run_nr && run + run_nr == pfn) {
+			/* Never across chunks: they may be in two zones. */
+			if (run_nr && run + run_nr == pfn &&
+			    !IS_ALIGNED(pfn, gmem_chunk_pages(owner))) {
 				run_nr += GMEM_GRANULE_PAGES;
 				continue;
 			}

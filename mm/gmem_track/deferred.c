@@ -231,7 +231,7 @@ static long gmem_deferred_depopulate(struct gmem_track_owner *owner,
  *
  * Takes every granule recorded before the call: one grace period covers
  * them all, then their vmemmap is removed in runs of granules consecutive
- * in both index and PFN, up to GMEM_DEFERRED_BATCH granules per hold of
+ * in both index and PFN within one chunk, up to GMEM_DEFERRED_BATCH granules per hold of
  * the owner's lock. Records made meanwhile wait for the next run, which is
  * queued.
  *
@@ -272,8 +272,9 @@ long gmem_deferred_flush(struct gmem_track_owner *owner)
 			gmem_deferred_drop(owner, g, g);
 			goto next;
 		}
+		/* One chunk per run: two may be in different zones. */
 		if (run_nr && run_pfn + run_nr == pfn && run_g + run_nr == g &&
-		    run_nr < GMEM_RUN_MAX_PAGES) {
+		    !IS_ALIGNED(pfn, 1UL << owner->chunk_order)) {
 			run_nr += GMEM_GRANULE_PAGES;
 		} else {
 			freed += gmem_deferred_depopulate(owner, run_g,

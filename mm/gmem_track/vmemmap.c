@@ -392,11 +392,14 @@ static bool gmem_vmemmap_maps_sentinel(unsigned long start, unsigned long end,
  * The struct pages of the range must be unreferenced (refcount frozen at
  * zero) and its vmemmap populated; afterwards they read as the sentinel.
  *
+ * The range must lie in one node and zone (one chunk): it is pointed at
+ * the sentinel of its first page's.
+ *
  * Return: the number of vmemmap pages freed, -ENOMEM when no sentinel or no
  * page table for a PMD split could be allocated, -EOPNOTSUPP for memory
  * whose vmemmap lives on itself (memmap_on_memory), -EINVAL (with a
- * warning) if part of the range has no vmemmap of its own already. On
- * error nothing changed.
+ * warning) if part of the range has no vmemmap of its own already or its
+ * ends lie in two zones. On error nothing changed.
  */
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 {
@@ -411,6 +414,9 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_depopulate, pfn, nr);
 
 	if (WARN_ON_ONCE(!nr || !IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
+		return -EINVAL;
+	if (WARN_ON_ONCE(page_zone_id(page) !=
+			 page_zone_id(pfn_to_page(pfn + nr - 1))))
 		return -EINVAL;
 
 	sentinel = gmem_sentinel(page_to_nid(page), page_zonenum(page));
