@@ -102,6 +102,27 @@ enum gmem_stat_item {
 
 extern atomic_long_t gmem_stats[GMEM_TRACK_NR_DESIGNS][GMEM_NR_STAT_ITEMS];
 
+/*
+ * What vmemmap changes cost since boot, all designs: the counts that
+ * Documentation/mm/gmem_track.rst ("Conversion cost") derives, kept so that
+ * a benchmark can put them beside its times (sysfs vmemmap_events/).
+ */
+enum gmem_vmemmap_event {
+	GMEM_EV_PAGES_ALLOCATED,	/* vmemmap pages, rebuilds */
+	GMEM_EV_PAGES_FREED,		/* vmemmap pages, removals */
+	GMEM_EV_TABLES_COPIED,		/* PTE tables copied from a shared one */
+	GMEM_EV_TABLES_FREED,		/* PTE tables replaced by a shared one */
+	GMEM_EV_TLB_FLUSHES,		/* kernel TLB flushes */
+	GMEM_NR_VMEMMAP_EVENTS,
+};
+
+extern atomic_long_t gmem_vmemmap_events[GMEM_NR_VMEMMAP_EVENTS];
+
+static inline void gmem_vmemmap_event(enum gmem_vmemmap_event ev, long n)
+{
+	atomic_long_add(n, &gmem_vmemmap_events[ev]);
+}
+
 static inline void gmem_stat_add(enum gmem_track_design design,
 				 enum gmem_stat_item item, long delta)
 {

@@ -7,6 +7,8 @@
  *   pfn_tree_bytes
  *   default_backend (writable: see gmem_track_default_backend())
  *   deferred_limit_bytes, deferred_delay_ms (writable: see deferred.c)
+ *   vmemmap_events/ pages_allocated pages_freed pte_tables_copied
+ *                  pte_tables_freed tlb_flushes
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *                  descriptor_bytes closed_bytes deferred_bytes
@@ -242,6 +244,48 @@ static const struct attribute_group gmem_top_group = {
 	.attrs = gmem_top_attrs,
 };
 
+/* vmemmap_events/: one cumulative count of enum gmem_vmemmap_event each. */
+struct gmem_event_attr {
+	struct kobj_attribute attr;
+	enum gmem_vmemmap_event ev;
+};
+
+static ssize_t gmem_event_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	struct gmem_event_attr *ea =
+		container_of(attr, struct gmem_event_attr, attr);
+
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&gmem_vmemmap_events[ea->ev]));
+}
+
+#define GMEM_EVENT_ATTR(_name, _ev)					\
+static struct gmem_event_attr gmem_ev_##_name = {			\
+	.attr	= __ATTR(_name, 0444, gmem_event_show, NULL),		\
+	.ev	= _ev,							\
+}
+
+GMEM_EVENT_ATTR(pages_allocated, GMEM_EV_PAGES_ALLOCATED);
+GMEM_EVENT_ATTR(pages_freed, GMEM_EV_PAGES_FREED);
+GMEM_EVENT_ATTR(pte_tables_copied, GMEM_EV_TABLES_COPIED);
+GMEM_EVENT_ATTR(pte_tables_freed, GMEM_EV_TABLES_FREED);
+GMEM_EVENT_ATTR(tlb_flushes, GMEM_EV_TLB_FLUSHES);
+
+static struct attribute *gmem_event_attrs[] = {
+	&gmem_ev_pages_allocated.attr.attr,
+	&gmem_ev_pages_freed.attr.attr,
+	&gmem_ev_pte_tables_copied.attr.attr,
+	&gmem_ev_pte_tables_freed.attr.attr,
+	&gmem_ev_tlb_flushes.attr.attr,
+	NULL,
+};
+
+static const struct attribute_group gmem_event_group = {
+	.name	= "vmemmap_events",
+	.attrs	= gmem_event_attrs,
+};
+
 /* reserve/ (nid NUMA_NO_NODE, the totals) and reserve/nodeN/ */
 struct gmem_reserve_kobj {
 	struct kobject kobj;
@@ -404,6 +448,9 @@ static int __init gmem_sysfs_init(void)
 	if (!top)
 		return -ENOMEM;
 	ret = sysfs_create_group(top, &gmem_top_group);
+	if (ret)
+		goto out_put;
+	ret = sysfs_create_group(top, &gmem_event_group);
 	if (ret)
 		goto out_put;
 

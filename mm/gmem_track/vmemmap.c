@@ -64,6 +64,8 @@
 
 #include <trace/events/gmem_track.h>
 
+atomic_long_t gmem_vmemmap_events[GMEM_NR_VMEMMAP_EVENTS];
+
 static struct page *gmem_sentinels[MAX_NUMNODES][MAX_NR_ZONES];
 static pte_t *gmem_shared_ptes[MAX_NUMNODES][MAX_NR_ZONES];
 static atomic_long_t gmem_nr_sentinels;
@@ -241,6 +243,7 @@ static void gmem_vmemmap_flush(unsigned long start, unsigned long end)
 {
 	flush_tlb_kernel_range(start, end);
 	iommu_sva_invalidate_kva_range(start, end);
+	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
 }
 
 static void gmem_free_pte_table(pte_t *table)
@@ -293,6 +296,7 @@ static void gmem_vmemmap_share_pmds(unsigned long start, unsigned long end,
 		pmd_populate_kernel(&init_mm, pmd, shared);
 		spin_unlock(&init_mm.page_table_lock);
 		old[n++] = table;
+		gmem_vmemmap_event(GMEM_EV_TABLES_FREED, 1);
 		if (n == ARRAY_SIZE(old)) {
 			gmem_vmemmap_flush(first, addr + PMD_SIZE);
 			while (n)
@@ -342,9 +346,12 @@ static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end)
 		pmd_populate_kernel(&init_mm, pmd, table);
 		spin_unlock(&init_mm.page_table_lock);
 		changed = true;
+		gmem_vmemmap_event(GMEM_EV_TABLES_COPIED, 1);
 	}
-	if (changed)
+	if (changed) {
 		flush_tlb_kernel_range(first, last);
+		gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
+	}
 	mmap_write_unlock(&init_mm);
 	return ret;
 }
@@ -450,6 +457,9 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	list_for_each_entry(p, &vmemmap_pages, lru)
 		freed++;
 	free_vmemmap_page_list(&vmemmap_pages);
+	/* vmemmap_remap_free() flushed the range once. */
+	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
+	gmem_vmemmap_event(GMEM_EV_PAGES_FREED, freed);
 	gmem_vmemmap_share_pmds(start, end, sentinel, shared);
 	mutex_unlock(&gmem_vmemmap_lock);
 	trace_gmem_track_depopulate(pfn, nr, freed);
@@ -487,6 +497,9 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 	mutex_unlock(&gmem_vmemmap_lock);
 	if (ret)
 		return ret;
+	/* vmemmap_remap_alloc() flushed the range once. */
+	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
+	gmem_vmemmap_event(GMEM_EV_PAGES_ALLOCATED, (end - start) >> PAGE_SHIFT);
 	trace_gmem_track_repopulate(pfn, nr, (end - start) >> PAGE_SHIFT);
 	return (end - start) >> PAGE_SHIFT;
 }

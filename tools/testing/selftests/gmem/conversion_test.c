@@ -2003,6 +2003,15 @@ static void deferred_restore(void)
 	deferred_saved_delay = -1;
 }
 
+/* A count of /sys/kernel/mm/gmem_track/vmemmap_events/. */
+static long vm_event(const char *name)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "vmemmap_events/%s", name);
+	return sysfs_long(NULL, file);
+}
+
 /* Wait up to @ms for deferred_bytes to read @want; returns the time taken or -1. */
 static int deferred_wait(long want, int ms)
 {
@@ -2028,10 +2037,8 @@ TEST_F_TIMEOUT(gmem, deferred, TMO)
 {
 	struct gfile *f = &self->f;
 	const long pg = PAGE_SZ;
-	long vm0, t;
+	long vm0, t, alloc0, free0, flush0;
 
-	if (!is_tracked(f))
-		SKIP(return, "deferred depopulation is the tracked design's");
 	deferred_saved_limit = sysfs_long(NULL, "deferred_limit_bytes");
 	deferred_saved_delay = sysfs_long(NULL, "deferred_delay_ms");
 	ASSERT_LE(0, deferred_saved_limit);
@@ -2053,23 +2060,48 @@ TEST_F_TIMEOUT(gmem, deferred, TMO)
 	ASSERT_EQ(0, top_knob_write("deferred_delay_ms", 3600000));
 	ASSERT_EQ(0, top_knob_write("deferred_limit_bytes", SZ_1G));
 	ASSERT_LE(0, gmem_deferred_settle());
+
+	/* The other designs keep their struct pages: nothing waits. */
+	if (!is_tracked(f)) {
+		alloc0 = vm_event("pages_allocated");
+		free0 = vm_event("pages_freed");
+		ASSERT_EQ(0, set_attrs(f->fd, 0, 4 * GRANULE, SHARED, PRESERVE,
+				       NULL));
+		ASSERT_EQ(0, set_attrs(f->fd, 0, 4 * GRANULE, PRIVATE,
+				       PRESERVE, NULL));
+		EXPECT_EQ(0, sysfs_long("tracked", "deferred_bytes"));
+		EXPECT_EQ(alloc0, vm_event("pages_allocated"));
+		EXPECT_EQ(free0, vm_event("pages_freed"));
+		deferred_restore();
+		return;
+	}
 	vm0 = sysfs_long(f->design, "vmemmap_bytes");
+	alloc0 = vm_event("pages_allocated");
+	free0 = vm_event("pages_freed");
+	ASSERT_LE(0, alloc0);
 
 	/* One page in each of four granules, and back. */
 	for (t = 0; t < 4; t++)
 		ASSERT_EQ(0, set_attrs(f->fd, t * GRANULE + 9 * pg, pg, SHARED,
 				       PRESERVE, NULL));
 	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+	EXPECT_EQ(alloc0 + 4, vm_event("pages_allocated"));
+	flush0 = vm_event("tlb_flushes");
 	ASSERT_EQ(0, set_attrs(f->fd, 0, 4 * GRANULE, PRIVATE, PRESERVE,
 			       NULL));
 	EXPECT_EQ(4 * pg, sysfs_long("tracked", "deferred_bytes"));
 	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+	/* Nothing freed, nothing flushed in the conversion. */
+	EXPECT_EQ(free0, vm_event("pages_freed"));
+	EXPECT_EQ(flush0, vm_event("tlb_flushes"));
 
-	/* Shared again while it waits: no vmemmap allocated. */
+	/* Shared again while it waits: no vmemmap allocated, no flush. */
 	ASSERT_EQ(0, set_attrs(f->fd, 2 * GRANULE, 3 * pg, SHARED, PRESERVE,
 			       NULL));
 	EXPECT_EQ(3 * pg, sysfs_long("tracked", "deferred_bytes"));
 	EXPECT_EQ(vm0 + 4 * pg, sysfs_long(f->design, "vmemmap_bytes"));
+	EXPECT_EQ(alloc0 + 4, vm_event("pages_allocated"));
+	EXPECT_EQ(flush0, vm_event("tlb_flushes"));
 	EXPECT_EQ(-1, fill_range(f, 2 * GRANULE, 3 * pg, 77));
 	EXPECT_EQ(-1, check_range(f, 2 * GRANULE, 3 * pg, 77));
 	ASSERT_EQ(0, set_attrs(f->fd, 2 * GRANULE, 3 * pg, PRIVATE, PRESERVE,
@@ -2081,6 +2113,11 @@ TEST_F_TIMEOUT(gmem, deferred, TMO)
 	ksft_print_msg("drop_caches: settled in %ld ms\n", t);
 	EXPECT_LE(0, t);
 	EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
+	EXPECT_EQ(free0 + 4, vm_event("pages_freed"));
+	/* One run per chunk, at most two flushes each (remap, PTE table). */
+	ksft_print_msg("worker: %ld TLB flushes for 4 granules\n",
+		       vm_event("tlb_flushes") - flush0);
+	EXPECT_GE(2, vm_event("tlb_flushes") - flush0);
 	EXPECT_EQ(-1, check_private(f, 0, 4 * GRANULE, false));
 
 	/* The worker, deferred_delay_ms after the conversion. */
