@@ -61,6 +61,9 @@ DESIGNS = ["upstream-4k", "structpage-2m", "structpage-1g", "tracked-2m",
 FRACTIONS = ["0", "0.001953", "0.015625", "0.125", "0.5", "1"]
 CONVERSIONS = ["4k_to_shared", "4k_to_private", "2m_to_shared",
                "2m_to_private"]
+LOOPS = ["4k", "2m", "4k_reuse"]
+EVENTS = ["pages_allocated", "pages_freed", "pte_tables_copied",
+          "pte_tables_freed", "tlb_flushes"]
 GIB = 1 << 30
 TIB = 1 << 40
 # Reference lines: a 4 KiB struct page per 4 KiB page (64 B / 4 KiB), and
@@ -133,7 +136,7 @@ def metrics(d):
     for k in ("fallocate_ns_per_gib", "prefault_ns_per_gib"):
         m[k] = d.get(k)
     conv = d.get("convert_ns") or {}
-    for c in CONVERSIONS:
+    for c in CONVERSIONS + ["4k_reuse_to_shared", "4k_reuse_to_private"]:
         m[c + "_median"] = (conv.get(c) or {}).get("median")
     return m
 
@@ -283,21 +286,51 @@ def table(res):
             ms(d.get("prefault_ns_per_gib")),
             "/".join(str(s2.get(k, "–")) for k in ("4k", "2m", "1g"))))
     out.append("")
-    out.append("Ratios (fully private overhead; 4K→shared median):")
+    out.append("Conversions that come back to 16 pages in turn (a guest "
+               "reusing its DMA buffers), median (p99) in µs, and what the "
+               "vmemmap changes of each loop cost per round trip, deferred "
+               "depopulation included (sysfs vmemmap_events: pages "
+               "allocated/freed, PTE tables copied/freed, kernel TLB "
+               "flushes):")
+    out.append("")
+    out.append("| design | 4K reuse→shared | 4K reuse→private | "
+               + " | ".join("%s loop" % k for k in LOOPS) + " |")
+    out.append("|---" * (3 + len(LOOPS)) + "|")
+    for n in present:
+        d = designs[n]
+        if not d["measured"]:
+            out.append(unmeasured_row(n, d, 2 + len(LOOPS)))
+            continue
+        conv = d.get("convert_ns") or {}
+        cnt = d.get("convert_counts_per_roundtrip") or {}
+        cells = []
+        for c in ("4k_reuse_to_shared", "4k_reuse_to_private"):
+            s_ = conv.get(c) or {}
+            cells.append("%s (%s)" % (us(s_.get("median")),
+                                      us(s_.get("p99"))))
+        for k in LOOPS:
+            e = cnt.get(k) or {}
+            vals = [e.get(f) for f in EVENTS]
+            cells.append("–" if not all(num(v) for v in vals) else
+                         "+%.2f/−%.2f, %.2f/%.2f, %.2f" % tuple(vals))
+        out.append("| %s | %s |" % (n, " | ".join(cells)))
+    out.append("")
+    out.append("Ratios (fully private overhead; conversion medians):")
     out.append("")
     out.append("| comparison | overhead f=0 | overhead f=1/64 | 4K→shared "
-               "| 2M→shared | fallocate |")
-    out.append("|---" * 6 + "|")
+               "| 4K→private | 2M→shared | 2M→private | 4K reuse→shared "
+               "| 4K reuse→private | fallocate |")
+    out.append("|---" * 10 + "|")
     if not res.get("ratios"):
-        out.append("| no two measured designs to compare |" + " – |" * 5)
+        out.append("| no two measured designs to compare |" + " – |" * 9)
     for k, r in res.get("ratios", {}).items():
         def fmt(x):
             return "–" if x is None else "%.3g×" % x
-        out.append("| %s | %s | %s | %s | %s | %s |" % (
-            k, fmt(r.get("overhead_0")), fmt(r.get("overhead_0.015625")),
-            fmt(r.get("4k_to_shared_median")),
-            fmt(r.get("2m_to_shared_median")),
-            fmt(r.get("fallocate_ns_per_gib"))))
+        out.append("| %s | %s |" % (k, " | ".join(fmt(r.get(x)) for x in (
+            "overhead_0", "overhead_0.015625", "4k_to_shared_median",
+            "4k_to_private_median", "2m_to_shared_median",
+            "2m_to_private_median", "4k_reuse_to_shared_median",
+            "4k_reuse_to_private_median", "fallocate_ns_per_gib"))))
     out.append("")
     out.append("Dense host: metadata for all guest memory:")
     out.append("")

@@ -208,6 +208,7 @@ static const struct frac fracs[] = {
 enum {
 	LAT_4K_SH, LAT_4K_PR, LAT_2M_SH, LAT_2M_PR,
 	LAT_4K_SH_Z, LAT_4K_PR_Z, LAT_2M_SH_Z, LAT_2M_PR_Z,
+	LAT_4K_SH_R, LAT_4K_PR_R,
 	NR_CONVERT,
 	LAT_FAULT = NR_CONVERT,
 	NR_LAT,
@@ -217,6 +218,30 @@ static const char * const lat_keys[NR_CONVERT] = {
 	"4k_to_shared", "4k_to_private", "2m_to_shared", "2m_to_private",
 	"4k_to_shared_zero", "4k_to_private_zero",
 	"2m_to_shared_zero", "2m_to_private_zero",
+	"4k_reuse_to_shared", "4k_reuse_to_private",
+};
+
+/*
+ * The conversion loops, one per pair of lat_keys: random units of the file
+ * each converted once ("cold": their granule mostly has no struct pages),
+ * or a few pages over and over, as a guest reuses its DMA buffers
+ * ("reuse": a page converted back to private a moment before).
+ */
+#define NR_LOOPS	(NR_CONVERT / 2)
+#define REUSE_PAGES	16
+
+static const char * const loop_keys[NR_LOOPS] = {
+	"4k", "2m", "4k_zero", "2m_zero", "4k_reuse",
+};
+
+/* sysfs vmemmap_events/: what the vmemmap changes of a loop cost. */
+enum {
+	EV_ALLOC, EV_FREE, EV_PT_COPY, EV_PT_FREE, EV_FLUSH, NR_EV,
+};
+
+static const char * const ev_files[NR_EV] = {
+	"pages_allocated", "pages_freed", "pte_tables_copied",
+	"pte_tables_freed", "tlb_flushes",
 };
 
 /* --phases: what run_design() measures after fallocate. */
@@ -267,6 +292,7 @@ struct result {
 	struct val fallocate_ns;
 	struct val prefault_ns;
 	struct lat lat[NR_LAT];
+	struct val counts[NR_LOOPS][NR_EV];	/* per round trip */
 	struct val stage2[3];
 	struct val ovh_2m;
 	struct val memmap_fig;
@@ -987,21 +1013,43 @@ static void summarize(struct lat *l, __u64 *s, __u64 n)
 	val_set(&l->p99, s[(99 * n + 99) / 100 - 1]);
 }
 
+static void read_events(long long *ev)
+{
+	char path[128];
+	int i;
+
+	for (i = 0; i < NR_EV; i++) {
+		snprintf(path, sizeof(path), SYSFS "/vmemmap_events/%s",
+			 ev_files[i]);
+		ev[i] = read_ll(path);
+	}
+}
+
 /*
- * Random units of @unit bytes, each made shared and private again with
- * @flags, both timed into samples[@i_sh] and samples[@i_pr].
+ * Units of @unit bytes, each made shared and private again with @flags,
+ * both timed into samples[@i_sh] and samples[@i_pr]: random ones, or with
+ * @reuse, the same @reuse random ones in turn. The vmemmap events of the
+ * loop, the deferred depopulation that follows it included, go into
+ * counts[@loop], per round trip.
  */
 static int lat_set(struct bench *b, __u64 unit, __u64 flags, __u64 seed,
-		   int i_sh, int i_pr)
+		   int i_sh, int i_pr, int loop, __u64 reuse)
 {
 	__u64 n = b->size / unit, k = min_u64(opt.iters, n), j, off, t0, t1;
 	__u64 t = now_ns();
 	struct result *r = b->r;
-	int ret;
+	long long ev0[NR_EV], ev1[NR_EV];
+	int ret, i;
 
-	pick(picks, k, n, seed);
+	if (reuse) {
+		reuse = min_u64(reuse, n);
+		k = opt.iters;
+	}
+	pick(picks, reuse ? reuse : k, n, seed);
+	settle_deferred();
+	read_events(ev0);
 	for (j = 0; j < k; j++) {
-		off = picks[j] * unit;
+		off = picks[reuse ? j % reuse : j] * unit;
 		t0 = now_ns();
 		ret = set_attrs(b->fd, off, unit, SHARED, flags);
 		t1 = now_ns();
@@ -1023,10 +1071,18 @@ static int lat_set(struct bench *b, __u64 unit, __u64 flags, __u64 seed,
 	}
 	summarize(&r->lat[i_sh], samples[i_sh], k);
 	summarize(&r->lat[i_pr], samples[i_pr], k);
-	progress(b, t, "%s/%s x %llu: median %.0f/%.0f ns, p99 %.0f/%.0f ns",
+	settle_deferred();
+	read_events(ev1);
+	for (i = 0; i < NR_EV; i++)
+		val_set(&r->counts[loop][i], (double)(ev1[i] - ev0[i]) / k);
+	progress(b, t,
+		 "%s/%s x %llu: median %.0f/%.0f ns, p99 %.0f/%.0f ns; per round trip: vmemmap pages +%.2f -%.2f, PTE tables copied %.2f freed %.2f, TLB flushes %.2f",
 		 lat_keys[i_sh], lat_keys[i_pr], (unsigned long long)k,
 		 r->lat[i_sh].median.v, r->lat[i_pr].median.v,
-		 r->lat[i_sh].p99.v, r->lat[i_pr].p99.v);
+		 r->lat[i_sh].p99.v, r->lat[i_pr].p99.v,
+		 r->counts[loop][EV_ALLOC].v, r->counts[loop][EV_FREE].v,
+		 r->counts[loop][EV_PT_COPY].v, r->counts[loop][EV_PT_FREE].v,
+		 r->counts[loop][EV_FLUSH].v);
 	return 0;
 }
 
@@ -1038,11 +1094,14 @@ static int phase_convert(struct bench *b)
 		int sh;
 		int pr;
 		int phase;
-	} sets[] = {
-		{ PAGE_SZ, PRESERVE, LAT_4K_SH, LAT_4K_PR, PH_CONVERT_4K },
-		{ SZ_2M, PRESERVE, LAT_2M_SH, LAT_2M_PR, PH_CONVERT_2M },
-		{ PAGE_SZ, ZERO, LAT_4K_SH_Z, LAT_4K_PR_Z, PH_CONVERT_4K },
-		{ SZ_2M, ZERO, LAT_2M_SH_Z, LAT_2M_PR_Z, PH_CONVERT_2M },
+		__u64 reuse;
+	} sets[NR_LOOPS] = {
+		{ PAGE_SZ, PRESERVE, LAT_4K_SH, LAT_4K_PR, PH_CONVERT_4K, 0 },
+		{ SZ_2M, PRESERVE, LAT_2M_SH, LAT_2M_PR, PH_CONVERT_2M, 0 },
+		{ PAGE_SZ, ZERO, LAT_4K_SH_Z, LAT_4K_PR_Z, PH_CONVERT_4K, 0 },
+		{ SZ_2M, ZERO, LAT_2M_SH_Z, LAT_2M_PR_Z, PH_CONVERT_2M, 0 },
+		{ PAGE_SZ, PRESERVE, LAT_4K_SH_R, LAT_4K_PR_R, PH_CONVERT_4K,
+		  REUSE_PAGES },
 	};
 	unsigned int i;
 
@@ -1050,7 +1109,7 @@ static int phase_convert(struct bench *b)
 		if (!want(sets[i].phase))
 			continue;
 		if (lat_set(b, sets[i].unit, sets[i].flags, SEED_LAT + i,
-			    sets[i].sh, sets[i].pr))
+			    sets[i].sh, sets[i].pr, i, sets[i].reuse))
 			return -1;
 	}
 	return 0;
@@ -1575,6 +1634,17 @@ static void json_design(FILE *f, const struct result *r)
 	for (i = 0; i < NR_CONVERT; i++) {
 		fprintf(f, "%s\n        \"%s\": ", i ? "," : "", lat_keys[i]);
 		json_lat(f, &r->lat[i]);
+	}
+	fputs("\n      },\n      \"convert_counts_per_roundtrip\": {", f);
+	for (i = 0; i < NR_LOOPS; i++) {
+		int e;
+
+		fprintf(f, "%s\n        \"%s\": {", i ? "," : "", loop_keys[i]);
+		for (e = 0; e < NR_EV; e++) {
+			fprintf(f, "%s\"%s\": ", e ? ", " : "", ev_files[e]);
+			json_num(f, &r->counts[i][e]);
+		}
+		fputs("}", f);
 	}
 	fputs("\n      },\n      \"first_fault_ns\": ", f);
 	json_lat(f, &r->lat[LAT_FAULT]);
