@@ -27,6 +27,7 @@
 
 #define pr_fmt(fmt) "gmem_track: " fmt
 
+#include <kunit/static_stub.h>
 #include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -269,11 +270,40 @@ static bool gmem_range_poisoned(const struct gmem_range *rg)
  * kernel memory (the chunks are no page cache), so cgroup.memory=nokmem
  * charges nothing. Returns 0 or -ENOMEM at the cgroup's limit.
  */
-int gmem_charge(struct gmem_track_owner *owner, unsigned long pages)
+static int gmem_charge_gfp(struct gmem_track_owner *owner,
+			   unsigned long pages, gfp_t gfp)
 {
+	KUNIT_STATIC_STUB_REDIRECT(gmem_charge_gfp, owner, pages, gfp);
+
 	if (!owner->objcg || !pages)
 		return 0;
-	return gmem_objcg_charge(owner->objcg, pages) ? -ENOMEM : 0;
+	return gmem_objcg_charge(owner->objcg, pages, gfp) ? -ENOMEM : 0;
+}
+
+static int gmem_charge(struct gmem_track_owner *owner, unsigned long pages)
+{
+	return gmem_charge_gfp(owner, pages, GFP_KERNEL);
+}
+
+/*
+ * gmem_charge() for a chunk or a rebuilt vmemmap, called with the owner's
+ * lock held. The owner's vmemmap waiting for deferred depopulation is
+ * charged to the same cgroup and would be freed soon anyway: at the
+ * cgroup's limit, give it back first (but that of the granules from
+ * @keep_first to @keep_last, which the caller is making shared) rather
+ * than fail or have the cgroup's OOM killer act, and charge again.
+ */
+static int gmem_charge_reclaim(struct gmem_track_owner *owner,
+			       unsigned long pages, pgoff_t keep_first,
+			       pgoff_t keep_last)
+{
+	if (owner->design != GMEM_TRACK_TRACKED || xa_empty(&owner->deferred))
+		return gmem_charge(owner, pages);
+	/* No reclaim of the cgroup's other memory before ours goes. */
+	if (!gmem_charge_gfp(owner, pages, GFP_NOWAIT | __GFP_NOWARN))
+		return 0;
+	gmem_deferred_reclaim(owner, keep_first, keep_last);
+	return gmem_charge(owner, pages);
 }
 
 void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages)
@@ -1049,7 +1079,7 @@ int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 	if (gmem_ranges_lookup(&owner->ranges, cindex, &rg))
 		goto out;
 
-	ret = gmem_charge(owner, nr);
+	ret = gmem_charge_reclaim(owner, nr, 1, 0);
 	if (ret)
 		goto out;
 	charged = true;
@@ -1228,7 +1258,7 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 			ret = added;
 			goto out;
 		}
-		ret = gmem_charge(owner, added);
+		ret = gmem_charge_reclaim(owner, added, gfirst, glast);
 		if (ret) {
 			if (added)
 				gmem_depopulate_unshared(owner, gfirst, glast);

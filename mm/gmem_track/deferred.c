@@ -225,47 +225,28 @@ static long gmem_deferred_depopulate(struct gmem_track_owner *owner,
 	return ret;
 }
 
-/**
- * gmem_deferred_flush - remove the vmemmap of an owner's waiting granules
- * @owner: the owner.
- *
- * Takes every granule recorded before the call: one grace period covers
- * them all, then their vmemmap is removed in runs of granules consecutive
- * in both index and PFN within one chunk, up to GMEM_DEFERRED_BATCH granules per hold of
- * the owner's lock. Records made meanwhile wait for the next run, which is
- * queued.
- *
- * Context: Process context, no lock of gmem_track held; sleeps.
- * Return: the number of vmemmap pages freed.
+/*
+ * Remove the vmemmap of the records of generation <= @gen, a grace period
+ * after it was taken, but those of the granules from @keep_first to
+ * @keep_last (none if @keep_first > @keep_last), in runs of granules
+ * consecutive in both index and PFN within one chunk. With @unlock the
+ * owner's lock is let go every GMEM_DEFERRED_BATCH records. Called, and
+ * returns, with the owner's lock held. Returns the vmemmap pages freed.
  */
-long gmem_deferred_flush(struct gmem_track_owner *owner)
+static long gmem_deferred_walk(struct gmem_track_owner *owner,
+			       unsigned long gen, pgoff_t keep_first,
+			       pgoff_t keep_last, bool unlock)
 {
-	unsigned long idx, gen, pfn, run_pfn = 0, run_nr = 0, batch = 0;
+	unsigned long idx, pfn, run_pfn = 0, run_nr = 0, batch = 0;
 	pgoff_t g, run_g = 0;
 	long freed = 0;
 	void *entry;
 
-	mutex_lock(&owner->lock);
-	if (xa_empty(&owner->deferred)) {
-		mutex_unlock(&owner->lock);
-		return 0;
-	}
-	gen = owner->deferred_gen++;
-	mutex_unlock(&owner->lock);
-
-	/*
-	 * The pages of every record of generation <= @gen were frozen before
-	 * the lock was dropped above: a speculative reference that saw them
-	 * unfrozen has ended after this (gmem_wait_speculative()). A normal
-	 * grace period: nobody waits for this one.
-	 */
-	synchronize_rcu();
-
-	mutex_lock(&owner->lock);
 	xa_for_each(&owner->deferred, idx, entry) {
-		if (xa_to_value(entry) > gen)
-			goto next;
 		g = idx * GMEM_GRANULE_PAGES;
+		if (xa_to_value(entry) > gen ||
+		    (g >= keep_first && g <= keep_last))
+			goto next;
 		/* A record names a private granule with memory, or a bug. */
 		pfn = gmem_index_to_pfn(owner, g);
 		if (WARN_ON_ONCE(!pfn || gmem_granule_shared(owner, g))) {
@@ -284,7 +265,7 @@ long gmem_deferred_flush(struct gmem_track_owner *owner)
 			run_nr = GMEM_GRANULE_PAGES;
 		}
 next:
-		if (++batch < GMEM_DEFERRED_BATCH)
+		if (!unlock || ++batch < GMEM_DEFERRED_BATCH)
 			continue;
 		/* Conversions of the owner wait for the lock meanwhile. */
 		freed += gmem_deferred_depopulate(owner, run_g, run_pfn,
@@ -295,10 +276,74 @@ next:
 		cond_resched();
 		mutex_lock(&owner->lock);
 	}
-	freed += gmem_deferred_depopulate(owner, run_g, run_pfn, run_nr);
+	return freed + gmem_deferred_depopulate(owner, run_g, run_pfn, run_nr);
+}
+
+/**
+ * gmem_deferred_flush - remove the vmemmap of an owner's waiting granules
+ * @owner: the owner.
+ *
+ * Takes every granule recorded before the call: one grace period covers
+ * them all, then their vmemmap is removed in runs of granules consecutive
+ * in both index and PFN within one chunk, up to GMEM_DEFERRED_BATCH
+ * granules per hold of the owner's lock. Records made meanwhile wait for
+ * the next run, which is queued.
+ *
+ * Context: Process context, no lock of gmem_track held; sleeps.
+ * Return: the number of vmemmap pages freed.
+ */
+long gmem_deferred_flush(struct gmem_track_owner *owner)
+{
+	unsigned long gen;
+	long freed;
+
+	mutex_lock(&owner->lock);
+	if (xa_empty(&owner->deferred)) {
+		mutex_unlock(&owner->lock);
+		return 0;
+	}
+	gen = owner->deferred_gen++;
+	mutex_unlock(&owner->lock);
+
+	/*
+	 * The pages of every record of generation <= @gen were frozen before
+	 * the lock was dropped above: a speculative reference that saw them
+	 * unfrozen has ended after this (gmem_wait_speculative()). A normal
+	 * grace period: nobody waits for this one.
+	 */
+	synchronize_rcu();
+
+	mutex_lock(&owner->lock);
+	freed = gmem_deferred_walk(owner, gen, 1, 0, true);
 	gmem_deferred_kick(owner);
 	mutex_unlock(&owner->lock);
 	return freed;
+}
+
+/**
+ * gmem_deferred_reclaim - remove an owner's waiting vmemmap now
+ * @owner: the owner, locked.
+ * @keep_first: first index of the granules whose records stay, those a
+ *	conversion in progress relies on...
+ * @keep_last: ...and an index of the last; none if @keep_first is larger.
+ *
+ * For a charge that failed at the limit of the owner's memory cgroup,
+ * which holds the waiting vmemmap too. Waits for a grace period with the
+ * owner's lock held: a rare path.
+ *
+ * Return: the number of vmemmap pages freed.
+ */
+long gmem_deferred_reclaim(struct gmem_track_owner *owner, pgoff_t keep_first,
+			   pgoff_t keep_last)
+{
+	unsigned long gen;
+
+	lockdep_assert_held(&owner->lock);
+	if (xa_empty(&owner->deferred))
+		return 0;
+	gen = owner->deferred_gen++;
+	synchronize_rcu();
+	return gmem_deferred_walk(owner, gen, keep_first, keep_last, false);
 }
 
 /*

@@ -146,9 +146,9 @@ static inline void gmem_objcg_put(struct obj_cgroup *objcg)
 }
 
 static inline int gmem_objcg_charge(struct obj_cgroup *objcg,
-				    unsigned long pages)
+				    unsigned long pages, gfp_t gfp)
 {
-	return obj_cgroup_charge(objcg, GFP_KERNEL, pages << PAGE_SHIFT);
+	return obj_cgroup_charge(objcg, gfp, pages << PAGE_SHIFT);
 }
 
 static inline void gmem_objcg_uncharge(struct obj_cgroup *objcg,
@@ -167,7 +167,7 @@ static inline void gmem_objcg_put(struct obj_cgroup *objcg)
 }
 
 static inline int gmem_objcg_charge(struct obj_cgroup *objcg,
-				    unsigned long pages)
+				    unsigned long pages, gfp_t gfp)
 {
 	return 0;
 }
@@ -208,7 +208,6 @@ bool gmem_vmemmap_populated(unsigned long pfn);
 /* core.c */
 extern struct list_head gmem_owners;
 extern struct mutex gmem_owners_lock;
-int gmem_charge(struct gmem_track_owner *owner, unsigned long pages);
 void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages);
 bool gmem_granule_shared(struct gmem_track_owner *owner, pgoff_t gindex);
 unsigned long gmem_index_to_pfn(struct gmem_track_owner *owner,
@@ -233,5 +232,7 @@ long gmem_deferred_drop(struct gmem_track_owner *owner, pgoff_t first,
 			pgoff_t last);
 void gmem_deferred_kick(struct gmem_track_owner *owner);
 long gmem_deferred_flush(struct gmem_track_owner *owner);
+long gmem_deferred_reclaim(struct gmem_track_owner *owner, pgoff_t keep_first,
+			   pgoff_t keep_last);
 
 #endif /* _MM_GMEM_TRACK_INTERNAL_H */

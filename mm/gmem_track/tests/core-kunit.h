@@ -1705,6 +1705,64 @@ static void gmem_test_spec_ref_vs_deferred(struct kunit *test)
 }
 
 /*
+ * A memory cgroup at its limit, modelled by a stub of the charge: room
+ * for gmem_test_charge_room pages besides the vmemmap waiting for
+ * deferred depopulation, which the cgroup holds too.
+ */
+static long gmem_test_charge_room, gmem_test_charge_base;
+
+static int gmem_test_charge_full(struct gmem_track_owner *owner,
+				 unsigned long pages, gfp_t gfp)
+{
+	long waiting = gmem_test_deferred_stat() - gmem_test_charge_base;
+
+	return waiting + (long)pages > gmem_test_charge_room ? -ENOMEM : 0;
+}
+
+/*
+ * At the limit, a conversion to shared or a new chunk first gives back
+ * the owner's waiting vmemmap, but that of the granules it converts.
+ */
+static void gmem_test_deferred_charge(struct kunit *test)
+{
+	struct gmem_track_owner *owner;
+	unsigned long pfn;
+	long memmap;
+
+	gmem_test_deferred_on(3600 * MSEC_PER_SEC);
+	gmem_test_charge_base = gmem_test_deferred_stat();
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	pfn = gmem_test_pfn(test, owner, 0);
+	memmap = gmem_test_memmap();
+	KUNIT_ASSERT_EQ(test, gmem_track_set_shared(owner, 0, 192, NULL), 0);
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 0, 192, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - gmem_test_charge_base, 3);
+
+	/* Granule 2 waits and is converted; granule 3 needs a page. */
+	gmem_test_charge_room = 2;
+	kunit_activate_static_stub(test, gmem_charge_gfp, gmem_test_charge_full);
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 131, 64, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), gmem_test_charge_base);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap + 2);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn + 64));
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn + 128));
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn + 192));
+	gmem_test_expect_shared(test, pfn + 131, 64, pfn_to_nid(pfn),
+				page_zone(pfn_to_page(pfn + 131)));
+
+	/* A new chunk, with one granule waiting. */
+	KUNIT_ASSERT_EQ(test, gmem_track_set_private(owner, 131, 64, NULL), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat() - gmem_test_charge_base, 2);
+	gmem_test_charge_room = 512;
+	KUNIT_EXPECT_EQ(test, gmem_track_populate(owner, 512), 0);
+	KUNIT_EXPECT_EQ(test, gmem_test_deferred_stat(), gmem_test_charge_base);
+	KUNIT_EXPECT_EQ(test, gmem_test_memmap(), memmap - 8);
+	kunit_deactivate_static_stub(test, gmem_charge_gfp);
+	gmem_track_owner_destroy(owner);
+}
+
+/*
  * Two chunks next to each other in both index and PFN: a run of granules
  * whose vmemmap is removed in one go must not cross from one to the
  * other. The removal points the whole run at the sentinel of its first
@@ -1827,6 +1885,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_deferred_worker),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_deferred),
 	KUNIT_CASE(gmem_test_runs_in_chunk),
+	KUNIT_CASE(gmem_test_deferred_charge),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 #ifdef CONFIG_MEMORY_FAILURE
