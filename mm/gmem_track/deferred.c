@@ -57,6 +57,13 @@ static atomic_long_t gmem_deferred_nr = ATOMIC_LONG_INIT(0);
 /* Granules a worker takes the vmemmap of before it lets the lock go. */
 #define GMEM_DEFERRED_BATCH	512
 
+/*
+ * The value of a record whose vmemmap a batch removed: dropped, and the
+ * pages counted out, once the batch's flush freed them, so that whoever
+ * reads deferred_bytes at 0 finds them freed. Above every generation.
+ */
+#define GMEM_DEFERRED_DONE	(LONG_MAX >> 1)
+
 static void gmem_deferred_workfn(struct work_struct *work)
 {
 	struct gmem_track_owner *owner =
@@ -198,50 +205,84 @@ void gmem_deferred_kick(struct gmem_track_owner *owner)
 
 /*
  * Remove the vmemmap of @nr pages at @pfn, the recorded granules from
- * index @g on, and drop their records. Their PMDs are PTE-mapped (the
- * vmemmap was rebuilt in them), so no page table is allocated and this
- * cannot fail. If it did for lack of memory, the records stay for the
- * next run; a range that reads as the sentinel already (-EINVAL, a
- * broken invariant 3) has nothing to remove, and its records go.
+ * index @g on, in the caller's batch, and mark their records done for
+ * gmem_deferred_commit(). Their PMDs are PTE-mapped (the vmemmap was
+ * rebuilt in them), so no page table is allocated and this cannot fail.
+ * If it did for lack of memory or across zones, the records stay for the
+ * next run; a range that reads as the sentinel already (-EINVAL, a broken
+ * invariant 3) has nothing to remove, and its records go.
  */
 static long gmem_deferred_depopulate(struct gmem_track_owner *owner,
 				     pgoff_t g, unsigned long pfn,
 				     unsigned long nr)
 {
+	unsigned long i;
 	int ret;
 
 	if (!nr)
 		return 0;
 	ret = gmem_vmemmap_depopulate(pfn, nr);
-	if (WARN_ON_ONCE(ret < 0)) {
-		if (ret == -EINVAL)
-			gmem_deferred_drop(owner, g, g + nr - 1);
+	if (WARN_ON_ONCE(ret < 0) && ret != -EINVAL)
 		return 0;
+	/* Replacing an entry allocates nothing. */
+	for (i = 0; i < nr; i += GMEM_GRANULE_PAGES)
+		xa_store(&owner->deferred, (g + i) / GMEM_GRANULE_PAGES,
+			 xa_mk_value(GMEM_DEFERRED_DONE), GFP_NOWAIT);
+	return max(ret, 0);
+}
+
+/*
+ * After a batch's flush freed the vmemmap of the records marked done, all
+ * of them with keys up to @last: count out the @freed pages, then drop
+ * the records, so that whoever sees deferred_bytes fall sees
+ * vmemmap_bytes fallen already.
+ */
+static void gmem_deferred_commit(struct gmem_track_owner *owner,
+				 unsigned long last, long freed)
+{
+	unsigned long idx;
+	void *entry;
+	long n = 0;
+
+	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -freed);
+	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, freed);
+	gmem_uncharge(owner, freed);
+	xa_for_each_range(&owner->deferred, idx, entry, 0, last) {
+		if (xa_to_value(entry) != GMEM_DEFERRED_DONE)
+			continue;
+		xa_erase(&owner->deferred, idx);
+		n++;
 	}
-	gmem_deferred_drop(owner, g, g + nr - 1);
-	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP, -ret);
-	gmem_stat_add(owner->design, GMEM_STAT_VMEMMAP_FREED, ret);
-	gmem_uncharge(owner, ret);
-	return ret;
+	if (n) {
+		/* The counts above before deferred_bytes falls. */
+		smp_mb__before_atomic();
+		atomic_long_sub(n, &gmem_deferred_nr);
+		gmem_stat_add(owner->design, GMEM_STAT_DEFERRED, -n);
+	}
 }
 
 /*
  * Remove the vmemmap of the records of generation <= @gen, a grace period
  * after it was taken, but those of the granules from @keep_first to
  * @keep_last (none if @keep_first > @keep_last), in runs of granules
- * consecutive in both index and PFN within one chunk. With @unlock the
- * owner's lock is let go every GMEM_DEFERRED_BATCH records. Called, and
- * returns, with the owner's lock held. Returns the vmemmap pages freed.
+ * consecutive in both index and PFN within one chunk. Every
+ * GMEM_DEFERRED_BATCH records the batch ends (one flush) and the task
+ * reschedules, with @unlock letting the owner's lock go meanwhile. Called,
+ * and returns, with the owner's lock held. Returns the vmemmap pages
+ * freed.
  */
 static long gmem_deferred_walk(struct gmem_track_owner *owner,
 			       unsigned long gen, pgoff_t keep_first,
 			       pgoff_t keep_last, bool unlock)
 {
 	unsigned long idx, pfn, run_pfn = 0, run_nr = 0, batch = 0;
+	struct gmem_vmemmap_batch vb;
 	pgoff_t g, run_g = 0;
-	long freed = 0;
+	long freed = 0, total = 0;
 	void *entry;
 
+	/* One TLB flush for all the runs (per GMEM_DEFERRED_BATCH records). */
+	gmem_vmemmap_batch_begin(&vb);
 	xa_for_each(&owner->deferred, idx, entry) {
 		g = idx * GMEM_GRANULE_PAGES;
 		if (xa_to_value(entry) > gen ||
@@ -265,18 +306,29 @@ static long gmem_deferred_walk(struct gmem_track_owner *owner,
 			run_nr = GMEM_GRANULE_PAGES;
 		}
 next:
-		if (!unlock || ++batch < GMEM_DEFERRED_BATCH)
+		if (++batch < GMEM_DEFERRED_BATCH)
 			continue;
-		/* Conversions of the owner wait for the lock meanwhile. */
 		freed += gmem_deferred_depopulate(owner, run_g, run_pfn,
 						  run_nr);
 		run_nr = 0;
 		batch = 0;
-		mutex_unlock(&owner->lock);
+		/* Never the vmemmap lock without the owner's: lock order. */
+		gmem_vmemmap_batch_end(&vb);
+		gmem_deferred_commit(owner, idx, freed);
+		total += freed;
+		freed = 0;
+		/* Conversions of the owner wait for the lock meanwhile. */
+		if (unlock)
+			mutex_unlock(&owner->lock);
 		cond_resched();
-		mutex_lock(&owner->lock);
+		if (unlock)
+			mutex_lock(&owner->lock);
+		gmem_vmemmap_batch_begin(&vb);
 	}
-	return freed + gmem_deferred_depopulate(owner, run_g, run_pfn, run_nr);
+	freed += gmem_deferred_depopulate(owner, run_g, run_pfn, run_nr);
+	gmem_vmemmap_batch_end(&vb);
+	gmem_deferred_commit(owner, ULONG_MAX, freed);
+	return total + freed;
 }
 
 /**

@@ -195,6 +195,25 @@ void gmem_pool_return_reserve(unsigned long pfn, unsigned int order,
 bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner);
 
 /* vmemmap.c */
+
+/**
+ * struct gmem_vmemmap_batch - vmemmap removals that share one TLB flush
+ * @pages: vmemmap pages removed, freed after the flush.
+ * @tables: PTE tables replaced by a sentinel's shared table, freed after
+ *	the flush (an early one when there is no room for more).
+ * @nr_tables: entries of @tables.
+ * @lo: start of the vmemmap span to flush...
+ * @hi: ...and its end; 0 when there is nothing to flush.
+ */
+struct gmem_vmemmap_batch {
+	struct list_head pages;
+	pte_t *tables[16];
+	int nr_tables;
+	unsigned long lo, hi;
+};
+
+void gmem_vmemmap_batch_begin(struct gmem_vmemmap_batch *b);
+void gmem_vmemmap_batch_end(struct gmem_vmemmap_batch *b);
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr);
 int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr);
 void gmem_page_init_private(struct page *page);

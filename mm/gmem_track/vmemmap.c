@@ -263,16 +263,46 @@ static void gmem_free_pte_table(pte_t *table)
 }
 
 /*
- * Point every PMD of [start, end) whose PTEs all map @sentinel at the
- * shared table, one TLB flush, then free the tables that were replaced.
+ * The batch of removals in progress (internal.h) and the task that runs
+ * it, set under gmem_vmemmap_lock. Other tasks compare the task only, by
+ * value: the batch lives on its task's stack.
  */
-static void gmem_vmemmap_share_pmds(unsigned long start, unsigned long end,
+static struct gmem_vmemmap_batch *gmem_batch;
+static struct task_struct *gmem_batch_task;
+
+static void gmem_batch_cover(struct gmem_vmemmap_batch *b,
+			     unsigned long start, unsigned long end)
+{
+	b->lo = min(b->lo, start);
+	b->hi = max(b->hi, end);
+}
+
+/* One flush for everything the batch removed so far, then free it. */
+static void gmem_batch_flush(struct gmem_vmemmap_batch *b)
+{
+	if (!b->hi)
+		return;
+	gmem_vmemmap_flush(b->lo, b->hi);
+	free_vmemmap_page_list(&b->pages);
+	INIT_LIST_HEAD(&b->pages);
+	while (b->nr_tables)
+		gmem_free_pte_table(b->tables[--b->nr_tables]);
+	b->lo = ULONG_MAX;
+	b->hi = 0;
+}
+
+/*
+ * Point every PMD of [start, end) whose PTEs all map @sentinel at the
+ * shared table; the tables replaced are freed with the batch's flush (an
+ * early one if the batch has no room for more).
+ */
+static void gmem_vmemmap_share_pmds(struct gmem_vmemmap_batch *b,
+				    unsigned long start, unsigned long end,
 				    struct page *sentinel, pte_t *shared)
 {
 	unsigned long addr, first = ALIGN_DOWN(start, PMD_SIZE);
 	unsigned long last = ALIGN(end, PMD_SIZE);
-	pte_t *old[8];
-	int n = 0, i;
+	int i;
 
 	/* ptdump walks kernel page tables under the init_mm mmap lock. */
 	mmap_write_lock(&init_mm);
@@ -292,24 +322,57 @@ static void gmem_vmemmap_share_pmds(unsigned long start, unsigned long end,
 		if (i < PTRS_PER_PTE)
 			continue;
 
+		if (b->nr_tables == ARRAY_SIZE(b->tables))
+			gmem_batch_flush(b);
 		spin_lock(&init_mm.page_table_lock);
 		pmd_populate_kernel(&init_mm, pmd, shared);
 		spin_unlock(&init_mm.page_table_lock);
-		old[n++] = table;
+		b->tables[b->nr_tables++] = table;
+		gmem_batch_cover(b, addr, addr + PMD_SIZE);
 		gmem_vmemmap_event(GMEM_EV_TABLES_FREED, 1);
-		if (n == ARRAY_SIZE(old)) {
-			gmem_vmemmap_flush(first, addr + PMD_SIZE);
-			while (n)
-				gmem_free_pte_table(old[--n]);
-			first = addr + PMD_SIZE;
-		}
-	}
-	if (n) {
-		gmem_vmemmap_flush(first, last);
-		while (n)
-			gmem_free_pte_table(old[--n]);
 	}
 	mmap_write_unlock(&init_mm);
+}
+
+/**
+ * gmem_vmemmap_batch_begin - start removals that share one TLB flush
+ * @b: the batch, on the caller's stack.
+ *
+ * Every gmem_vmemmap_depopulate() of the calling task until
+ * gmem_vmemmap_batch_end() joins the batch: its struct pages read as the
+ * sentinel at once, and the vmemmap pages and PTE tables it frees go after
+ * one flush, at the end (as HVO batches its TLB flushes). Holds
+ * gmem_vmemmap_lock throughout: keep a batch short (a worker's run).
+ */
+void gmem_vmemmap_batch_begin(struct gmem_vmemmap_batch *b)
+{
+	INIT_LIST_HEAD(&b->pages);
+	b->nr_tables = 0;
+	b->lo = ULONG_MAX;
+	b->hi = 0;
+	/* Batches do not nest: the mutex is ours already. */
+	WARN_ON_ONCE(READ_ONCE(gmem_batch_task) == current);
+	mutex_lock(&gmem_vmemmap_lock);
+	gmem_batch = b;
+	WRITE_ONCE(gmem_batch_task, current);
+}
+
+/**
+ * gmem_vmemmap_batch_end - flush once and free what a batch removed
+ * @b: the batch gmem_vmemmap_batch_begin() started.
+ */
+void gmem_vmemmap_batch_end(struct gmem_vmemmap_batch *b)
+{
+	gmem_batch_flush(b);
+	WRITE_ONCE(gmem_batch_task, NULL);
+	gmem_batch = NULL;
+	mutex_unlock(&gmem_vmemmap_lock);
+}
+
+/* The calling task's batch, or NULL. */
+static struct gmem_vmemmap_batch *gmem_batch_current(void)
+{
+	return READ_ONCE(gmem_batch_task) == current ? gmem_batch : NULL;
 }
 
 /*
@@ -405,13 +468,15 @@ static bool gmem_vmemmap_maps_sentinel(unsigned long start, unsigned long end,
  * Return: the number of vmemmap pages freed, -ENOMEM when no sentinel or no
  * page table for a PMD split could be allocated, -EOPNOTSUPP for memory
  * whose vmemmap lives on itself (memmap_on_memory), -EINVAL (with a
- * warning) if part of the range has no vmemmap of its own already or its
- * ends lie in two zones. On error nothing changed.
+ * warning) if part of the range has no vmemmap of its own already,
+ * -EXDEV (with a warning) if its ends lie in two zones. On error nothing
+ * changed.
  */
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 {
 	unsigned long start = (unsigned long)pfn_to_page(pfn);
 	unsigned long end = (unsigned long)pfn_to_page(pfn + nr);
+	struct gmem_vmemmap_batch one, *b;
 	struct page *page = pfn_to_page(pfn);
 	struct page *sentinel, *p;
 	LIST_HEAD(vmemmap_pages);
@@ -424,7 +489,7 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 		return -EINVAL;
 	if (WARN_ON_ONCE(page_zone_id(page) !=
 			 page_zone_id(pfn_to_page(pfn + nr - 1))))
-		return -EINVAL;
+		return -EXDEV;
 
 	sentinel = gmem_sentinel(page_to_nid(page), page_zonenum(page));
 	if (!sentinel)
@@ -434,18 +499,31 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	if (!shared)
 		return -ENOMEM;
 
-	mutex_lock(&gmem_vmemmap_lock);
+	/* Alone, a batch of one: flushed and freed before this returns. */
+	b = gmem_batch_current();
+	if (!b) {
+		b = &one;
+		gmem_vmemmap_batch_begin(b);
+	}
 	/* Splitting allocates page tables: the only step that can fail. */
 	ret = vmemmap_remap_split(start, end);
 	if (!ret && gmem_vmemmap_maps_sentinel(start, end, sentinel)) {
-		mutex_unlock(&gmem_vmemmap_lock);
+		if (b == &one)
+			gmem_vmemmap_batch_end(b);
 		return -EINVAL;
 	}
+	/*
+	 * Pages of this range only on @vmemmap_pages: a failed remap puts
+	 * back what it took from the list, which must not be another
+	 * range's.
+	 */
 	if (!ret)
 		ret = vmemmap_remap_free(start, end, NULL, sentinel,
-					 &vmemmap_pages, 0);
+					 &vmemmap_pages,
+					 VMEMMAP_REMAP_NO_TLB_FLUSH);
 	if (ret) {
-		mutex_unlock(&gmem_vmemmap_lock);
+		if (b == &one)
+			gmem_vmemmap_batch_end(b);
 		/*
 		 * Short of page tables (-ENOMEM), the walker only refuses
 		 * memmap_on_memory, whose vmemmap lives on the memory itself.
@@ -456,12 +534,12 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	freed = 0;
 	list_for_each_entry(p, &vmemmap_pages, lru)
 		freed++;
-	free_vmemmap_page_list(&vmemmap_pages);
-	/* vmemmap_remap_free() flushed the range once. */
-	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
+	list_splice(&vmemmap_pages, &b->pages);
+	gmem_batch_cover(b, start, end);
 	gmem_vmemmap_event(GMEM_EV_PAGES_FREED, freed);
-	gmem_vmemmap_share_pmds(start, end, sentinel, shared);
-	mutex_unlock(&gmem_vmemmap_lock);
+	gmem_vmemmap_share_pmds(b, start, end, sentinel, shared);
+	if (b == &one)
+		gmem_vmemmap_batch_end(b);
 	trace_gmem_track_depopulate(pfn, nr, freed);
 	return freed;
 }
