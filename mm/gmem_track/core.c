@@ -445,8 +445,10 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 		if (more && gmem_granule_has_vmemmap(owner, g))
 			continue;
 		pfn = more ? gmem_index_to_pfn(owner, g) : 0;
+		/* One chunk per run: its pages go on the chunk's node. */
 		if (more && run_nr && run + run_nr == pfn &&
-		    run_nr < GMEM_RUN_MAX_PAGES) {
+		    run_nr < GMEM_RUN_MAX_PAGES &&
+		    !IS_ALIGNED(pfn, gmem_chunk_pages(owner))) {
 			run_nr += GMEM_GRANULE_PAGES;
 			continue;
 		}
