@@ -231,6 +231,31 @@ static pmd_t *gmem_vmemmap_pmd(unsigned long addr)
 	return pmd;
 }
 
+/* Does a PMD of the vmemmap [start, end) still map 2 MiB as a leaf? */
+static bool gmem_vmemmap_has_leaf(unsigned long start, unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = ALIGN_DOWN(start, PMD_SIZE); addr < end; addr += PMD_SIZE) {
+		pgd_t *pgd = pgd_offset_k(addr);
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (pgd_none(pgdp_get(pgd)))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none(p4dp_get(p4d)))
+			continue;
+		pud = pud_offset(p4d, addr);
+		if (pud_none(pudp_get(pud)))
+			continue;
+		if (pud_leaf(pudp_get(pud)) ||
+		    pmd_leaf(pmdp_get(pmd_offset(pud, addr))))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Flush the CPUs' and the IOMMUs' caches of the kernel page tables of
  * [start, end) before tables that mapped it are freed. Tables of PMD splits
@@ -482,6 +507,7 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 	LIST_HEAD(vmemmap_pages);
 	pte_t *shared;
 	int ret, freed;
+	bool split;
 
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_depopulate, pfn, nr);
 
@@ -505,8 +531,19 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 		b = &one;
 		gmem_vmemmap_batch_begin(b);
 	}
-	/* Splitting allocates page tables: the only step that can fail. */
+	/*
+	 * Splitting allocates page tables: the only step that can fail. It
+	 * does not flush: until a flush, a CPU may still use the 2 MiB entry
+	 * for addresses whose 4 KiB PTEs the remap below points elsewhere,
+	 * two translations of one address that disagree. Flush the split
+	 * PMDs first, as HVO flushes after its splits.
+	 */
+	split = gmem_vmemmap_has_leaf(start, end);
 	ret = vmemmap_remap_split(start, end);
+	/* Also when a later split failed: the earlier ones stay split. */
+	if (split)
+		gmem_vmemmap_flush(ALIGN_DOWN(start, PMD_SIZE),
+				   ALIGN(end, PMD_SIZE));
 	if (!ret && gmem_vmemmap_maps_sentinel(start, end, sentinel)) {
 		if (b == &one)
 			gmem_vmemmap_batch_end(b);
