@@ -133,6 +133,37 @@ static inline void gmem_deferred_delay_restore(void)
 }
 
 /*
+ * Every test program runs with deferred_delay_ms at 1: the worker of
+ * deferred depopulation then runs at once and often, beside whatever the
+ * tests do, and the counters they compare settle in a millisecond or two
+ * rather than a tenth of a second. Tests of deferral set a delay of their
+ * own (gmem_deferred_delay()). The value found is put back when the
+ * program (not a test's forked child) exits.
+ */
+static long gmem_found_delay_ms = -1;
+static pid_t gmem_found_delay_pid;
+
+static void gmem_put_back_delay(void)
+{
+	char val[32];
+
+	if (gmem_found_delay_ms < 0 || getpid() != gmem_found_delay_pid)
+		return;
+	snprintf(val, sizeof(val), "%ld", gmem_found_delay_ms);
+	write_file(GMEM_TRACK_SYSFS "/deferred_delay_ms", val);
+}
+
+__attribute__((constructor)) static void gmem_quick_worker(void)
+{
+	gmem_found_delay_ms = sysfs_long(NULL, "deferred_delay_ms");
+	if (gmem_found_delay_ms < 0 ||
+	    write_file(GMEM_TRACK_SYSFS "/deferred_delay_ms", "1"))
+		return;
+	gmem_found_delay_pid = getpid();
+	atexit(gmem_put_back_delay);
+}
+
+/*
  * Memory pressure, as drop_caches makes it: the shrinker of deferred
  * depopulation brings every worker forward. Its scan skips a round when
  * the list of owners is busy, so ask again every 100 ms, up to 5 s, until
