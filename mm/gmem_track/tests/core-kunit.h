@@ -1865,6 +1865,62 @@ static void gmem_test_runs_in_chunk(struct kunit *test)
 	}
 }
 
+/*
+ * A new chunk from the buddy allocator one of whose pages someone holds
+ * for longer than gmem_freeze_pages() retries (a PFN walker that is slow
+ * to let go): the chunk goes back and another one backs the file, as for
+ * a chunk hit by a memory error, rather than the fault failing (SIGBUS)
+ * for a reference that will go.
+ */
+static void gmem_test_populate_held(struct kunit *test)
+{
+	const unsigned long nr = 1UL << PMD_ORDER;
+	struct gmem_track_owner *owner;
+	struct page *page, *held;
+	unsigned long i;
+	int ret;
+
+	memset(&gmem_test_pair, 0, sizeof(gmem_test_pair));
+	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER + 1);
+	if (!page)
+		kunit_skip(test, "no free 4 MiB block");
+	split_page(page, PMD_ORDER + 1);
+	gmem_test_pair.block = page_to_pfn(page);
+	/* The first chunk handed out has a page held by the test. */
+	held = pfn_to_page(gmem_test_pair.block + 77);
+	get_page(held);
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	owner->buddy_only = true;
+	kunit_activate_static_stub(test, gmem_pool_alloc_buddy,
+				   gmem_test_pair_alloc);
+	kunit_activate_static_stub(test, gmem_pool_free_buddy,
+				   gmem_test_pair_free);
+	ret = gmem_track_populate(owner, 0);
+	KUNIT_EXPECT_EQ_MSG(test, ret, 0,
+			    "a chunk with a page held elsewhere failed the fill: %d",
+			    ret);
+	if (!ret)
+		KUNIT_EXPECT_EQ(test, gmem_test_pfn(test, owner, 0),
+				gmem_test_pair.block + nr);
+	KUNIT_EXPECT_EQ(test, gmem_test_pair.handed, ret ? 1 : 2);
+	KUNIT_EXPECT_EQ(test, gmem_test_pair.returned, 1);
+	/* The held page was never frozen or remapped: still ours to drop. */
+	KUNIT_EXPECT_EQ(test, page_count(held), 2);
+	put_page(held);
+
+	gmem_track_owner_destroy(owner);
+	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	for (i = 0; i < 2 * nr; i++) {
+		page = pfn_to_page(gmem_test_pair.block + i);
+		KUNIT_EXPECT_EQ(test, page_count(page), 1);
+		if (page_count(page) == 1)
+			__free_page(page);
+	}
+}
+
 static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_depopulate_2m),
 	KUNIT_CASE_SLOW(gmem_test_depopulate_1g),
@@ -1886,6 +1942,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_deferred),
 	KUNIT_CASE(gmem_test_runs_in_chunk),
 	KUNIT_CASE(gmem_test_deferred_charge),
+	KUNIT_CASE_SLOW(gmem_test_populate_held),
 	KUNIT_CASE_PARAM(gmem_test_mf_new_chunk, gmem_test_design_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 #ifdef CONFIG_MEMORY_FAILURE
