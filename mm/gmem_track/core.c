@@ -1059,9 +1059,9 @@ bool gmem_pages_hwpoisoned(unsigned long pfn, unsigned long nr)
  * Return: 0; -EEXIST if the chunk is already backed; -EINVAL if the chunk
  * lies beyond the largest index; -ENOMEM without contiguous memory or
  * memory for the descriptor, or at the limit of the owner's memory cgroup;
- * -EBUSY if a page of the new chunk stays referenced by someone else (a
- * transient reference is waited for), or if memory errors hit each of
- * the GMEM_POPULATE_TRIES new chunks tried. On error nothing changed.
+ * -EBUSY if each of the GMEM_POPULATE_TRIES new chunks tried was hit by
+ * a memory error or had a page referenced by someone else for longer than
+ * gmem_freeze_pages() waits. On error nothing changed.
  */
 int gmem_track_populate(struct gmem_track_owner *owner, pgoff_t index)
 {
@@ -1107,9 +1107,18 @@ again:
 	}
 
 	if (tracked && !depopulated) {
+		/*
+		 * Someone holds a page of it for longer than a moment: give
+		 * it back (the holder's reference frees that page later) and
+		 * take another, as for a memory error above.
+		 */
 		if (!gmem_freeze_pages(pfn, nr)) {
 			gmem_pool_free(pfn, owner->chunk_order);
+			pr_info_ratelimited("%#lx: new chunk still referenced, given back\n",
+					    pfn);
 			ret = -EBUSY;
+			if (++tries < GMEM_POPULATE_TRIES)
+				goto again;
 			goto out;
 		}
 		frozen = start_poll_synchronize_rcu_expedited();
