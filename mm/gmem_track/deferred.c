@@ -209,19 +209,31 @@ void gmem_deferred_kick(struct gmem_track_owner *owner)
  * gmem_deferred_commit(). Their PMDs are PTE-mapped (the vmemmap was
  * rebuilt in them), so no page table is allocated and this cannot fail.
  * If it did for lack of memory or across zones, the records stay for the
- * next run; a range that reads as the sentinel already (-EINVAL, a broken
- * invariant 3) has nothing to remove, and its records go.
+ * next run; a granule that reads as the sentinel already (-EINVAL, a
+ * broken invariant 3) has nothing to remove, and its record goes, the
+ * rest of its run tried granule by granule.
  */
 static long gmem_deferred_depopulate(struct gmem_track_owner *owner,
 				     pgoff_t g, unsigned long pfn,
 				     unsigned long nr)
 {
 	unsigned long i;
+	long freed = 0;
 	int ret;
 
 	if (!nr)
 		return 0;
 	ret = gmem_vmemmap_depopulate(pfn, nr);
+	/*
+	 * Part of the run reads as the sentinel already: one granule at a
+	 * time then, so that the others still lose their vmemmap.
+	 */
+	if (ret == -EINVAL && nr > GMEM_GRANULE_PAGES) {
+		for (i = 0; i < nr; i += GMEM_GRANULE_PAGES)
+			freed += gmem_deferred_depopulate(owner, g + i, pfn + i,
+							  GMEM_GRANULE_PAGES);
+		return freed;
+	}
 	if (WARN_ON_ONCE(ret < 0) && ret != -EINVAL)
 		return 0;
 	/* Replacing an entry allocates nothing. */
