@@ -1807,12 +1807,15 @@ static int gmem_test_pair_depopulate(unsigned long pfn, unsigned long nr)
 	return ret;
 }
 
-static void gmem_test_runs_in_chunk(struct kunit *test)
+/*
+ * A tracked 2 MiB owner whose chunks come, through the pool's static
+ * stubs, from one 4 MiB block of the test's: its first half, then its
+ * second. Skips without a free 4 MiB block.
+ */
+static struct gmem_track_owner *gmem_test_pair_owner(struct kunit *test)
 {
-	const unsigned long nr = 1UL << PMD_ORDER;
 	struct gmem_track_owner *owner;
 	struct page *page;
-	unsigned long i;
 
 	memset(&gmem_test_pair, 0, sizeof(gmem_test_pair));
 	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER + 1);
@@ -1828,6 +1831,37 @@ static void gmem_test_runs_in_chunk(struct kunit *test)
 				   gmem_test_pair_alloc);
 	kunit_activate_static_stub(test, gmem_pool_free_buddy,
 				   gmem_test_pair_free);
+	return owner;
+}
+
+/*
+ * Destroy it: every chunk handed out must have come back, and the block
+ * whole, every page unreferenced.
+ */
+static void gmem_test_pair_done(struct kunit *test,
+				struct gmem_track_owner *owner)
+{
+	struct page *page;
+	unsigned long i;
+
+	gmem_track_owner_destroy(owner);
+	KUNIT_EXPECT_EQ(test, gmem_test_pair.returned, gmem_test_pair.handed);
+	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	for (i = 0; i < 2UL << PMD_ORDER; i++) {
+		page = pfn_to_page(gmem_test_pair.block + i);
+		KUNIT_EXPECT_EQ(test, page_count(page), 1);
+		if (page_count(page) == 1)
+			__free_page(page);
+	}
+}
+
+static void gmem_test_runs_in_chunk(struct kunit *test)
+{
+	const unsigned long nr = 1UL << PMD_ORDER;
+	struct gmem_track_owner *owner;
+
+	owner = gmem_test_pair_owner(test);
 	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 0), 0);
 	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, nr), 0);
 	KUNIT_EXPECT_EQ(test, gmem_test_pfn(test, owner, nr),
@@ -1853,16 +1887,8 @@ static void gmem_test_runs_in_chunk(struct kunit *test)
 			    gmem_test_pair.at, gmem_test_pair.nr);
 	kunit_deactivate_static_stub(test, gmem_vmemmap_depopulate);
 
-	gmem_track_owner_destroy(owner);
-	KUNIT_EXPECT_EQ(test, gmem_test_pair.returned, 2);
-	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
-	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
-	for (i = 0; i < 2 * nr; i++) {
-		page = pfn_to_page(gmem_test_pair.block + i);
-		KUNIT_EXPECT_EQ(test, page_count(page), 1);
-		if (page_count(page) == 1)
-			__free_page(page);
-	}
+	KUNIT_EXPECT_EQ(test, gmem_test_pair.handed, 2);
+	gmem_test_pair_done(test, owner);
 }
 
 /*
@@ -1876,27 +1902,13 @@ static void gmem_test_populate_held(struct kunit *test)
 {
 	const unsigned long nr = 1UL << PMD_ORDER;
 	struct gmem_track_owner *owner;
-	struct page *page, *held;
-	unsigned long i;
+	struct page *held;
 	int ret;
 
-	memset(&gmem_test_pair, 0, sizeof(gmem_test_pair));
-	page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER + 1);
-	if (!page)
-		kunit_skip(test, "no free 4 MiB block");
-	split_page(page, PMD_ORDER + 1);
-	gmem_test_pair.block = page_to_pfn(page);
+	owner = gmem_test_pair_owner(test);
 	/* The first chunk handed out has a page held by the test. */
 	held = pfn_to_page(gmem_test_pair.block + 77);
 	get_page(held);
-	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_TRACKED,
-					NUMA_NO_NODE);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
-	owner->buddy_only = true;
-	kunit_activate_static_stub(test, gmem_pool_alloc_buddy,
-				   gmem_test_pair_alloc);
-	kunit_activate_static_stub(test, gmem_pool_free_buddy,
-				   gmem_test_pair_free);
 	ret = gmem_track_populate(owner, 0);
 	KUNIT_EXPECT_EQ_MSG(test, ret, 0,
 			    "a chunk with a page held elsewhere failed the fill: %d",
@@ -1910,15 +1922,7 @@ static void gmem_test_populate_held(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, page_count(held), 2);
 	put_page(held);
 
-	gmem_track_owner_destroy(owner);
-	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
-	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
-	for (i = 0; i < 2 * nr; i++) {
-		page = pfn_to_page(gmem_test_pair.block + i);
-		KUNIT_EXPECT_EQ(test, page_count(page), 1);
-		if (page_count(page) == 1)
-			__free_page(page);
-	}
+	gmem_test_pair_done(test, owner);
 }
 
 static struct kunit_case gmem_track_test_cases[] = {
