@@ -27,7 +27,9 @@
  *
  * The walk is HVO's (mm/hugetlb_vmemmap.c): PMDs are split first, which is
  * the only step that can fail when removing, so a removal either fails
- * having changed nothing or succeeds; the TLB is flushed once per range.
+ * having changed nothing or succeeds. Split PMDs are flushed before their
+ * PTEs change; the remap is flushed once per range, or once per batch of
+ * ranges (gmem_vmemmap_batch_begin()), before any page or table is freed.
  * Rebuilding allocates every vmemmap page first on the node the sentinel
  * names, so a failure changes nothing; the new pages start as copies of the
  * sentinel and are initialised by the caller.
