@@ -12,6 +12,7 @@
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 
+#include <linux/delay.h>
 #include <linux/vmstat.h>
 
 struct gmem_reserve_case {
@@ -482,6 +483,121 @@ static void gmem_test_reserve_struct_page_poisoned(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.free, before.free);
 }
 
+/* The page the shrink's stub below took a reference on; NULL before. */
+static struct page *gmem_test_rsv_held;
+
+/*
+ * A PFN walker's speculative reference on a page of a chunk leaving the
+ * reservation (compaction, a stale page cache entry), and no memory for
+ * the PFN tree: the chunk stays reserved.
+ */
+static int gmem_test_drop_held(unsigned long pfn, unsigned long nr)
+{
+	gmem_test_rsv_held = pfn_to_page(pfn + 5);
+	get_page(gmem_test_rsv_held);
+	return -ENOMEM;
+}
+
+/*
+ * Once the reference on @pfn's chunk went, the reservation must hold the
+ * chunk free again, its struct pages removed, within a few seconds: a
+ * moment's reference must not take a chunk out of use for good. @before
+ * and @memmap are the figures from before the chunk was taken.
+ */
+static void gmem_test_rsv_back(struct kunit *test, unsigned int order,
+			       unsigned long pfn,
+			       const struct gmem_reserve_stats *before,
+			       long memmap, const char *what)
+{
+	unsigned long deadline = jiffies + 5 * HZ;
+	struct gmem_reserve_stats st;
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+
+	do {
+		gmem_reserve_read(NUMA_NO_NODE, order, &st);
+		if (st.free == before->free)
+			break;
+		msleep(20);
+	} while (time_before(jiffies, deadline));
+	KUNIT_EXPECT_EQ_MSG(test, st.free, before->free,
+			    "the chunk at %#lx, referenced for a moment when %s, was still out of use 5 s after the reference went (poisoned %lu, was %lu)",
+			    pfn, what, st.poisoned, before->poisoned);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before->poisoned);
+	KUNIT_EXPECT_EQ(test, st.used, before->used);
+	KUNIT_EXPECT_EQ(test, st.reserved, before->reserved);
+	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
+	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
+	if (st.free == before->free)
+		return;
+
+	/* Kept out of use: the reference is gone, put the chunk back. */
+	if (gmem_vmemmap_populated(pfn) &&
+	    !gmem_reserve_unbuild(pfn, 1UL << order)) {
+		KUNIT_FAIL(test, "%#lx: struct pages still built", pfn);
+		return;
+	}
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	if (b)
+		b->poisoned &= ~BIT_ULL(idx);
+	spin_unlock(&gmem_reserve_lock);
+}
+
+/*
+ * A reserved chunk whose struct pages were built (for a struct-page owner,
+ * or to leave for the buddy allocator) goes back to the reservation while
+ * someone else holds a reference on one of its pages for a moment longer
+ * than gmem_freeze_pages() waits. Its struct pages cannot be removed then;
+ * they must be once the reference goes, and the chunk be free again.
+ */
+static void gmem_test_reserve_held(struct kunit *test)
+{
+	const unsigned int order = *(const unsigned int *)test->param_value;
+	unsigned long nr = 1UL << order, pfn = 0;
+	struct gmem_reserve_stats before, node0;
+	struct gmem_track_owner *owner;
+	struct page *held;
+	bool depopulated;
+	long memmap;
+	int ret;
+
+	/* A struct-page owner's error path gives back the chunk it took. */
+	owner = gmem_test_rsv_owner(test, order, 1, &before, &memmap);
+	ret = gmem_pool_alloc(owner, order, &pfn, &depopulated);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_TRUE(test, gmem_reserve_holds(pfn));
+	held = pfn_to_page(pfn + 9);
+	get_page(held);
+	gmem_pool_free(pfn, order);
+	put_page(held);
+	gmem_test_rsv_back(test, order, pfn, &before, memmap,
+			   "a struct-page owner gave it back");
+	gmem_track_owner_destroy(owner);
+
+	/* A shrink that fails gives back the chunk it built to leave. */
+	if (order != PMD_ORDER)
+		return;
+	gmem_reserve_read(0, order, &node0);
+	if (!node0.free)
+		kunit_skip(test, "no free 2 MiB chunk reserved on node 0");
+	gmem_reserve_read(NUMA_NO_NODE, order, &before);
+	memmap = gmem_test_rsv_memmap();
+	gmem_test_rsv_held = NULL;
+	kunit_activate_static_stub(test, gmem_pool_drop_reserve,
+				   gmem_test_drop_held);
+	ret = gmem_reserve_shrink(0, order,
+				  (u64)(node0.reserved - 1) << PMD_SHIFT);
+	kunit_deactivate_static_stub(test, gmem_pool_drop_reserve);
+	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+	KUNIT_ASSERT_NOT_NULL(test, gmem_test_rsv_held);
+	pfn = ALIGN_DOWN(page_to_pfn(gmem_test_rsv_held), nr);
+	put_page(gmem_test_rsv_held);
+	gmem_test_rsv_back(test, order, pfn, &before, memmap,
+			   "a failed shrink gave it back");
+}
+
 static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE(gmem_test_reserve_parse),
 	KUNIT_CASE(gmem_test_reserve_block_size),
@@ -492,6 +608,8 @@ static struct kunit_case gmem_reserve_test_cases[] = {
 	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page_hit,
 			 gmem_test_rsv_order_gen_params),
 	KUNIT_CASE_PARAM(gmem_test_reserve_struct_page_poisoned,
+			 gmem_test_rsv_order_gen_params),
+	KUNIT_CASE_PARAM(gmem_test_reserve_held,
 			 gmem_test_rsv_order_gen_params),
 	{}
 };
