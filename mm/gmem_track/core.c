@@ -744,7 +744,8 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 		gmem_chunk_release_account(owner, shared, populated);
 		if (reserved)
 			gmem_pool_return_reserve(pfn, owner->chunk_order,
-						 poisoned_nr > 0 || quarantine);
+						 poisoned_nr > 0 || quarantine ?
+						 GMEM_RESERVE_POISONED : 0);
 		else
 			gmem_pool_park(pfn, owner->chunk_order,
 				       poisoned_nr > 0 || quarantine);
@@ -1149,8 +1150,7 @@ again:
 				 GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
 	if (ret) {
 		if (tracked && gmem_reserve_holds(pfn))
-			gmem_pool_return_reserve(pfn, owner->chunk_order,
-						 false);
+			gmem_pool_return_reserve(pfn, owner->chunk_order, 0);
 		else if (tracked)
 			gmem_pool_park(pfn, owner->chunk_order, false);
 		else

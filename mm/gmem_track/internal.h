@@ -191,7 +191,7 @@ struct gmem_track_owner *gmem_pool_owner_of(unsigned long pfn);
 int gmem_pool_adopt_reserve(unsigned long pfn, unsigned long nr);
 int gmem_pool_drop_reserve(unsigned long pfn, unsigned long nr);
 void gmem_pool_return_reserve(unsigned long pfn, unsigned int order,
-			      bool poisoned);
+			      unsigned int how);
 bool gmem_pool_owns(unsigned long pfn, struct gmem_track_owner *owner);
 
 /* vmemmap.c */

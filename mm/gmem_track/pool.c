@@ -119,7 +119,7 @@ static int gmem_pool_take_reserve_built(struct gmem_track_owner *owner,
 					owner, GFP_KERNEL);
 		if (ret) {
 			/* Still recorded as the reservation's. */
-			gmem_reserve_put(*pfn, !gmem_reserve_unbuild(*pfn, nr));
+			gmem_reserve_put(*pfn, gmem_reserve_unbuild(*pfn, nr));
 			return ret;
 		}
 		/*
@@ -129,8 +129,8 @@ static int gmem_pool_take_reserve_built(struct gmem_track_owner *owner,
 		 */
 		if (!gmem_reserve_poisoned(*pfn))
 			return 0;
-		gmem_reserve_unbuild(*pfn, nr);
-		gmem_pool_return_reserve(*pfn, order, true);
+		gmem_pool_return_reserve(*pfn, order, GMEM_RESERVE_POISONED |
+					 gmem_reserve_unbuild(*pfn, nr));
 	}
 	return ret;
 }
@@ -175,7 +175,7 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 		ret = mtree_store_range(&gmem_pfn_tree, *pfn, *pfn + nr - 1,
 					owner, GFP_KERNEL);
 		if (ret) {
-			gmem_reserve_put(*pfn, false);
+			gmem_reserve_put(*pfn, 0);
 			return ret;
 		}
 		/*
@@ -186,7 +186,7 @@ int gmem_pool_alloc(struct gmem_track_owner *owner, unsigned int order,
 			*depopulated = true;
 			return 0;
 		}
-		gmem_pool_return_reserve(*pfn, order, true);
+		gmem_pool_return_reserve(*pfn, order, GMEM_RESERVE_POISONED);
 	}
 	if (owner->design == GMEM_TRACK_TRACKED &&
 	    gmem_pool_take_parked(owner, order, pfn)) {
@@ -236,14 +236,15 @@ void gmem_pool_free_buddy(unsigned long pfn, unsigned int order)
  * Every page of the chunk must have a struct page with a reference count
  * of one and no other state. A reserved chunk (one a struct-page owner
  * took) returns to the reservation, its struct pages removed again; if a
- * page is still referenced or poisoned, the reservation keeps it out of
- * use with its struct pages. Other chunks go to the buddy allocator.
+ * page is poisoned, the reservation keeps it out of use for good with its
+ * struct pages, and if one is still referenced, until the reference goes.
+ * Other chunks go to the buddy allocator.
  */
 void gmem_pool_free(unsigned long pfn, unsigned int order)
 {
 	if (gmem_reserve_holds(pfn)) {
 		gmem_pool_return_reserve(pfn, order,
-					 !gmem_reserve_unbuild(pfn, 1UL << order));
+					 gmem_reserve_unbuild(pfn, 1UL << order));
 		return;
 	}
 	mtree_erase(&gmem_pfn_tree, pfn);
@@ -302,21 +303,23 @@ int gmem_pool_drop_reserve(unsigned long pfn, unsigned long nr)
 
 /**
  * gmem_pool_return_reserve - give a reserved chunk back to the reservation
- * @pfn: first PFN of the chunk; its vmemmap must read as the sentinel.
+ * @pfn: first PFN of the chunk; its vmemmap must read as the sentinel
+ *	unless @how says otherwise.
  * @order: its order.
- * @poisoned: the chunk holds poisoned memory: never hand it out again.
+ * @how: as for gmem_reserve_put(): 0, GMEM_RESERVE_POISONED (never hand
+ *	it out again), GMEM_RESERVE_HELD (struct pages still built).
  *
  * The chunk's span in the tree is unchanged, so this never allocates.
  */
 void gmem_pool_return_reserve(unsigned long pfn, unsigned int order,
-			      bool poisoned)
+			      unsigned int how)
 {
 	MA_STATE(mas, &gmem_pfn_tree, pfn, pfn + (1UL << order) - 1);
 
 	mtree_lock(&gmem_pfn_tree);
 	mas_store(&mas, &gmem_pool_reserve);
 	mtree_unlock(&gmem_pfn_tree);
-	gmem_reserve_put(pfn, poisoned);
+	gmem_reserve_put(pfn, how);
 }
 
 /**

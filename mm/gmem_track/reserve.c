@@ -61,6 +61,8 @@
  * @zid: zone of the block.
  * @ready: the block's vmemmap maps the sentinel.
  * @leaving: chunks being given back by a shrink, their struct pages built.
+ * @held: chunks out of use, their struct pages built, until someone else's
+ *	reference on a page of them goes (gmem_reserve_held_retry()).
  */
 struct gmem_reserve_block {
 	unsigned long pfn;
@@ -68,6 +70,7 @@ struct gmem_reserve_block {
 	u64 poisoned;
 	u64 gone;
 	u64 leaving;
+	u64 held;
 	u8 order;
 	u8 nr;
 	u8 zid;
@@ -532,7 +535,7 @@ static u64 gmem_block_free(struct gmem_reserve_block *b)
 {
 	u64 all = b->nr ? GENMASK_ULL(b->nr - 1, 0) : 0;
 
-	return all & ~(b->used | b->poisoned | b->gone | b->leaving);
+	return all & ~(b->used | b->poisoned | b->gone | b->leaving | b->held);
 }
 
 /* The block holding @pfn, and the chunk's index in it; blocks are sorted. */
@@ -615,12 +618,89 @@ bool gmem_reserve_holds(unsigned long pfn)
 	return ret;
 }
 
+/*
+ * Chunks held (GMEM_RESERVE_HELD) are tried again this long after one came
+ * back, then at twice the interval each time none could be freed, up to
+ * GMEM_HELD_RETRY_MAX: a PFN walker's reference lasts a moment.
+ */
+#define GMEM_HELD_RETRY		(HZ / 4)
+#define GMEM_HELD_RETRY_MAX	(16 * HZ)
+
+static void gmem_reserve_held_retry(struct work_struct *work);
+static DECLARE_DELAYED_WORK(gmem_reserve_held_work, gmem_reserve_held_retry);
+/* The next interval; under gmem_reserve_lock. */
+static unsigned long gmem_reserve_held_delay = GMEM_HELD_RETRY;
+
+/* Record how the chunk @idx of @b is kept, as gmem_reserve_unbuild() says. */
+static bool gmem_reserve_mark(struct gmem_reserve_block *b, unsigned int idx,
+			      unsigned int how)
+{
+	lockdep_assert_held(&gmem_reserve_lock);
+	if (how & GMEM_RESERVE_POISONED)
+		b->poisoned |= BIT_ULL(idx);
+	if (!(how & GMEM_RESERVE_HELD)) {
+		b->held &= ~BIT_ULL(idx);
+		return false;
+	}
+	b->held |= BIT_ULL(idx);
+	return true;
+}
+
+/*
+ * Remove the struct pages of the held chunks whose reference went: they
+ * are free again (or, poisoned meanwhile, stay out of use without struct
+ * pages). Nobody else touches a held chunk: it is neither free nor used,
+ * and a memory error on it only marks it poisoned (gmem_reserve_poison()).
+ */
+static void gmem_reserve_held_retry(struct work_struct *work)
+{
+	bool left = false, progress = false;
+	unsigned int i, idx, how;
+
+	for (i = 0; i < gmem_nr_blocks; i++) {
+		struct gmem_reserve_block *b = &gmem_blocks[i];
+		unsigned long nr = 1UL << b->order;
+		u64 held;
+
+		spin_lock(&gmem_reserve_lock);
+		held = b->held;
+		spin_unlock(&gmem_reserve_lock);
+		for (; held; held &= held - 1) {
+			idx = __ffs64(held);
+			how = gmem_reserve_unbuild(b->pfn + idx * nr, nr);
+			spin_lock(&gmem_reserve_lock);
+			if (gmem_reserve_mark(b, idx, how))
+				left = true;
+			else
+				progress = true;
+			spin_unlock(&gmem_reserve_lock);
+			cond_resched();
+		}
+	}
+	spin_lock(&gmem_reserve_lock);
+	if (progress)
+		gmem_reserve_held_delay = GMEM_HELD_RETRY;
+	else
+		gmem_reserve_held_delay = min(2 * gmem_reserve_held_delay,
+					      (unsigned long)GMEM_HELD_RETRY_MAX);
+	/* A chunk held since is queued by gmem_reserve_put() already. */
+	if (left)
+		queue_delayed_work(system_unbound_wq, &gmem_reserve_held_work,
+				   gmem_reserve_held_delay);
+	spin_unlock(&gmem_reserve_lock);
+}
+
 /**
  * gmem_reserve_put - a chunk taken with gmem_reserve_take() comes back
- * @pfn: first PFN of the chunk; its vmemmap reads as the sentinel again.
- * @poisoned: the chunk holds poisoned memory: keep it, never hand it out.
+ * @pfn: first PFN of the chunk.
+ * @how: 0 if its vmemmap reads as the sentinel again, or what
+ *	gmem_reserve_unbuild() returned: GMEM_RESERVE_POISONED, the chunk
+ *	holds poisoned memory (or struct pages that could not be removed),
+ *	keep it out of use for good; GMEM_RESERVE_HELD, its struct pages are
+ *	still built for a reference someone else holds, keep it out of use
+ *	until gmem_reserve_held_retry() could remove them.
  */
-void gmem_reserve_put(unsigned long pfn, bool poisoned)
+void gmem_reserve_put(unsigned long pfn, unsigned int how)
 {
 	struct gmem_reserve_block *b;
 	unsigned int idx;
@@ -629,14 +709,28 @@ void gmem_reserve_put(unsigned long pfn, bool poisoned)
 	b = gmem_reserve_block_of(pfn, &idx);
 	if (!WARN_ON_ONCE(!b)) {
 		b->used &= ~BIT_ULL(idx);
-		if (poisoned)
-			b->poisoned |= BIT_ULL(idx);
+		/*
+		 * Soon, whatever the interval had grown to; but a retry due
+		 * sooner keeps its time: chunks held one after the other
+		 * must not put it off for ever.
+		 */
+		if (gmem_reserve_mark(b, idx, how)) {
+			gmem_reserve_held_delay = GMEM_HELD_RETRY;
+			if (!queue_delayed_work(system_unbound_wq,
+						&gmem_reserve_held_work,
+						GMEM_HELD_RETRY) &&
+			    time_after(READ_ONCE(gmem_reserve_held_work.timer.expires),
+				       jiffies + GMEM_HELD_RETRY))
+				mod_delayed_work(system_unbound_wq,
+						 &gmem_reserve_held_work,
+						 GMEM_HELD_RETRY);
+		}
 	}
 	spin_unlock(&gmem_reserve_lock);
 }
 
 /**
- * gmem_reserve_poison - a memory error hit a reserved chunk nobody holds
+ * gmem_reserve_poison - a memory error hit a reserved chunk no owner has
  * @pfn: the PFN hit.
  *
  * Called with the PFN tree locked. The chunk is never handed out again; a
@@ -721,7 +815,7 @@ bool gmem_reserve_poisoned(unsigned long pfn)
  * gmem_reserve_read - what the reservation holds
  * @nid: node, or NUMA_NO_NODE for all nodes.
  * @order: chunk order.
- * @st: chunks reserved (not given back), free, in use and poisoned.
+ * @st: chunks reserved (not given back), free, in use, poisoned and held.
  */
 void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *st)
 {
@@ -739,6 +833,7 @@ void gmem_reserve_read(int nid, unsigned int order, struct gmem_reserve_stats *s
 		st->free += hweight64(gmem_block_free(b));
 		st->used += hweight64(b->used & ~b->gone);
 		st->poisoned += hweight64(b->poisoned & ~b->gone);
+		st->held += hweight64(b->held & ~b->gone);
 	}
 	spin_unlock(&gmem_reserve_lock);
 }
@@ -790,7 +885,7 @@ int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn)
 		return ret;
 	ret = gmem_reserve_build(*pfn, 1UL << order);
 	if (ret)
-		gmem_reserve_put(*pfn, false);
+		gmem_reserve_put(*pfn, 0);
 	return ret;
 }
 
@@ -801,21 +896,24 @@ int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn)
  * @nr: its pages, each with a reference count of one.
  *
  * They are in no allocator, so only a speculative reference (a PFN
- * walker) can hold one, for a moment: gmem_freeze_pages() waits for it.
+ * walker) can hold one, for a moment: gmem_freeze_pages() waits for it,
+ * and if it stays, gmem_reserve_held_retry() tries again later.
  *
- * Return: true; false, with the struct pages left built and unfrozen, if
- * a reference stays or a page carries PG_hwpoison (a memory error hit the
- * chunk while it was leaving, or while a struct-page owner held it): the
- * caller keeps the chunk out of use.
+ * Return: how to give the chunk back to the reservation
+ * (gmem_reserve_put()): 0, its vmemmap the sentinel again; with the
+ * struct pages left built and unfrozen, GMEM_RESERVE_HELD if a reference
+ * stays, GMEM_RESERVE_POISONED if a page carries PG_hwpoison (a memory
+ * error hit the chunk while it was leaving, or while a struct-page owner
+ * held it) or the struct pages could not be removed.
  */
-bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
+unsigned int gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 {
 	unsigned long i;
 
 	if (!gmem_freeze_pages(pfn, nr)) {
-		pr_warn_ratelimited("%#lx: reserved chunk still referenced, kept out of use as poisoned\n",
+		pr_info_ratelimited("%#lx: reserved chunk still referenced, kept out of use until the reference goes\n",
 				    pfn);
-		return false;
+		return GMEM_RESERVE_HELD;
 	}
 	/*
 	 * A speculative reference may have read a count before the freeze:
@@ -832,33 +930,37 @@ bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr)
 			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
 		pr_info_ratelimited("%#lx: reserved chunk hit by a memory error, kept out of use\n",
 				    pfn);
-		return false;
+		return GMEM_RESERVE_POISONED;
 	}
 	/* Cannot fail: the rebuild gave the chunk's PMDs their tables. */
 	if (WARN_ON_ONCE(gmem_vmemmap_depopulate(pfn, nr) < 0)) {
 		for (i = 0; i < nr; i++)
 			page_ref_unfreeze(pfn_to_page(pfn + i), 1);
-		return false;
+		return GMEM_RESERVE_POISONED;
 	}
-	return true;
+	return 0;
 }
 
 /*
  * Give one free chunk of @b (marked used by the caller) back to the buddy
  * allocator: struct pages built and initialised first, then the chunk
  * leaves the PFN tree. Returns 0, -ENOMEM, or -EHWPOISON if a memory error
- * hit the chunk meanwhile (it stays reserved, poisoned).
+ * hit the chunk meanwhile (it stays reserved, poisoned). On error the chunk
+ * is put back (gmem_reserve_put()), free unless it is poisoned or held.
  */
 static int gmem_reserve_release_one(struct gmem_reserve_block *b,
 				    unsigned int idx)
 {
 	unsigned long nr = 1UL << b->order;
 	unsigned long pfn = b->pfn + idx * nr;
+	unsigned int how;
 	int ret;
 
 	ret = gmem_reserve_build(pfn, nr);
-	if (ret)
+	if (ret) {
+		gmem_reserve_put(pfn, 0);
 		return ret;
+	}
 
 	/*
 	 * From here a memory error is memory_failure()'s to handle on the
@@ -877,12 +979,8 @@ static int gmem_reserve_release_one(struct gmem_reserve_block *b,
 		spin_lock(&gmem_reserve_lock);
 		b->leaving &= ~BIT_ULL(idx);
 		spin_unlock(&gmem_reserve_lock);
-		/* Still referenced: keep it out of use, as if poisoned. */
-		if (!gmem_reserve_unbuild(pfn, nr)) {
-			spin_lock(&gmem_reserve_lock);
-			b->poisoned |= BIT_ULL(idx);
-			spin_unlock(&gmem_reserve_lock);
-		}
+		how = gmem_reserve_unbuild(pfn, nr);
+		gmem_reserve_put(pfn, how);
 		return ret;
 	}
 
@@ -953,8 +1051,6 @@ int gmem_reserve_shrink(int nid, unsigned int order, u64 bytes)
 		}
 		ret = gmem_reserve_release_one(b, idx);
 		if (ret) {
-			gmem_reserve_put(b->pfn + ((unsigned long)idx << order),
-					 false);
 			/* Poisoned meanwhile: it stays; try the next. */
 			if (ret == -EHWPOISON) {
 				ret = 0;

@@ -29,14 +29,25 @@ struct gmem_reserve_item {
  * @reserved: chunks reserved and not given back to the buddy allocator.
  * @free: chunks an owner may take.
  * @used: chunks held by owners.
- * @poisoned: chunks hit by a memory error (held or not).
+ * @poisoned: chunks hit by a memory error (in use or not).
+ * @held: chunks out of use until someone else's reference on a page of
+ *	them goes, their struct pages built (gmem_reserve_unbuild()).
  */
 struct gmem_reserve_stats {
 	unsigned long reserved;
 	unsigned long free;
 	unsigned long used;
 	unsigned long poisoned;
+	unsigned long held;
 };
+
+/*
+ * How a chunk comes back to the reservation (gmem_reserve_put()), as
+ * gmem_reserve_unbuild() says: free, or kept out of use for good
+ * (poisoned), or until a reference goes (held).
+ */
+#define GMEM_RESERVE_POISONED	BIT(0)
+#define GMEM_RESERVE_HELD	BIT(1)
 
 /*
  * The reservation is taken in blocks of whole vmemmap PMDs: one memory
@@ -51,9 +62,9 @@ static inline unsigned long gmem_reserve_block_size(unsigned int order)
 int gmem_reserve_parse_item(const char *item, struct gmem_reserve_item *r);
 int gmem_reserve_take(int nid, unsigned int order, unsigned long *pfn);
 int gmem_reserve_take_built(int nid, unsigned int order, unsigned long *pfn);
-bool gmem_reserve_unbuild(unsigned long pfn, unsigned long nr);
+unsigned int gmem_reserve_unbuild(unsigned long pfn, unsigned long nr);
 bool gmem_reserve_holds(unsigned long pfn);
-void gmem_reserve_put(unsigned long pfn, bool poisoned);
+void gmem_reserve_put(unsigned long pfn, unsigned int how);
 int gmem_reserve_poison(unsigned long pfn);
 bool gmem_reserve_poisoned(unsigned long pfn);
 bool gmem_reserve_leaving(unsigned long pfn);

@@ -13,7 +13,7 @@
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *                  descriptor_bytes closed_bytes deferred_bytes
  *   reserve/       reserved_2M_bytes free_2M_bytes used_2M_bytes
- *                  poisoned_2M_bytes, the same for 1G
+ *                  poisoned_2M_bytes held_2M_bytes, the same for 1G
  *   reserve/nodeN/ the same for node N; reserved_*_bytes writable (shrink)
  *
  * See Documentation/ABI/testing/sysfs-kernel-mm-gmem_track.
@@ -310,13 +310,14 @@ static ssize_t gmem_reserve_show(struct kobject *kobj,
 	struct gmem_reserve_attr *ra =
 		container_of(attr, struct gmem_reserve_attr, attr);
 	struct gmem_reserve_stats st;
-	unsigned long vals[4];
+	unsigned long vals[5];
 
 	gmem_reserve_read(gmem_reserve_kobj_nid(kobj), ra->order, &st);
 	vals[0] = st.reserved;
 	vals[1] = st.free;
 	vals[2] = st.used;
 	vals[3] = st.poisoned;
+	vals[4] = st.held;
 	return sysfs_emit(buf, "%llu\n",
 			  (u64)vals[ra->field] << (ra->order + PAGE_SHIFT));
 }
@@ -353,20 +354,24 @@ GMEM_RESERVE_ATTR(reserved_2M_bytes, 0644, PMD_ORDER, 0);
 GMEM_RESERVE_ATTR(free_2M_bytes, 0444, PMD_ORDER, 1);
 GMEM_RESERVE_ATTR(used_2M_bytes, 0444, PMD_ORDER, 2);
 GMEM_RESERVE_ATTR(poisoned_2M_bytes, 0444, PMD_ORDER, 3);
+GMEM_RESERVE_ATTR(held_2M_bytes, 0444, PMD_ORDER, 4);
 GMEM_RESERVE_ATTR(reserved_1G_bytes, 0644, PUD_ORDER, 0);
 GMEM_RESERVE_ATTR(free_1G_bytes, 0444, PUD_ORDER, 1);
 GMEM_RESERVE_ATTR(used_1G_bytes, 0444, PUD_ORDER, 2);
 GMEM_RESERVE_ATTR(poisoned_1G_bytes, 0444, PUD_ORDER, 3);
+GMEM_RESERVE_ATTR(held_1G_bytes, 0444, PUD_ORDER, 4);
 
 static struct attribute *gmem_reserve_attrs[] = {
 	&gmem_rsv_reserved_2M_bytes.attr.attr,
 	&gmem_rsv_free_2M_bytes.attr.attr,
 	&gmem_rsv_used_2M_bytes.attr.attr,
 	&gmem_rsv_poisoned_2M_bytes.attr.attr,
+	&gmem_rsv_held_2M_bytes.attr.attr,
 	&gmem_rsv_reserved_1G_bytes.attr.attr,
 	&gmem_rsv_free_1G_bytes.attr.attr,
 	&gmem_rsv_used_1G_bytes.attr.attr,
 	&gmem_rsv_poisoned_1G_bytes.attr.attr,
+	&gmem_rsv_held_1G_bytes.attr.attr,
 	NULL,
 };
 

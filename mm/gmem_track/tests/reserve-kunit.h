@@ -167,7 +167,7 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 	if (gmem_vmemmap_populated(pfn)) {
 		KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(hit)));
 		ClearPageHWPoison(pfn_to_page(hit));
-		KUNIT_EXPECT_TRUE(test, gmem_reserve_unbuild(pfn, nr));
+		KUNIT_EXPECT_EQ(test, gmem_reserve_unbuild(pfn, nr), 0U);
 	}
 	if (gmem_vmemmap_populated(pfn)) {
 		KUNIT_FAIL(test, "%#lx: struct pages still built: kept poisoned", pfn);
@@ -499,6 +499,28 @@ static int gmem_test_drop_held(unsigned long pfn, unsigned long nr)
 }
 
 /*
+ * While the reference stays, the chunk is held: out of use, counted, its
+ * struct pages built, not poisoned.
+ */
+static void gmem_test_rsv_is_held(struct kunit *test, unsigned int order,
+				  unsigned long pfn,
+				  const struct gmem_reserve_stats *before)
+{
+	struct gmem_reserve_stats st;
+
+	gmem_reserve_read(NUMA_NO_NODE, order, &st);
+	KUNIT_EXPECT_EQ(test, st.held, before->held + 1);
+	KUNIT_EXPECT_EQ(test, st.free, before->free - 1);
+	KUNIT_EXPECT_EQ(test, st.poisoned, before->poisoned);
+	KUNIT_EXPECT_EQ(test, st.used, before->used);
+	KUNIT_EXPECT_TRUE(test, gmem_vmemmap_populated(pfn));
+	/* Recorded as the reservation's: nothing writes its struct pages. */
+	KUNIT_EXPECT_EQ(test, gmem_track_test_set_hwpoison(pfn + 1,
+							   pfn_to_page(pfn + 1)),
+			-EAGAIN);
+}
+
+/*
  * Once the reference on @pfn's chunk went, the reservation must hold the
  * chunk free again, its struct pages removed, within a few seconds: a
  * moment's reference must not take a chunk out of use for good. @before
@@ -526,14 +548,15 @@ static void gmem_test_rsv_back(struct kunit *test, unsigned int order,
 	KUNIT_EXPECT_EQ(test, st.poisoned, before->poisoned);
 	KUNIT_EXPECT_EQ(test, st.used, before->used);
 	KUNIT_EXPECT_EQ(test, st.reserved, before->reserved);
+	KUNIT_EXPECT_EQ(test, st.held, before->held);
 	KUNIT_EXPECT_FALSE(test, gmem_vmemmap_populated(pfn));
 	KUNIT_EXPECT_EQ(test, gmem_test_rsv_memmap(), memmap);
-	if (st.free == before->free)
+	if (st.free == before->free || !gmem_reserve_poisoned(pfn))
 		return;
 
-	/* Kept out of use: the reference is gone, put the chunk back. */
+	/* Kept out of use for good: the reference is gone, put it back. */
 	if (gmem_vmemmap_populated(pfn) &&
-	    !gmem_reserve_unbuild(pfn, 1UL << order)) {
+	    gmem_reserve_unbuild(pfn, 1UL << order)) {
 		KUNIT_FAIL(test, "%#lx: struct pages still built", pfn);
 		return;
 	}
@@ -571,6 +594,7 @@ static void gmem_test_reserve_held(struct kunit *test)
 	held = pfn_to_page(pfn + 9);
 	get_page(held);
 	gmem_pool_free(pfn, order);
+	gmem_test_rsv_is_held(test, order, pfn, &before);
 	put_page(held);
 	gmem_test_rsv_back(test, order, pfn, &before, memmap,
 			   "a struct-page owner gave it back");
@@ -593,6 +617,7 @@ static void gmem_test_reserve_held(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
 	KUNIT_ASSERT_NOT_NULL(test, gmem_test_rsv_held);
 	pfn = ALIGN_DOWN(page_to_pfn(gmem_test_rsv_held), nr);
+	gmem_test_rsv_is_held(test, order, pfn, &before);
 	put_page(gmem_test_rsv_held);
 	gmem_test_rsv_back(test, order, pfn, &before, memmap,
 			   "a failed shrink gave it back");

@@ -277,10 +277,12 @@ TEST_F_TIMEOUT(rsv, pool_reports, TMO)
 		EXPECT_EQ(2 * SZ_1G, rsv(dirs[i], "free_1G_bytes"));
 		EXPECT_EQ(0, rsv(dirs[i], "used_1G_bytes"));
 		EXPECT_EQ(0, rsv(dirs[i], "poisoned_1G_bytes"));
+		EXPECT_EQ(0, rsv(dirs[i], "held_1G_bytes"));
 		EXPECT_EQ(RESERVED_2M, rsv(dirs[i], "reserved_2M_bytes"));
 		EXPECT_EQ(RESERVED_2M, rsv(dirs[i], "free_2M_bytes"));
 		EXPECT_EQ(0, rsv(dirs[i], "used_2M_bytes"));
 		EXPECT_EQ(0, rsv(dirs[i], "poisoned_2M_bytes"));
+		EXPECT_EQ(0, rsv(dirs[i], "held_2M_bytes"));
 	}
 	/* Only a node's reservation can be shrunk. */
 	ASSERT_EQ(0, stat(RESERVE "/reserved_1G_bytes", &st));
