@@ -1530,6 +1530,141 @@ out:
 	if (c->nr < 2)
 		kunit_skip(test, "no two order-%u blocks", PMD_ORDER);
 }
+
+/* The block the struct-page test below lends gmem_track, and gets back. */
+static unsigned long gmem_test_lent, gmem_test_returned;
+static bool gmem_test_lent_out;
+
+static struct page *gmem_test_lend(int nid, unsigned int order)
+{
+	/* Once: gmem_track gives a chunk back with a page still marked. */
+	if (gmem_test_lent_out)
+		return NULL;
+	gmem_test_lent_out = true;
+	return pfn_to_page(gmem_test_lent);
+}
+
+/* Has a task queued on @lock? */
+static bool gmem_test_mutex_waited(struct mutex *lock)
+{
+#ifdef CONFIG_PREEMPT_RT
+	return true;
+#else
+	/* data_race(): a peek the test repeats until it holds. */
+	return !!data_race(lock->first_waiter);
+#endif
+}
+
+static void gmem_test_take_back(unsigned long pfn, unsigned int order)
+{
+	gmem_test_returned = pfn;
+}
+
+/* memory_failure() itself, all of it. */
+static int gmem_test_mf_full_thread(void *data)
+{
+	struct gmem_test_mf *mf = data;
+
+	mf->ret = memory_failure(mf->pfn, MF_SW_SIMULATED);
+	complete_all(&mf->done);
+	return 0;
+}
+
+/*
+ * The struct-page design's release while memory_failure() waits for the
+ * owner's lock: the release rewrites every struct page of the chunk
+ * (PG_hwpoison included, gmem_page_init_shared()) and erases the chunk
+ * from the PFN tree. When memory_failure() gets the lock the page is
+ * nobody's: gmem_track must say so (-ENOENT) after looking again, and
+ * memory_failure() then marks it, after the rewrite, so the mark stays
+ * and the page never reaches the free lists. The chunk is a block the
+ * test lends (stubs of gmem_pool_alloc_buddy() and
+ * gmem_pool_free_buddy()), so the page hit is never the rest of the
+ * kernel's; the allocator keeps it out of its free lists at the end.
+ */
+static void gmem_test_mf_vs_release_struct_page(struct kunit *test)
+{
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_mf mf;
+	unsigned long nr = 1UL << PMD_ORDER, pfn, i;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+	struct page *block;
+	int ret;
+
+	block = gmem_pool_alloc_buddy(NUMA_NO_NODE, PMD_ORDER);
+	if (!block)
+		kunit_skip(test, "no order-%u block", PMD_ORDER);
+	gmem_test_lent = page_to_pfn(block);
+	gmem_test_returned = 0;
+	gmem_test_lent_out = false;
+	owner = gmem_track_owner_create(PMD_ORDER, GMEM_TRACK_STRUCT_PAGE,
+					NUMA_NO_NODE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
+	owner->buddy_only = true;
+	kunit_activate_static_stub(test, gmem_pool_alloc_buddy, gmem_test_lend);
+	kunit_activate_static_stub(test, gmem_pool_free_buddy,
+				   gmem_test_take_back);
+	ret = gmem_track_populate(owner, 0);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	pfn = ret ? 0 : gmem_test_pfn(test, owner, 0);
+	KUNIT_EXPECT_EQ(test, pfn, gmem_test_lent);
+	if (pfn != gmem_test_lent)
+		goto out;
+	/* Some of it shared, as a VM's would be. */
+	KUNIT_EXPECT_EQ(test, gmem_track_set_shared(owner, 0, 64, NULL), 0);
+
+	mf.pfn = pfn + 5;
+	mf.ret = 1;
+	init_completion(&mf.done);
+	mutex_lock(&owner->lock);
+	task = kthread_run(gmem_test_mf_full_thread, &mf, "gmem_test_mf");
+	if (IS_ERR(task)) {
+		mutex_unlock(&owner->lock);
+		KUNIT_FAIL(test, "no kthread");
+		goto out;
+	}
+	KUNIT_EXPECT_TRUE(test, gmem_test_wait_blocked(task));
+	/* Let it reach the owner's lock, if it is on another one yet. */
+	for (i = 0; i < 50 && !gmem_test_mutex_waited(&owner->lock); i++)
+		msleep(20);
+	KUNIT_EXPECT_TRUE_MSG(test, gmem_test_mutex_waited(&owner->lock),
+			      "memory_failure() never waited for the owner's lock");
+	KUNIT_EXPECT_EQ(test, gmem_chunk_release(owner, 0, false), 0);
+	mutex_unlock(&owner->lock);
+
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done, 30 * HZ));
+	KUNIT_EXPECT_EQ(test, gmem_test_returned, pfn);
+	KUNIT_EXPECT_FALSE(test, gmem_track_pfn_owned(pfn));
+	/* Not gmem_track's any more: memory_failure() could only mark it. */
+	KUNIT_EXPECT_EQ(test, mf.ret, -EBUSY);
+	KUNIT_EXPECT_TRUE_MSG(test, PageHWPoison(pfn_to_page(pfn + 5)),
+			      "%#lx: the mark of a memory error that waited for the struct-page release was lost",
+			      pfn + 5);
+	for (i = 0; i < nr; i++) {
+		if (i != 5 && PageHWPoison(pfn_to_page(pfn + i))) {
+			KUNIT_FAIL(test, "%#lx: PG_hwpoison on a page not hit",
+				   pfn + i);
+			break;
+		}
+	}
+out:
+	gmem_track_owner_destroy(owner);
+	kunit_deactivate_static_stub(test, gmem_pool_free_buddy);
+	kunit_deactivate_static_stub(test, gmem_pool_alloc_buddy);
+	/* Still gmem_track's (parked or quarantined): it stays there. */
+	if (gmem_test_returned != gmem_test_lent &&
+	    gmem_track_pfn_owned(gmem_test_lent))
+		return;
+	/* Page by page: the allocator keeps the poisoned page out. */
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(gmem_test_lent + i);
+
+		KUNIT_EXPECT_EQ(test, page_count(page), 1);
+		if (page_count(page) == 1)
+			__free_page(page);
+	}
+}
 #endif
 
 /*
@@ -1951,6 +2086,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE_PARAM(gmem_test_mf_set_hwpoison, gmem_test_design_gen_params),
 #ifdef CONFIG_MEMORY_FAILURE
 	KUNIT_CASE_PARAM(gmem_test_mf_churn, gmem_test_design_gen_params),
+	KUNIT_CASE(gmem_test_mf_vs_release_struct_page),
 #endif
 	{}
 };
