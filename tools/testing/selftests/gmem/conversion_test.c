@@ -2948,6 +2948,27 @@ static int cg_write(const char *cg, const char *file, const char *val)
 	return write_file(path, val);
 }
 
+/* A count of the cgroup's memory.events, e.g. "oom"; -1 if not found. */
+static long cg_event(const char *cg, const char *name)
+{
+	char path[256], key[64];
+	long val, ret = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	while (fscanf(fp, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(fp);
+	return ret;
+}
+
 TEST_F_TIMEOUT(gmem, memcg_limit, TMO)
 {
 	struct gfile *f = &self->f;
@@ -3012,6 +3033,96 @@ TEST_F_TIMEOUT(gmem, memcg_limit, TMO)
 	snprintf(buf, sizeof(buf), "%d", getpid());
 	EXPECT_EQ(0, cg_write(CG_ROOT, "cgroup.procs", buf));
 	EXPECT_EQ(0, rmdir(cg));
+	ksft_print_msg("reliability: memcg_cases 1\n");
+}
+
+/*
+ * The vmemmap of granules waiting for deferred depopulation stays charged
+ * to the file's cgroup until it is removed. At memory.max, a conversion
+ * to shared that needs vmemmap gives the waiting vmemmap back first and
+ * then succeeds: a guest sharing a buffer must not get ENOMEM for memory
+ * that would have been freed a moment later. 64 MiB of memory has 1 MiB
+ * of vmemmap: with an eighth of it left below the limit, what the two
+ * CPUs' charge stocks may hold (64 pages each) does not make up the rest,
+ * so the limit is really reached. The other designs keep their struct pages: nothing
+ * waits, and their conversions charge nothing.
+ */
+TEST_F_TIMEOUT(gmem, memcg_deferred, TMO)
+{
+	struct gfile *f = &self->f;
+	__u64 size = f->chunk == SZ_1G ? SZ_1G : 128 * SZ_1M;
+	__u64 part = 64 * SZ_1M;
+	long need = part / GRANULE * PAGE_SZ, cur = 0, max = 0, oom;
+	char cg[64], buf[32];
+	int fd, ret, try;
+
+	if (!is_tracked(f)) {
+		ASSERT_EQ(0, set_attrs(f->fd, 0, f->chunk, SHARED, PRESERVE,
+				       NULL));
+		ASSERT_EQ(0, set_attrs(f->fd, 0, f->chunk, PRIVATE, PRESERVE,
+				       NULL));
+		EXPECT_EQ(0, sysfs_long("tracked", "deferred_bytes"));
+		return;
+	}
+	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
+		SKIP(return, "no cgroup v2 at " CG_ROOT);
+	/* A 1 GiB file needs the fixture's chunk. */
+	drop_file(f);
+	deferred_saved_limit = sysfs_long(NULL, "deferred_limit_bytes");
+	deferred_saved_delay = sysfs_long(NULL, "deferred_delay_ms");
+	/* An hour: nothing but the reclaim below takes the vmemmap. */
+	ASSERT_EQ(0, top_knob_write("deferred_delay_ms", 3600000));
+	ASSERT_EQ(0, top_knob_write("deferred_limit_bytes", SZ_1G));
+	ASSERT_LE(0, gmem_deferred_settle());
+
+	snprintf(cg, sizeof(cg), CG_ROOT "/gmem_test_%d", getpid());
+	ASSERT_EQ(0, cg_write(CG_ROOT, "cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	EXPECT_EQ(0, cg_write(cg, "cgroup.procs", buf));
+
+	fd = create_gmem(f->vm_fd, size, f->flags);
+	EXPECT_LE(0, fd);
+	ret = fd < 0 ? fd : falloc(fd, FALLOC_FL_KEEP_SIZE, 0, size);
+	EXPECT_EQ(0, ret);
+	/*
+	 * Memory pressure elsewhere (the shrinker) may take the waiting
+	 * vmemmap before the limit is set: set it up again then.
+	 */
+	for (try = 0; !ret && try < 3; try++) {
+		EXPECT_EQ(0, cg_write(cg, "memory.max", "max"));
+		ret = set_attrs(fd, 0, part, SHARED, PRESERVE, NULL);
+		if (!ret)
+			ret = set_attrs(fd, 0, part, PRIVATE, PRESERVE, NULL);
+		EXPECT_EQ(0, ret);
+		/* An eighth of what the next conversion needs is left. */
+		cur = cg_read(cg, "memory.current");
+		max = cur + need / 8;
+		snprintf(buf, sizeof(buf), "%ld", max);
+		EXPECT_EQ(0, cg_write(cg, "memory.max", buf));
+		if (sysfs_long("tracked", "deferred_bytes") == need)
+			break;
+	}
+	EXPECT_EQ(need, sysfs_long("tracked", "deferred_bytes"));
+	if (!ret && !_metadata->exit_code) {
+		oom = cg_event(cg, "oom");
+		ret = set_attrs(fd, part, part, SHARED, PRESERVE, NULL);
+		ksft_print_msg("%s: %ld KiB waiting and needed, %ld KiB under memory.max: %s\n",
+			       f->design, need >> 10, (max - cur) >> 10,
+			       ret ? strerror(-ret) : "done");
+		EXPECT_EQ(0, ret);
+		EXPECT_EQ(0, sysfs_long("tracked", "deferred_bytes"));
+		EXPECT_GE(max, cg_read(cg, "memory.current"));
+		/* Given back, not taken by the cgroup's OOM killer. */
+		EXPECT_EQ(oom, cg_event(cg, "oom"));
+	}
+	EXPECT_EQ(0, cg_write(cg, "memory.max", "max"));
+	if (fd >= 0)
+		close(fd);
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	EXPECT_EQ(0, cg_write(CG_ROOT, "cgroup.procs", buf));
+	EXPECT_EQ(0, rmdir(cg));
+	deferred_restore();
 	ksft_print_msg("reliability: memcg_cases 1\n");
 }
 
