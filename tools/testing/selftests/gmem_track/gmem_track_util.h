@@ -406,11 +406,11 @@ static inline long gmem_fail_times(void)
 
 /*
  * Make @fn, one of gmem_track's ALLOW_ERROR_INJECTION() points, return
- * -ENOMEM whenever fail_function is armed (gmem_fail_arm()), quietly: a
+ * @err whenever fail_function is armed (gmem_fail_arm()), quietly: a
  * stack dump per failure would read as a kernel report on the console.
  * Returns 0 or -errno.
  */
-static inline int gmem_fail_target(const char *fn)
+static inline int gmem_fail_target_err(const char *fn, int err)
 {
 	char knob[96], val[32];
 	int ret;
@@ -418,7 +418,7 @@ static inline int gmem_fail_target(const char *fn)
 	gmem_fail_knob("inject", " ");	/* a blank clears the list */
 	ret = gmem_fail_knob("inject", fn);
 	snprintf(knob, sizeof(knob), "%s/retval", fn);
-	snprintf(val, sizeof(val), "%#lx", (unsigned long)-ENOMEM);
+	snprintf(val, sizeof(val), "%#lx", (unsigned long)(long)err);
 	if (!ret)
 		ret = gmem_fail_knob(knob, val);
 	if (!ret)
@@ -432,6 +432,12 @@ static inline int gmem_fail_target(const char *fn)
 	if (!ret)
 		ret = gmem_fail_knob("times", "0");
 	return ret;
+}
+
+/* gmem_fail_target_err() with -ENOMEM, what an allocation point says. */
+static inline int gmem_fail_target(const char *fn)
+{
+	return gmem_fail_target_err(fn, -ENOMEM);
 }
 
 /* Let the next call of the target fail, once. Returns 0 or -errno. */

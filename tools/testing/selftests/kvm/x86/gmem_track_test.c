@@ -67,7 +67,8 @@
  *   fault on a punched-out chunk fails (KVM_RUN: ENOMEM with a
  *   KVM_EXIT_MEMORY_FAULT), and so do the conversions a guest asks for
  *   (descriptor split, vmemmap rebuild); nothing changes, the rest of the
- *   file is untouched, and the step then succeeds.
+ *   file is untouched, and the step then succeeds. An allocation that says
+ *   EBUSY (no chunk for a moment) is retried within KVM_RUN instead.
  * - fill_failure_race (2M; 1G skips, see there): with fail_function, the
  *   fill of a hole shared but for private stretches fails in its last
  *   conversion (vmemmap rebuild or descriptor split), while a second
@@ -3083,6 +3084,61 @@ static int inject_fault_alloc(struct gmem_test *t, struct guest_cmd *cmd,
 }
 
 /*
+ * A guest fault on a hole whose chunk cannot be had for a moment (-EBUSY
+ * from the allocation: gmem_track_populate() found each new chunk it tried
+ * held by someone else, or hit by a memory error) is taken again within
+ * KVM_RUN: the guest's access completes, with no exit to the VMM. Returns
+ * the failures injected.
+ */
+static int inject_fault_busy(struct gmem_test *t, struct guest_cmd *cmd,
+			     const u32 *keeper_gen, int iterations)
+{
+	struct gmem_counters before;
+	u64 offset, chunk;
+	int i, j, r, fired = 0;
+	u32 gen;
+
+	TEST_ASSERT(!gmem_fail_target_err("gmem_pool_alloc", -EBUSY),
+		    "fail_function: gmem_pool_alloc");
+	for (i = 0; i < iterations; i++) {
+		offset = victim_offset(t, i);
+		chunk = offset - offset % t->chunk_size;
+		TEST_ASSERT(!punch_hole(t->fd, chunk, t->chunk_size),
+			    "punch 0x%lx: errno %d", chunk, errno);
+		read_gmem_counters(t, &before);
+
+		cmd->op = CMD_CHECK_WRITE;
+		cmd->corrupt = 0;
+		cmd->offset = offset;
+		cmd->npages = 1;
+		cmd->old_gen[0] = 0;
+		gen = 2000 + i;
+		cmd->new_gen[0] = gen;
+
+		TEST_ASSERT(!gmem_fail_arm(), "fail_function: arm");
+		/* A freed GiB may take a moment to be whole again. */
+		for (j = 0; j < NR_REALLOC_WAITS; j++) {
+			r = _vcpu_run(t->vcpu);
+			if (!r || errno != ENOMEM || t->chunk_size != SZ_1G)
+				break;
+			sleep_ms(100);
+		}
+		TEST_ASSERT(!r,
+			    "fault on a hole, allocation busy once: rc %d errno %d (%s), exit reason %u",
+			    r, errno, strerror(errno), t->vcpu->run->exit_reason);
+		TEST_ASSERT(!gmem_fail_times(), "the injected failure did not fire");
+		fired++;
+		check_ucall(t->vcpu, UCALL_SYNC, 1);
+		TEST_ASSERT(!cmd->corrupt,
+			    "new chunk: 0x%lx at 0x%lx instead of zeroes",
+			    cmd->bad_got, cmd->bad_offset);
+		expect_counters(t, &before, 1, "after the busy fault");
+		check_keepers(t, cmd, keeper_gen);
+	}
+	return fired;
+}
+
+/*
  * The guest asks for a conversion of the page at @offset, which holds
  * generation @gen; the host's first attempt fails in the armed function
  * and must leave the page as it was, and the guest asks again. Returns the
@@ -3189,6 +3245,7 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 	bool huge = self->t.chunk_size == SZ_1G;
 	bool tracked = self->t.gmem_flags & GUEST_MEMFD_FLAG_TRACKED;
 	int n_alloc = huge ? 6 : 50, n_convert = huge ? 10 : 30;
+	int n_busy = huge ? 2 : 10;
 	struct gmem_test *t = &self->t;
 	u64 size = huge ? 2ull * SZ_1G : gmem_file_size(t, 4);
 	u32 keeper_gen[NR_KEEPERS], gens[NR_CONVERT_PAGES] = {};
@@ -3237,6 +3294,7 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 	check_keepers(t, cmd, keeper_gen);
 
 	fired += inject_fault_alloc(t, cmd, keeper_gen, n_alloc);
+	fired += inject_fault_busy(t, cmd, keeper_gen, n_busy);
 	if (convert) {
 		fired += inject_conversions(t, cmd, "gmem_ranges_set_state",
 					    true, n_convert, gens);
@@ -3249,9 +3307,9 @@ TEST_F_TIMEOUT(gmem_track, injected_fault, GMEM_TEST_TIMEOUT)
 	check_keepers(t, cmd, keeper_gen);
 	cmd_exit(t, t->vcpu, cmd);
 
-	ksft_print_msg("%s %s: %.1f s, %d injected failures: %d faults on a hole, %d conversions\n",
+	ksft_print_msg("%s %s: %.1f s, %d failures: %d hole faults (%d busy), %d conversions\n",
 		       gmem_design(t), huge ? "1G" : "2M", now_s() - t0, fired,
-		       n_alloc, fired - n_alloc);
+		       n_alloc + n_busy, n_busy, fired - n_alloc - n_busy);
 	ksft_print_msg("reliability: injected_failures %d\n", fired);
 }
 
