@@ -739,16 +739,25 @@ unsigned long kvm_gmem_get_memory_attributes(struct kvm_memory_slot *slot,
 				       kvm_gmem_get_index(slot, gfn));
 }
 
+/*
+ * Times a fault tries again when gmem_track_populate() could not have a
+ * chunk for a moment (-EBUSY: each of the new chunks it tried was held by
+ * someone else for longer than it waits, or hit by a memory error).
+ */
+#define KVM_GMEM_BUSY_TRIES	16
+
 static vm_fault_t kvm_gmem_fault_user_mapping(struct vm_fault *vmf)
 {
 	struct inode *inode = file_inode(vmf->vma->vm_file);
 	struct address_space *mapping = inode->i_mapping;
 	struct folio *folio;
 	vm_fault_t ret = VM_FAULT_LOCKED;
+	int tries = 0;
 
 	if (((loff_t)vmf->pgoff << PAGE_SHIFT) >= i_size_read(inode))
 		return VM_FAULT_SIGBUS;
 
+again:
 	/* Conversions take the invalidate lock for writing. */
 	filemap_invalidate_lock_shared(mapping);
 
@@ -762,6 +771,17 @@ static vm_fault_t kvm_gmem_fault_user_mapping(struct vm_fault *vmf)
 	else
 		folio = kvm_gmem_get_folio(inode, vmf->pgoff);
 	filemap_invalidate_unlock_shared(mapping);
+	/*
+	 * No chunk for a moment: try again here, a bounded number of times
+	 * and not past a fatal signal, then SIGBUS. Faulting the access
+	 * again instead (VM_FAULT_NOPAGE) would have a kernel access, such
+	 * as a copy_from_user(), fault on without ever seeing a signal.
+	 */
+	if (GMEM_I(inode)->owner && PTR_ERR_OR_ZERO(folio) == -EBUSY &&
+	    ++tries < KVM_GMEM_BUSY_TRIES && !fatal_signal_pending(current)) {
+		cond_resched();
+		goto again;
+	}
 	if (IS_ERR(folio)) {
 		if (PTR_ERR(folio) == -EAGAIN)
 			return VM_FAULT_RETRY;
@@ -1768,9 +1788,21 @@ int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
 	if (!file)
 		return -EFAULT;
 
-	if (GMEM_I(file_inode(file))->owner)
-		return kvm_gmem_track_get_pfn(file, slot, gfn, pfn, page,
-					      max_order);
+	if (GMEM_I(file_inode(file))->owner) {
+		/*
+		 * -EBUSY: no chunk could be had for a moment (see
+		 * KVM_GMEM_BUSY_TRIES). Take the fault again here rather than
+		 * fail KVM_RUN, until a signal is pending (-EINTR: KVM_RUN
+		 * returns to the VMM, which runs the vCPU again).
+		 */
+		while ((r = kvm_gmem_track_get_pfn(file, slot, gfn, pfn, page,
+						   max_order)) == -EBUSY) {
+			if (signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+		return r;
+	}
 
 	folio = __kvm_gmem_get_pfn(file, slot, index, pfn, max_order);
 	if (IS_ERR(folio))
