@@ -99,6 +99,19 @@ static void gmem_test_reserve_shrink_input(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, after.free, before.free);
 }
 
+/* A made-up memory error is over: the chunk of @pfn is not poisoned. */
+static void gmem_test_rsv_unpoison(unsigned long pfn)
+{
+	struct gmem_reserve_block *b;
+	unsigned int idx;
+
+	spin_lock(&gmem_reserve_lock);
+	b = gmem_reserve_block_of(pfn, &idx);
+	if (b)
+		b->poisoned &= ~BIT_ULL(idx);
+	spin_unlock(&gmem_reserve_lock);
+}
+
 /* The PFN the memory error below hit; 0 before it did. */
 static unsigned long gmem_test_leaving_hit;
 static int gmem_test_leaving_ret;
@@ -127,8 +140,6 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 {
 	unsigned long nr = 1UL << PMD_ORDER, hit, pfn;
 	struct gmem_reserve_stats before, after;
-	struct gmem_reserve_block *b;
-	unsigned int idx;
 	int ret;
 
 	gmem_reserve_read(0, PMD_ORDER, &before);
@@ -173,11 +184,7 @@ static void gmem_test_reserve_leaving_hit(struct kunit *test)
 		KUNIT_FAIL(test, "%#lx: struct pages still built: kept poisoned", pfn);
 		return;
 	}
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(pfn, &idx);
-	if (b)
-		b->poisoned &= ~BIT_ULL(idx);
-	spin_unlock(&gmem_reserve_lock);
+	gmem_test_rsv_unpoison(pfn);
 	gmem_reserve_read(0, PMD_ORDER, &after);
 	KUNIT_EXPECT_EQ(test, after.free, before.free);
 	KUNIT_EXPECT_EQ(test, after.poisoned, before.poisoned);
@@ -390,8 +397,6 @@ static void gmem_test_reserve_struct_page_hit(struct kunit *test)
 	unsigned long nr = 1UL << order, pfn = 0, hit;
 	struct gmem_reserve_stats before, st;
 	struct gmem_track_owner *owner;
-	struct gmem_reserve_block *b;
-	unsigned int idx;
 	long memmap;
 	int ret;
 
@@ -421,11 +426,7 @@ static void gmem_test_reserve_struct_page_hit(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 
 	/* The error was made up: the chunk is free again. */
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(hit, &idx);
-	if (b)
-		b->poisoned &= ~BIT_ULL(idx);
-	spin_unlock(&gmem_reserve_lock);
+	gmem_test_rsv_unpoison(hit);
 	gmem_reserve_read(NUMA_NO_NODE, order, &st);
 	KUNIT_EXPECT_EQ(test, st.free, before.free);
 	KUNIT_EXPECT_EQ(test, st.poisoned, before.poisoned);
@@ -444,8 +445,6 @@ static void gmem_test_reserve_struct_page_poisoned(struct kunit *test)
 	unsigned long nr = 1UL << order, pfn = 0;
 	struct gmem_reserve_stats before, st;
 	struct gmem_track_owner *owner;
-	struct gmem_reserve_block *b;
-	unsigned int idx;
 	long memmap;
 	int flags = 0;
 
@@ -474,11 +473,7 @@ static void gmem_test_reserve_struct_page_poisoned(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 
 	/* The errors were made up: the chunk is free again. */
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(pfn, &idx);
-	if (b)
-		b->poisoned &= ~BIT_ULL(idx);
-	spin_unlock(&gmem_reserve_lock);
+	gmem_test_rsv_unpoison(pfn);
 	gmem_reserve_read(NUMA_NO_NODE, order, &st);
 	KUNIT_EXPECT_EQ(test, st.free, before.free);
 }
@@ -533,8 +528,6 @@ static void gmem_test_rsv_back(struct kunit *test, unsigned int order,
 {
 	unsigned long deadline = jiffies + 5 * HZ;
 	struct gmem_reserve_stats st;
-	struct gmem_reserve_block *b;
-	unsigned int idx;
 
 	do {
 		gmem_reserve_read(NUMA_NO_NODE, order, &st);
@@ -560,11 +553,7 @@ static void gmem_test_rsv_back(struct kunit *test, unsigned int order,
 		KUNIT_FAIL(test, "%#lx: struct pages still built", pfn);
 		return;
 	}
-	spin_lock(&gmem_reserve_lock);
-	b = gmem_reserve_block_of(pfn, &idx);
-	if (b)
-		b->poisoned &= ~BIT_ULL(idx);
-	spin_unlock(&gmem_reserve_lock);
+	gmem_test_rsv_unpoison(pfn);
 }
 
 /*
