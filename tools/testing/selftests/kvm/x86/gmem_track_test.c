@@ -1592,6 +1592,20 @@ static u64 cmd_check_write(struct gmem_test *t, struct kvm_vcpu *vcpu,
 	return cmd->corrupt;
 }
 
+/*
+ * Set up, for the caller to run, a command that checks that the page at
+ * @offset holds zeroes and writes generation @gen into it.
+ */
+static void cmd_zero_write(struct guest_cmd *cmd, u64 offset, u32 gen)
+{
+	cmd->op = CMD_CHECK_WRITE;
+	cmd->corrupt = 0;
+	cmd->offset = offset;
+	cmd->npages = 1;
+	cmd->old_gen[0] = 0;
+	cmd->new_gen[0] = gen;
+}
+
 static void cmd_exit(struct gmem_test *t, struct kvm_vcpu *vcpu,
 		     struct guest_cmd *cmd)
 {
@@ -2148,12 +2162,7 @@ static void hole_guest_task(struct stress_thread *th, struct hole_task *task)
 	struct guest_cmd *cmd = th->cmd;
 	int r, tries;
 
-	cmd->op = CMD_CHECK_WRITE;
-	cmd->corrupt = 0;
-	cmd->offset = offset;
-	cmd->npages = 1;
-	cmd->old_gen[0] = 0;
-	cmd->new_gen[0] = task->gen;
+	cmd_zero_write(cmd, offset, task->gen);
 	for (tries = 0;; tries++) {
 		r = _vcpu_run(th->vcpu);
 		if (!r)
@@ -3025,13 +3034,8 @@ static int inject_fault_alloc(struct gmem_test *t, struct guest_cmd *cmd,
 			    "punch 0x%lx: errno %d", chunk, errno);
 		read_gmem_counters(t, &before);
 
-		cmd->op = CMD_CHECK_WRITE;
-		cmd->corrupt = 0;
-		cmd->offset = offset;
-		cmd->npages = 1;
-		cmd->old_gen[0] = 0;
 		gen = 1000 + i;
-		cmd->new_gen[0] = gen;
+		cmd_zero_write(cmd, offset, gen);
 
 		TEST_ASSERT(!gmem_fail_arm(), "fail_function: arm");
 		r = _vcpu_run(t->vcpu);
@@ -3107,13 +3111,8 @@ static int inject_fault_busy(struct gmem_test *t, struct guest_cmd *cmd,
 			    "punch 0x%lx: errno %d", chunk, errno);
 		read_gmem_counters(t, &before);
 
-		cmd->op = CMD_CHECK_WRITE;
-		cmd->corrupt = 0;
-		cmd->offset = offset;
-		cmd->npages = 1;
-		cmd->old_gen[0] = 0;
 		gen = 2000 + i;
-		cmd->new_gen[0] = gen;
+		cmd_zero_write(cmd, offset, gen);
 
 		TEST_ASSERT(!gmem_fail_arm(), "fail_function: arm");
 		/* A freed GiB may take a moment to be whole again. */
