@@ -790,6 +790,46 @@ static void gmem_test_create_vs_busy_owner(struct kunit *test)
 	gmem_track_owner_destroy(owner);
 }
 
+/*
+ * A read of the statistics does not wait for an owner's lock: a sysfs
+ * reader must not be held up by a 1 GiB conversion or release, however
+ * slow the kernel. With the lock held by this test, a reader has to return
+ * within a second, with the figures the owner had before.
+ */
+static void gmem_test_read_stats_busy_owner(struct kunit *test)
+{
+	/* Not on the stack: the kthread may outlive a test that gave up. */
+	static struct gmem_test_reader rd;
+	struct gmem_track_stats st0;
+	struct gmem_track_owner *owner;
+	struct task_struct *task;
+
+	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
+	/* A second chunk, not next to the first in the file: two entries. */
+	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 4 << PMD_ORDER), 0);
+	rd.design = owner->design;
+	init_completion(&rd.done);
+	gmem_track_read_stats(owner->design, &st0);
+	KUNIT_EXPECT_LE(test, 2, st0.ranges);
+	KUNIT_EXPECT_LT(test, 0, st0.descriptor_bytes);
+
+	mutex_lock(&owner->lock);
+	task = kthread_run(gmem_test_reader_thread, &rd, "gmem_test_rd");
+	if (IS_ERR(task)) {
+		mutex_unlock(&owner->lock);
+		gmem_track_owner_destroy(owner);
+		kunit_skip(test, "no kthread");
+	}
+	if (!wait_for_completion_timeout(&rd.done, HZ))
+		KUNIT_FAIL(test, "a statistics read waited a second for an owner's lock");
+	mutex_unlock(&owner->lock);
+	/* Left alone rather than freed under a reader that never finished. */
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&rd.done, 30 * HZ));
+	KUNIT_EXPECT_EQ(test, rd.st.ranges, st0.ranges);
+	KUNIT_EXPECT_EQ(test, rd.st.descriptor_bytes, st0.descriptor_bytes);
+	gmem_track_owner_destroy(owner);
+}
+
 struct gmem_test_slow_notify {
 	pgoff_t index;
 	struct completion entered;
@@ -2072,6 +2112,7 @@ static struct kunit_case gmem_track_test_cases[] = {
 	KUNIT_CASE(gmem_test_lookup_chunk_order),
 	KUNIT_CASE(gmem_test_memory_failure_vs_release),
 	KUNIT_CASE(gmem_test_create_vs_busy_owner),
+	KUNIT_CASE(gmem_test_read_stats_busy_owner),
 	KUNIT_CASE(gmem_test_destroy_vs_notify),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_set_private),
 	KUNIT_CASE_SLOW(gmem_test_spec_ref_vs_release),
