@@ -28,6 +28,7 @@
 #define pr_fmt(fmt) "gmem_track: " fmt
 
 #include <kunit/static_stub.h>
+#include <linux/delay.h>
 #include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -312,6 +313,24 @@ void gmem_uncharge(struct gmem_track_owner *owner, unsigned long pages)
 		gmem_objcg_uncharge(owner->objcg, pages);
 }
 
+/*
+ * Every change of an owner's descriptor is bracketed by these, so that
+ * gmem_read_ranges() can measure the descriptor without the owner's lock.
+ * The owner's lock serializes the writers, and a writer may sleep in
+ * between (a maple node allocation): a reader never spins on the count,
+ * it tries again a little later or takes the lock.
+ */
+static void gmem_ranges_write_begin(struct gmem_track_owner *owner)
+{
+	lockdep_assert_held(&owner->lock);
+	raw_write_seqcount_begin(&owner->ranges_seq);
+}
+
+static void gmem_ranges_write_end(struct gmem_track_owner *owner)
+{
+	raw_write_seqcount_end(&owner->ranges_seq);
+}
+
 static bool gmem_span_valid(pgoff_t index, unsigned long nr)
 {
 	pgoff_t last;
@@ -504,6 +523,7 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 	if (!owner)
 		return ERR_PTR(-ENOMEM);
 	gmem_ranges_init(&owner->ranges);
+	seqcount_init(&owner->ranges_seq);
 	mutex_init(&owner->lock);
 	/* Dropped once the owner is destroyed and has no chunk left. */
 	refcount_set(&owner->ref, 1);
@@ -692,7 +712,9 @@ static int gmem_chunk_release(struct gmem_track_owner *owner, pgoff_t cindex,
 	}
 
 	if (!destroying) {
+		gmem_ranges_write_begin(owner);
 		ret = gmem_ranges_remove(&owner->ranges, cindex, nr, GFP_KERNEL);
+		gmem_ranges_write_end(owner);
 		if (ret) {
 			if (added > 0)
 				gmem_depopulate_unshared(owner, cindex, last);
@@ -1146,8 +1168,10 @@ again:
 		}
 	}
 
+	gmem_ranges_write_begin(owner);
 	ret = gmem_ranges_insert(&owner->ranges, cindex, nr, pfn,
 				 GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
+	gmem_ranges_write_end(owner);
 	if (ret) {
 		if (tracked && gmem_reserve_holds(pfn))
 			gmem_pool_return_reserve(pfn, owner->chunk_order, 0);
@@ -1277,8 +1301,10 @@ int gmem_track_set_shared(struct gmem_track_owner *owner, pgoff_t index,
 		}
 	}
 
+	gmem_ranges_write_begin(owner);
 	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
 				    GMEM_RANGE_SHARED, 0, GFP_KERNEL);
+	gmem_ranges_write_end(owner);
 	if (ret) {
 		if (added) {
 			gmem_depopulate_unshared(owner, gfirst, glast);
@@ -1415,8 +1441,10 @@ int gmem_track_set_private(struct gmem_track_owner *owner, pgoff_t index,
 	frozen_to = last + 1;
 	frozen = get_state_synchronize_rcu();
 
+	gmem_ranges_write_begin(owner);
 	ret = gmem_ranges_set_state(&owner->ranges, index, nr,
 				    GMEM_RANGE_PRIVATE, 0, GFP_KERNEL);
+	gmem_ranges_write_end(owner);
 	if (ret)
 		goto thaw;
 
@@ -1584,11 +1612,13 @@ again:
 			ret = -EHWPOISON;
 			break;
 		}
+		gmem_ranges_write_begin(owner);
 		ret = gmem_ranges_set_state(&owner->ranges, index, 1,
 					    shared ? GMEM_RANGE_SHARED :
 						     GMEM_RANGE_POISONED,
 					    shared ? GMEM_FLAG_HWPOISON : 0,
 					    GFP_KERNEL);
+		gmem_ranges_write_end(owner);
 		if (ret)
 			break;
 		if (shared)
@@ -1698,18 +1728,47 @@ bool gmem_track_next(struct gmem_track_owner *owner, pgoff_t *index,
 }
 EXPORT_SYMBOL_GPL(gmem_track_next);
 
+/* Tries without the owner's lock before gmem_read_ranges() takes it. */
+#define GMEM_RANGES_READ_TRIES	4
+
+/*
+ * Measure one owner's descriptor between two of its changes, without the
+ * owner's lock: the walks run under RCU, which keeps every node they may
+ * reach, and a change seen in @ranges_seq during them discards the figures.
+ * Returns false if a change ran alongside each try.
+ */
+static bool gmem_ranges_measure(struct gmem_track_owner *owner,
+				unsigned long *ranges, unsigned long *bytes)
+{
+	unsigned int seq, i;
+
+	for (i = 0; i < GMEM_RANGES_READ_TRIES; i++) {
+		if (i)
+			usleep_range(50, 100);
+		seq = raw_read_seqcount(&owner->ranges_seq);
+		if (seq & 1)
+			continue;
+		*ranges = gmem_ranges_count(&owner->ranges);
+		*bytes = gmem_ranges_bytes(&owner->ranges);
+		if (!read_seqcount_retry(&owner->ranges_seq, seq))
+			return true;
+	}
+	return false;
+}
+
 /**
  * gmem_read_ranges - measure the descriptors of a design's owners
  * @design: the design.
  * @ranges: the number of entries.
  * @bytes: the memory of their maple trees.
  *
- * The node walk (mt_nr_nodes()) must not meet a writer's dead nodes, so
- * each owner is measured under its lock. That lock is waited for holding
- * a reference to the owner, not the list of owners: the read waits for
- * each owner's conversion or release in turn, but holds up nobody else.
- * The sums are not a snapshot: each owner is measured at another moment,
- * and an owner created or destroyed during the read may be counted or not.
+ * Each owner is measured between two changes of its descriptor, without
+ * its lock, so the read does not wait for a conversion or release that
+ * holds it for long. Only if changes keep coming does the read take the
+ * owner's lock, waited for holding a reference to the owner, not the list
+ * of owners. The sums are not a snapshot: each owner is measured at
+ * another moment, and an owner created or destroyed during the read may
+ * be counted or not.
  *
  * Context: Process context, no lock of gmem_track held; may sleep.
  */
@@ -1717,6 +1776,7 @@ void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes)
 {
 	struct gmem_track_owner *owner, *done = NULL;
+	unsigned long n, b;
 
 	*ranges = 0;
 	*bytes = 0;
@@ -1730,10 +1790,14 @@ void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		if (done)
 			gmem_owner_put(done);
 
-		mutex_lock(&owner->lock);
-		*ranges += gmem_ranges_count(&owner->ranges);
-		*bytes += gmem_ranges_bytes(&owner->ranges);
-		mutex_unlock(&owner->lock);
+		if (!gmem_ranges_measure(owner, &n, &b)) {
+			mutex_lock(&owner->lock);
+			n = gmem_ranges_count(&owner->ranges);
+			b = gmem_ranges_bytes(&owner->ranges);
+			mutex_unlock(&owner->lock);
+		}
+		*ranges += n;
+		*bytes += b;
 
 		/* Our reference keeps it on the list: go on from there. */
 		done = owner;

@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/seqlock.h>
 #include <linux/sizes.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -66,6 +67,8 @@
  * @deferred_work: runs gmem_deferred_flush() a while after an addition.
  * @deferred_off: set once the owner is destroyed, under gmem_owners_lock:
  *	nobody queues @deferred_work any more.
+ * @ranges_seq: odd while @ranges changes; each change is made under @lock,
+ *	and gmem_read_ranges() measures @ranges against it without @lock.
  */
 struct gmem_track_owner {
 	struct gmem_ranges ranges;
@@ -86,6 +89,7 @@ struct gmem_track_owner {
 	unsigned long deferred_gen;
 	struct delayed_work deferred_work;
 	bool deferred_off;
+	seqcount_t ranges_seq;
 };
 
 enum gmem_stat_item {

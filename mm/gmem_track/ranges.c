@@ -510,8 +510,10 @@ unsigned long gmem_ranges_count(struct gmem_ranges *r)
  * An empty tree, or one whose only entry is index 0 alone, takes no node;
  * a single range [0, n) takes one leaf.
  *
- * Context: The caller holds the owner's lock, which excludes writers: the
- * walk would misread nodes a concurrent writer has just replaced.
+ * Context: The caller holds the owner's lock, which excludes writers, or
+ * discards the figure if a writer ran alongside (the owner's sequence
+ * count): such a walk reads only nodes RCU keeps, but may count nodes a
+ * writer has just replaced.
  * Return: The bytes of the tree's nodes.
  */
 unsigned long gmem_ranges_bytes(struct gmem_ranges *r)

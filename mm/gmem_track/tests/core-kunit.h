@@ -702,9 +702,10 @@ static void gmem_test_let_block(struct task_struct *task,
 
 /*
  * One owner's lock may be held for long (a conversion or release of a
- * 1 GiB chunk). A statistics reader and a memory error on that owner's
- * memory then wait for it, and must not make everyone else wait with
- * them: creating and destroying another owner has to go on meanwhile.
+ * 1 GiB chunk). A memory error on that owner's memory then waits for it
+ * (a statistics reader too, if it must take the lock), and must not make
+ * everyone else wait with it: creating and destroying another owner has
+ * to go on meanwhile.
  * Once the lock is free, the memory error is handled as ever, and the
  * owner's user told of it once. The poisoned page stays out of the
  * allocator for the rest of the boot.
