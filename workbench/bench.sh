@@ -85,10 +85,13 @@ watch=(build "$obj")
 step "bench kernel build (ccache)" bash workbench/kbuild.sh "$obj" \
 	"$top/workbench/kconfig/trim.config" "$top/workbench/kconfig/base.config"
 extra=()
+serial3=
 if [ $perf = 1 ]; then
 	step "perf (tools/perf)" bash workbench/perf.sh "$b/perf"
 	export WB_PERF=$b/perf/perf
-	export WB_SERIAL3=$out/perf.b64
+	# The bench boot's third serial port only: qemu.sh empties the file
+	# for every boot it is given to, bench-boot.sh's five too.
+	serial3=$out/perf.b64
 	extra=(wb.perf=1)
 	rm -rf "$out/perf"
 fi
@@ -136,7 +139,8 @@ for a in ${BENCH_ARGS:-}; do
 done
 echo "bench: booting; gmem-bench ${args//;/ } (progress below)"
 rm -f "$out/raw.json" "$out/console.log"
-bash workbench/qemu.sh bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+WB_SERIAL3=$serial3 bash workbench/qemu.sh bench \
+	"$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
 	"$out/console.log" "$out/raw.json" "wb.bench=$args" "${extra[@]}" \
 	>> "$log" 2>&1 &
 qpid=$!
