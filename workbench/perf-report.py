@@ -4,8 +4,8 @@
 
 stat-<design>.csv: perf stat -x, -e 'gmem_track:*' over the conversion
 phases of one design; record-<design>.txt: perf report --stdio of the 4 KiB
-conversion loop. Writes DIR/perf.md (the event table and the top symbols)
-and prints it.
+conversion loop; falloc-<design>.txt: the same of the file's fallocate().
+Writes DIR/perf.md (the event table and the top symbols) and prints it.
 Usage: perf-report.py DIR
 """
 import pathlib
@@ -65,17 +65,19 @@ def main():
             v = stats[n].get(e)
             cells.append("n/a" if v is None else str(v))
         out.append(f"| {e} | " + " | ".join(cells) + " |")
-    for n in DESIGNS:
-        p = d / f"record-{n}.txt"
-        if not p.exists():
-            continue
-        rows = top_symbols(p)
-        out += ["", f"### perf record, {n}, 4 KiB conversions: top symbols "
-                "(self, cpu-clock)", "", "| self | command | symbol |",
-                "|---:|---|---|"]
-        out += [f"| {pct}% | {cmd} | {sym} |" for pct, cmd, sym in rows]
-        if not rows:
-            out.append("| | | no samples |")
+    for prefix, what in (("record", "4 KiB conversions"),
+                         ("falloc", "fallocate() of the file")):
+        for n in DESIGNS:
+            p = d / f"{prefix}-{n}.txt"
+            if not p.exists():
+                continue
+            rows = top_symbols(p)
+            out += ["", f"### perf record, {n}, {what}: top symbols "
+                    "(self, cpu-clock)", "", "| self | command | symbol |",
+                    "|---:|---|---|"]
+            out += [f"| {pct}% | {cmd} | {sym} |" for pct, cmd, sym in rows]
+            if not rows:
+                out.append("| | | no samples |")
     text = "\n".join(out) + "\n"
     (d / "perf.md").write_text(text)
     print(text, end="")

@@ -318,6 +318,7 @@ static struct {
 	int check;
 	unsigned int phases;	/* 1 << PH_* */
 	const char *perf_ctl;	/* perf's control FIFO, ",", its ack FIFO */
+	int perf_falloc;	/* perf covers fallocate(), no phase runs */
 	const char *out;
 } opt = {
 	.size = 2 * SZ_1G,
@@ -1424,16 +1425,21 @@ static int create_file(struct bench *b)
 		.size = b->size,
 		.flags = b->d->flags,
 	};
+	int ret = 0;
 	__u64 t;
 
 	b->fd = ioctl(b->vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
 	if (b->fd < 0)
 		return -errno;
+	if (opt.perf_falloc)
+		perf_ctl("enable");
 	t = now_ns();
 	if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0, b->size))
-		return -errno;
+		ret = -errno;
 	b->falloc_ns = now_ns() - t;
-	return 0;
+	if (opt.perf_falloc)
+		perf_ctl("disable");
+	return ret;
 }
 
 static void run_design(struct result *r)
@@ -1523,7 +1529,8 @@ static void run_design(struct result *r)
 		 (unsigned long long)(r->size >> 20), r->fallocate_ns.v,
 		 o.reserved >> 20);
 
-	if ((want(PH_OVERHEAD) && phase_overhead(&b)) ||
+	if (opt.perf_falloc ||
+	    (want(PH_OVERHEAD) && phase_overhead(&b)) ||
 	    (want(PH_RANGES_2M) && phase_2m_ranges(&b)))
 		goto out;
 	perf_ctl("enable");
@@ -1894,7 +1901,7 @@ static void print_help(FILE *f)
 	fputs("usage: gmem-bench [--size BYTES | --sizes A,B,..] [--designs a,b,c]\n"
 	      "                  [--phases a,b,c]\n"
 	      "                  [--iters N] [--quick] [--out FILE] [--check]\n"
-	      "                  [--perf-ctl CTL,ACK]\n"
+	      "                  [--perf-ctl CTL,ACK [--perf-fallocate]]\n"
 	      "\n"
 	      "Memory overhead and latency of guest_memfd designs, one file of --size\n"
 	      "bytes at a time in a KVM_X86_SW_PROTECTED_VM; JSON on stdout (or --out).\n"
@@ -1921,6 +1928,8 @@ static void print_help(FILE *f)
 	      "  --perf-ctl CTL,ACK\n"
 	      "                  under perf stat/record -D -1 --control fifo:CTL,ACK:\n"
 	      "                  enable perf's events for the conversion phases only\n"
+	      "  --perf-fallocate with --perf-ctl: for the fallocate() of the file\n"
+	      "                  instead, and run no phase after it\n"
 	      "  --help          this text\n"
 	      "\n"
 	      "designs:", f);
@@ -2061,6 +2070,7 @@ static int parse_args(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "perf-ctl", required_argument, NULL, 'P' },
+		{ "perf-fallocate", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2114,12 +2124,19 @@ static int parse_args(int argc, char **argv)
 		case 'P':
 			opt.perf_ctl = optarg;
 			break;
+		case 'F':
+			opt.perf_falloc = 1;
+			break;
 		case 'h':
 			print_help(stdout);
 			exit(0);
 		default:
 			return -1;
 		}
+	}
+	if (opt.perf_falloc && !opt.perf_ctl) {
+		warnx("--perf-fallocate needs --perf-ctl");
+		return -1;
 	}
 	if (optind < argc) {
 		warnx("unexpected argument '%s'", argv[optind]);
