@@ -116,7 +116,7 @@ _Static_assert(!(GT_ALL_FLAGS & ((1ULL << 24) - 1)) &&
 	       GT_ALL_FLAGS < (1ULL << 31),
 	       "gmem_track guest_memfd flags collide with upstream's");
 
-/* error_offset must be 0 on input: garbage for the bad-input cases. */
+/* error_offset is only written: garbage in it on input is ignored. */
 #define ERR_POISON	0x5a5a5a5a5a5a5a5aULL
 
 #define TMO		300	/* 1 GiB files are slow under QEMU TCG */
@@ -1077,8 +1077,6 @@ static int bad_cases(struct bad_case *c, __u64 off, __u64 attrs, __u64 size)
 	add_case(c, &n, "attributes bit 0", &base)->attributes |= 1ULL << 0;
 	add_case(c, &n, "attributes bit 4", &base)->attributes |= 1ULL << 4;
 	add_case(c, &n, "attributes bit 63", &base)->attributes |= 1ULL << 63;
-	add_case(c, &n, "error_offset 1", &base)->error_offset = 1;
-	add_case(c, &n, "error_offset garbage", &base)->error_offset = ERR_POISON;
 	for (i = 0; i < 11; i++) {
 		snprintf(name, sizeof(name), "reserved[%d]", i);
 		add_case(c, &n, name, &base)->reserved[i] = 1;
@@ -1113,6 +1111,7 @@ TEST_F_TIMEOUT(gmem, bad_input, TMO)
 	/* Shared probes: two pages at 1 MiB and the last page; one private. */
 	__u64 p0 = SZ_1M, pp = p0 - PAGE_SZ, last = f->size - PAGE_SZ;
 	__u64 seed = next_seed(), err;
+	struct kvm_memory_attributes2 a;
 	struct counters c0, now;
 	struct bad_case c[40];
 	int i, j, n, ret;
@@ -1156,10 +1155,22 @@ TEST_F_TIMEOUT(gmem, bad_input, TMO)
 
 	ksft_print_msg("reliability: bad_inputs %d\n", n * 2);
 
-	/* The probes themselves still convert: the cases were the fault. */
-	EXPECT_EQ(0, set_attrs(f->fd, p0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+	/*
+	 * The probes themselves still convert: the cases were the fault.
+	 * With garbage in error_offset, as a VMM that reuses the structure
+	 * of a failed call leaves it: the field is only an output.
+	 */
+	a = (struct kvm_memory_attributes2){
+		.offset = p0, .size = PAGE_SZ, .attributes = PRIVATE,
+		.error_offset = ERR_POISON,
+	};
+	EXPECT_EQ(0, set_attrs2(f->fd, &a, NULL));
 	EXPECT_EQ(-1, check_private(f, p0, PAGE_SZ, false));
-	EXPECT_EQ(0, set_attrs(f->fd, pp, PAGE_SZ, SHARED, PRESERVE, NULL));
+	a = (struct kvm_memory_attributes2){
+		.offset = pp, .size = PAGE_SZ, .attributes = SHARED,
+		.error_offset = ERR_POISON,
+	};
+	EXPECT_EQ(0, set_attrs2(f->fd, &a, NULL));
 	EXPECT_EQ(-1, check_range(f, pp, PAGE_SZ, 0));
 }
 
