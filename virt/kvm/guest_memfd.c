@@ -1100,9 +1100,7 @@ static long kvm_gmem_set_memory_attributes(struct file *file,
 		return -EINVAL;
 	if (attrs.attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE)
 		return -EINVAL;
-	/* An output, which upstream's uapi wants zeroed on input. */
-	if (attrs.error_offset)
-		return -EINVAL;
+	/* Only an output: its value on input is ignored, as upstream's. */
 	for (i = 0; i < ARRAY_SIZE(attrs.reserved); i++) {
 		if (attrs.reserved[i])
 			return -EINVAL;
