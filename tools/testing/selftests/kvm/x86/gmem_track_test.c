@@ -934,10 +934,18 @@ TEST_F_TIMEOUT(gmem_track, default_vm, GMEM_TEST_TIMEOUT)
 		SKIP(return, "%s", reason);
 
 	/*
+	 * As upstream's, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES is 0 on a VM
+	 * without private memory; gmem_track converts there all the same,
+	 * an extension KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS advertises.
+	 */
+	TEST_ASSERT_EQ(vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES), 0);
+
+	/*
 	 * Files start private: with memory attributes the host converts what
 	 * the guest wrote, else the file starts shared.
 	 */
-	convert = vm_has_attributes2(t->vm);
+	convert = vm_check_cap(t->vm, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) &
+		  KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
 	reason = gmem_file_create(t, size,
 				  convert ? 0 : GUEST_MEMFD_FLAG_INIT_SHARED);
 	if (reason)
