@@ -1168,7 +1168,7 @@ TEST_F_TIMEOUT(gmem, bad_input, TMO)
 	EXPECT_EQ(-1, check_private(f, p0, PAGE_SZ, false));
 	a = (struct kvm_memory_attributes2){
 		.offset = pp, .size = PAGE_SZ, .attributes = SHARED,
-		.error_offset = ERR_POISON,
+		.flags = PRESERVE, .error_offset = ERR_POISON,
 	};
 	EXPECT_EQ(0, set_attrs2(f->fd, &a, NULL));
 	EXPECT_EQ(-1, check_range(f, pp, PAGE_SZ, 0));
@@ -3755,6 +3755,8 @@ TEST_F_TIMEOUT(gmem, default_vm, TMO)
 	 * extension KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS advertises.
 	 */
 	EXPECT_EQ(0, check_cap(f->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
+	EXPECT_EQ((int)(ZERO | PRESERVE),
+		  check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
 	if (check_cap(f->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS) & PRESERVE) {
 		ASSERT_EQ(0, set_attrs(f->fd, 0, PAGE_SZ, SHARED, PRESERVE,
 				       NULL));

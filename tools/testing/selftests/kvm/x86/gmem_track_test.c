@@ -939,6 +939,9 @@ TEST_F_TIMEOUT(gmem_track, default_vm, GMEM_TEST_TIMEOUT)
 	 * an extension KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS advertises.
 	 */
 	TEST_ASSERT_EQ(vm_check_cap(t->vm, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES), 0);
+	TEST_ASSERT_EQ(vm_check_cap(t->vm, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS),
+		       KVM_SET_MEMORY_ATTRIBUTES2_ZERO |
+		       KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE);
 
 	/*
 	 * Files start private: with memory attributes the host converts what
