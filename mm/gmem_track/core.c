@@ -1728,8 +1728,13 @@ bool gmem_track_next(struct gmem_track_owner *owner, pgoff_t *index,
 }
 EXPORT_SYMBOL_GPL(gmem_track_next);
 
-/* Tries without the owner's lock before gmem_read_ranges() takes it. */
-#define GMEM_RANGES_READ_TRIES	4
+/*
+ * Tries without the owner's lock before gmem_read_ranges() takes it, 100 to
+ * 200 us apart: 10 to 20 ms in all. A change is one gmem_ranges_*() call,
+ * short unless its node allocation has to reclaim; the lock may be held
+ * for as long as a 1 GiB chunk takes to convert.
+ */
+#define GMEM_RANGES_READ_TRIES	100
 
 /*
  * Measure one owner's descriptor between two of its changes, without the
@@ -1744,7 +1749,7 @@ static bool gmem_ranges_measure(struct gmem_track_owner *owner,
 
 	for (i = 0; i < GMEM_RANGES_READ_TRIES; i++) {
 		if (i)
-			usleep_range(50, 100);
+			usleep_range(100, 200);
 		seq = raw_read_seqcount(&owner->ranges_seq);
 		if (seq & 1)
 			continue;
@@ -1754,6 +1759,46 @@ static bool gmem_ranges_measure(struct gmem_track_owner *owner,
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Sum the descriptors of @design's owners, each measured without its lock
+ * (gmem_ranges_measure()) unless that fails or @locked, then under it.
+ */
+static void gmem_ranges_sum(enum gmem_track_design design, long *ranges,
+			    long *bytes, bool locked)
+{
+	struct gmem_track_owner *owner, *done = NULL;
+	unsigned long n, b;
+
+	*ranges = 0;
+	*bytes = 0;
+	mutex_lock(&gmem_owners_lock);
+	list_for_each_entry(owner, &gmem_owners, list) {
+		if (owner->design != design ||
+		    !refcount_inc_not_zero(&owner->ref))
+			continue;
+		mutex_unlock(&gmem_owners_lock);
+		/* Not under the list lock: the last put takes it. */
+		if (done)
+			gmem_owner_put(done);
+
+		if (locked || !gmem_ranges_measure(owner, &n, &b)) {
+			mutex_lock(&owner->lock);
+			n = gmem_ranges_count(&owner->ranges);
+			b = gmem_ranges_bytes(&owner->ranges);
+			mutex_unlock(&owner->lock);
+		}
+		*ranges += n;
+		*bytes += b;
+
+		/* Our reference keeps it on the list: go on from there. */
+		done = owner;
+		mutex_lock(&gmem_owners_lock);
+	}
+	mutex_unlock(&gmem_owners_lock);
+	if (done)
+		gmem_owner_put(done);
 }
 
 /**
@@ -1775,37 +1820,7 @@ static bool gmem_ranges_measure(struct gmem_track_owner *owner,
 void gmem_read_ranges(enum gmem_track_design design, long *ranges,
 		      long *bytes)
 {
-	struct gmem_track_owner *owner, *done = NULL;
-	unsigned long n, b;
-
-	*ranges = 0;
-	*bytes = 0;
-	mutex_lock(&gmem_owners_lock);
-	list_for_each_entry(owner, &gmem_owners, list) {
-		if (owner->design != design ||
-		    !refcount_inc_not_zero(&owner->ref))
-			continue;
-		mutex_unlock(&gmem_owners_lock);
-		/* Not under the list lock: the last put takes it. */
-		if (done)
-			gmem_owner_put(done);
-
-		if (!gmem_ranges_measure(owner, &n, &b)) {
-			mutex_lock(&owner->lock);
-			n = gmem_ranges_count(&owner->ranges);
-			b = gmem_ranges_bytes(&owner->ranges);
-			mutex_unlock(&owner->lock);
-		}
-		*ranges += n;
-		*bytes += b;
-
-		/* Our reference keeps it on the list: go on from there. */
-		done = owner;
-		mutex_lock(&gmem_owners_lock);
-	}
-	mutex_unlock(&gmem_owners_lock);
-	if (done)
-		gmem_owner_put(done);
+	gmem_ranges_sum(design, ranges, bytes, false);
 }
 
 /**

@@ -514,12 +514,14 @@ static void gmem_test_lookup_chunk_order(struct kunit *test)
 					NUMA_NO_NODE);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(owner));
 	mutex_lock(&owner->lock);
+	gmem_ranges_write_begin(owner);
 	for (i = 0; i < (1UL << PUD_ORDER) / nr; i++) {
 		if (gmem_ranges_insert(&owner->ranges, i * nr, nr,
 				       base + i * nr, GMEM_RANGE_PRIVATE, 0,
 				       GFP_KERNEL))
 			break;
 	}
+	gmem_ranges_write_end(owner);
 	mutex_unlock(&owner->lock);
 	KUNIT_EXPECT_EQ(test, i, (1UL << PUD_ORDER) / nr);
 	/* Merged: one range of 1 GiB, naturally aligned. */
@@ -532,8 +534,10 @@ static void gmem_test_lookup_chunk_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, order, PMD_ORDER);
 
 	mutex_lock(&owner->lock);
+	gmem_ranges_write_begin(owner);
 	KUNIT_EXPECT_EQ(test, gmem_ranges_remove(&owner->ranges, 0,
 						 1UL << PUD_ORDER, GFP_KERNEL), 0);
+	gmem_ranges_write_end(owner);
 	mutex_unlock(&owner->lock);
 	gmem_track_owner_destroy(owner);
 }
@@ -610,8 +614,10 @@ static void gmem_test_memory_failure_vs_release(struct kunit *test)
 				   gmem_test_repopulate_fails);
 	KUNIT_EXPECT_EQ(test, gmem_chunk_release(owner, 0, true), 0);
 	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
+	gmem_ranges_write_begin(owner);
 	KUNIT_EXPECT_EQ(test, gmem_ranges_remove(&owner->ranges, 0,
 						 1UL << PMD_ORDER, GFP_KERNEL), 0);
+	gmem_ranges_write_end(owner);
 	mutex_unlock(&owner->lock);
 
 	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&mf.done, 30 * HZ));
@@ -702,10 +708,11 @@ static void gmem_test_let_block(struct task_struct *task,
 
 /*
  * One owner's lock may be held for long (a conversion or release of a
- * 1 GiB chunk). A memory error on that owner's memory then waits for it
- * (a statistics reader too, if it must take the lock), and must not make
- * everyone else wait with it: creating and destroying another owner has
- * to go on meanwhile.
+ * 1 GiB chunk). A memory error on that owner's memory then waits for it,
+ * and so does a statistics reader that meets a change of the descriptor
+ * (the test holds one open), and they must not make everyone else wait
+ * with them: creating and destroying another owner has to go on
+ * meanwhile.
  * Once the lock is free, the memory error is handled as ever, and the
  * owner's user told of it once. The poisoned page stays out of the
  * allocator for the rest of the boot.
@@ -757,6 +764,7 @@ static void gmem_test_create_vs_busy_owner(struct kunit *test)
 	}
 
 	mutex_lock(&owner->lock);
+	gmem_ranges_write_begin(owner);
 	wake_up_process(tasks[0]);
 	gmem_test_let_block(tasks[0], &rd.done);
 	wake_up_process(tasks[1]);
@@ -769,6 +777,8 @@ static void gmem_test_create_vs_busy_owner(struct kunit *test)
 	else if (!wait_for_completion_timeout(&cr.done, HZ))
 		KUNIT_FAIL(test,
 			   "owner destruction blocked behind a reader waiting for another owner's lock");
+	KUNIT_EXPECT_FALSE(test, completion_done(&rd.done));
+	gmem_ranges_write_end(owner);
 	mutex_unlock(&owner->lock);
 	for (i = 0; i < ARRAY_SIZE(tasks); i++)
 		put_task_struct(tasks[i]);
@@ -795,39 +805,62 @@ static void gmem_test_create_vs_busy_owner(struct kunit *test)
  * A read of the statistics does not wait for an owner's lock: a sysfs
  * reader must not be held up by a 1 GiB conversion or release, however
  * slow the kernel. With the lock held by this test, a reader has to return
- * within a second, with the figures the owner had before.
+ * within a second, with the figures the owners' locks give. With a change
+ * of the descriptor open as well, it must not use what it sees: it waits
+ * for the lock, and returns once the change is done and the lock free.
  */
 static void gmem_test_read_stats_busy_owner(struct kunit *test)
 {
 	/* Not on the stack: the kthread may outlive a test that gave up. */
 	static struct gmem_test_reader rd;
-	struct gmem_track_stats st0;
 	struct gmem_track_owner *owner;
 	struct task_struct *task;
+	long ranges, bytes;
+	int ret;
 
 	owner = gmem_test_owner(test, PMD_ORDER, GMEM_TRACK_TRACKED);
 	/* A second chunk, not next to the first in the file: two entries. */
-	KUNIT_ASSERT_EQ(test, gmem_track_populate(owner, 4 << PMD_ORDER), 0);
-	rd.design = owner->design;
-	init_completion(&rd.done);
-	gmem_track_read_stats(owner->design, &st0);
-	KUNIT_EXPECT_LE(test, 2, st0.ranges);
-	KUNIT_EXPECT_LT(test, 0, st0.descriptor_bytes);
-
-	mutex_lock(&owner->lock);
-	task = kthread_run(gmem_test_reader_thread, &rd, "gmem_test_rd");
-	if (IS_ERR(task)) {
-		mutex_unlock(&owner->lock);
+	ret = gmem_track_populate(owner, 4 << PMD_ORDER);
+	if (ret == -ENOMEM) {
 		gmem_track_owner_destroy(owner);
-		kunit_skip(test, "no kthread");
+		kunit_skip(test, "no contiguous memory for a second chunk");
 	}
-	if (!wait_for_completion_timeout(&rd.done, HZ))
-		KUNIT_FAIL(test, "a statistics read waited a second for an owner's lock");
-	mutex_unlock(&owner->lock);
-	/* Left alone rather than freed under a reader that never finished. */
-	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&rd.done, 30 * HZ));
-	KUNIT_EXPECT_EQ(test, rd.st.ranges, st0.ranges);
-	KUNIT_EXPECT_EQ(test, rd.st.descriptor_bytes, st0.descriptor_bytes);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	/* What the owners' locks give: each owner measured under its lock. */
+	gmem_ranges_sum(owner->design, &ranges, &bytes, true);
+	KUNIT_EXPECT_LE(test, 2, ranges);
+	KUNIT_EXPECT_LT(test, 0, bytes);
+
+	for (int open = 0; open < 2; open++) {
+		rd.design = owner->design;
+		memset(&rd.st, 0, sizeof(rd.st));
+		init_completion(&rd.done);
+		mutex_lock(&owner->lock);
+		if (open)
+			gmem_ranges_write_begin(owner);
+		task = kthread_run(gmem_test_reader_thread, &rd, "gmem_test_rd");
+		if (IS_ERR(task)) {
+			if (open)
+				gmem_ranges_write_end(owner);
+			mutex_unlock(&owner->lock);
+			gmem_track_owner_destroy(owner);
+			kunit_skip(test, "no kthread");
+		}
+		if (!open && !wait_for_completion_timeout(&rd.done, HZ))
+			KUNIT_FAIL(test, "a statistics read waited a second for an owner's lock");
+		if (open) {
+			/* Past its tries without the lock (10 to 20 ms). */
+			msleep(200);
+			KUNIT_EXPECT_FALSE_MSG(test, completion_done(&rd.done),
+					       "a statistics read used a descriptor being changed");
+			gmem_ranges_write_end(owner);
+		}
+		mutex_unlock(&owner->lock);
+		/* Left alone rather than freed under a reader that never finished. */
+		KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&rd.done, 30 * HZ));
+		KUNIT_EXPECT_EQ(test, rd.st.ranges, ranges);
+		KUNIT_EXPECT_EQ(test, rd.st.descriptor_bytes, bytes);
+	}
 	gmem_track_owner_destroy(owner);
 }
 
