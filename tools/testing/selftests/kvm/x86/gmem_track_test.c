@@ -3609,16 +3609,29 @@ static void *fr_racer_thread(void *arg)
 	}
 }
 
-static void fr_wait(sem_t *sem, const char *what)
+/*
+ * Wait for the racer's round. If it does not end, say where its vCPU is:
+ * retrying memory-fault exits (ENOMEM), or inside KVM_RUN taking faults.
+ */
+static void fr_wait(struct fr_racer *racer, struct fr_ctl *ctl,
+		    const char *what)
 {
 	struct timespec ts;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += FR_WAIT_S;
-	while ((r = sem_timedwait(sem, &ts)) && errno == EINTR)
+	while ((r = sem_timedwait(&racer->done, &ts)) && errno == EINTR)
 		;
-	TEST_ASSERT(!r, "%s: not in %d s, errno %d", what, FR_WAIT_S, errno);
+	TEST_ASSERT(!r,
+		    "%s: not in %d s, errno %d; racer: %lu ENOMEM exits, pf_taken %lu pf_fixed %lu pf_spurious %lu; round %lu, burst of round %lu started, pause %lu spins, %lu in %d ms alone",
+		    what, FR_WAIT_S, errno, READ_ONCE(racer->enomem),
+		    vcpu_get_stat(racer->vcpu, pf_taken),
+		    vcpu_get_stat(racer->vcpu, pf_fixed),
+		    vcpu_get_stat(racer->vcpu, pf_spurious),
+		    READ_ONCE(ctl->round), READ_ONCE(ctl->started),
+		    READ_ONCE(ctl->delay), READ_ONCE(ctl->spins),
+		    FR_CALIBRATE_MS);
 }
 
 /*
@@ -3858,7 +3871,7 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 	fr_start(&racer, ctl, 1, FR_CALIBRATE, 0);
 	sleep_ms(FR_CALIBRATE_MS);
 	WRITE_ONCE(ctl->stop, 1);
-	fr_wait(&racer.done, "racer calibration");
+	fr_wait(&racer, ctl, "racer calibration");
 	spins_per_s = ctl->spins * 1000.0 / FR_CALIBRATE_MS;
 
 	retried = vcpu_get_stat(racer_vcpu, pf_taken) -
@@ -3915,7 +3928,7 @@ TEST_F_TIMEOUT(gmem_track, fill_failure_race, GMEM_TEST_TIMEOUT)
 		}
 		WRITE_ONCE(ctl->filling, 0);
 		if (!solo) {
-			fr_wait(&racer.done, "racer round");
+			fr_wait(&racer, ctl, "racer round");
 			/* The host's own fill failed around the burst. */
 			overlapped += READ_ONCE(ctl->in_fill) == racer_round &&
 				      r;
