@@ -34,8 +34,8 @@ if [ "${DEBUG:-0}" = 1 ]; then
 	export WB_MEM
 	flavour=" (debug)"
 	# Logs, results and the initramfs of the debug run go to build/debug/,
-	# so that make check can run while a debug one does (once it
-	# is past its kernel build: both use the one work tree).
+	# so that its results stay beside make check's. The two cannot run
+	# at once: four 10 GiB guests do not fit in 24 GiB.
 	r=$b/debug
 	export WB_SELFTESTS=$r/selftests WB_INITRAMFS_ROOT=$r/initramfs
 else
