@@ -44,6 +44,9 @@ install -m 755 "$top/workbench/initramfs/gmem-bench-unmeasured" \
 # The runs of upstream's tests on a default backend (tests.list).
 install -m 755 "$top/workbench/initramfs/on-default-backend" \
 	"$st/on-default-backend"
+# ... and with the PRIVATE attribute held by the VM (tests.list).
+install -m 755 "$top/workbench/initramfs/on-vm-attributes" \
+	"$st/on-vm-attributes"
 echo "$stamp" > "$st/.khdr"
 
 rm -rf "$root"
@@ -60,19 +63,22 @@ for l in "$top"/workbench/tests.list "$top"/workbench/tests-*.list; do
 		> "$root/tests/list${n:+.$n}" || true
 done
 
+# Every /tests/ program a command names: the first word, and those a
+# wrapper (on-default-backend, on-vm-attributes) runs.
 cat "$root"/tests/list* | while read -r name tmo cmd; do
-	bin=${cmd%% *}
-	case "$bin" in
-	/tests/*) ;;
-	*) continue ;;
-	esac
-	rel=${bin#/tests/}
-	if [ ! -x "$st/$rel" ]; then
-		echo "initramfs: $name needs $rel, which was not built in build/selftests" >&2
-		exit 1
-	fi
-	mkdir -p "$root/tests/$(dirname "$rel")"
-	cp "$st/$rel" "$root/tests/$rel"
+	for bin in $cmd; do
+		case "$bin" in
+		/tests/*) ;;
+		*) continue ;;
+		esac
+		rel=${bin#/tests/}
+		if [ ! -x "$st/$rel" ]; then
+			echo "initramfs: $name needs $rel, which was not built in build/selftests" >&2
+			exit 1
+		fi
+		mkdir -p "$root/tests/$(dirname "$rel")"
+		cp "$st/$rel" "$root/tests/$rel"
+	done
 done
 mkdir -p "$root/tests/gmem-bench"
 cp "$st/gmem-bench/gmem-bench" "$root/tests/gmem-bench/gmem-bench"

@@ -33,9 +33,10 @@ struct gmem_file {
 };
 
 /*
- * A file created with GUEST_MEMFD_FLAG_MMAP converts in place: @attributes
- * maps file indices to their KVM memory attributes (absent = shared), under
- * the mapping's invalidate lock for writing and RCU for reading.
+ * A file that converts in place (@in_place, see __kvm_gmem_create()) has
+ * @attributes: they map file indices to their KVM memory attributes
+ * (absent = shared), under the mapping's invalidate lock for writing and
+ * RCU for reading.
  *
  * A file created with GUEST_MEMFD_FLAG_GMEM_TRACK has its memory from
  * gmem_track (@owner), in chunks of 2 MiB or 1 GiB: private memory is known
@@ -44,7 +45,7 @@ struct gmem_file {
  * up. @fill_lock serializes giving a hole its chunk. So has a file that
  * asked for no gmem_track flag but got them from the system default
  * (kvm_gmem_default_flags()); @flags holds them, never seen by userspace,
- * and without GUEST_MEMFD_FLAG_MMAP such a file is private throughout.
+ * and such a file that does not convert in place is private throughout.
  */
 struct gmem_inode {
 	struct shared_policy policy;
@@ -55,6 +56,7 @@ struct gmem_inode {
 	struct mutex fill_lock;		/* Serializes filling holes. */
 
 	u64 flags;
+	bool in_place;
 };
 
 static __always_inline struct gmem_inode *GMEM_I(struct inode *inode)
@@ -87,11 +89,44 @@ static bool kvm_gmem_supports_mmap(struct inode *inode)
 	return GMEM_I(inode)->flags & GUEST_MEMFD_FLAG_MMAP;
 }
 
+/*
+ * kvm.gmem_in_place_conversion: whether VMs created from now on convert
+ * guest_memfd memory in place (kvm_gmem_in_place()). Taken by each VM
+ * when it is created, so it may change while VMs run: those keep their
+ * mode. See Documentation/virt/kvm/api.rst, KVM_SET_MEMORY_ATTRIBUTES2.
+ */
+bool gmem_in_place_conversion = true;
+module_param(gmem_in_place_conversion, bool, 0644);
+EXPORT_SYMBOL_FOR_KVM_INTERNAL(gmem_in_place_conversion);
+
+/*
+ * Whether a file of @flags that @kvm creates converts in place: with
+ * in-place conversion, every file of a VM with private memory, and in
+ * other VMs those that can be mmap()ed (an extension: upstream converts
+ * only where there is private memory).
+ */
+static bool kvm_gmem_in_place_file(struct kvm *kvm, u64 flags)
+{
+	return kvm_gmem_in_place(kvm) &&
+	       (kvm_arch_has_private_mem(kvm) || (flags & GUEST_MEMFD_FLAG_MMAP));
+}
+
+static bool kvm_gmem_converts(struct inode *inode)
+{
+	return GMEM_I(inode)->in_place;
+}
+
+/*
+ * A file that does not convert is, for the host, shared throughout if
+ * created with GUEST_MEMFD_FLAG_INIT_SHARED, else private throughout, as
+ * before files had attributes; KVM asks the VM what is private.
+ */
 static unsigned long kvm_gmem_get_attributes(struct inode *inode,
 					     pgoff_t index)
 {
-	if (!kvm_gmem_supports_mmap(inode))
-		return KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	if (!kvm_gmem_converts(inode))
+		return GMEM_I(inode)->flags & GUEST_MEMFD_FLAG_INIT_SHARED ?
+		       0 : KVM_MEMORY_ATTRIBUTE_PRIVATE;
 
 	return xa_to_value(mtree_load(&GMEM_I(inode)->attributes, index));
 }
@@ -150,10 +185,16 @@ static struct folio *kvm_gmem_get_folio(struct inode *inode, pgoff_t index)
 
 static enum kvm_gfn_range_filter kvm_gmem_get_invalidate_filter(struct inode *inode)
 {
-	/* Either kind of memory may be anywhere in a file that converts. */
-	if (kvm_gmem_supports_mmap(inode))
+	/*
+	 * Either kind of memory may be anywhere in a file that converts, or
+	 * in one that is mmap()ed and takes the PRIVATE attribute from the VM.
+	 */
+	if (kvm_gmem_converts(inode) || kvm_gmem_supports_mmap(inode))
 		return KVM_FILTER_SHARED | KVM_FILTER_PRIVATE;
 
+	/* Else its memory is all of one kind (kvm_gmem_get_attributes()). */
+	if (GMEM_I(inode)->flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		return KVM_FILTER_SHARED;
 	return KVM_FILTER_PRIVATE;
 }
 
@@ -182,8 +223,11 @@ static bool kvm_gmem_next_shared(struct inode *inode, pgoff_t *index,
 	bool found = false;
 	void *entry;
 
-	/* Without MMAP nothing is shared: KVM asks for private memory only. */
-	if (!kvm_gmem_supports_mmap(inode))
+	/*
+	 * A gmem_track file that does not convert is private throughout:
+	 * KVM asks it for private memory only.
+	 */
+	if (!kvm_gmem_converts(inode))
 		return false;
 
 	rcu_read_lock();
@@ -719,8 +763,7 @@ DEFINE_CLASS(gmem_get_file, struct file *, if (_T) fput(_T),
 
 /**
  * kvm_gmem_get_memory_attributes - the attributes of a gfn of a gmem-only slot
- * @slot: a memslot bound to a guest_memfd file created with
- *	GUEST_MEMFD_FLAG_MMAP.
+ * @slot: a memslot bound to a guest_memfd file that converts in place.
  * @gfn: the gfn.
  *
  * Context: kvm->srcu or kvm->slots_lock held.
@@ -738,6 +781,7 @@ unsigned long kvm_gmem_get_memory_attributes(struct kvm_memory_slot *slot,
 	return kvm_gmem_get_attributes(file_inode(file),
 				       kvm_gmem_get_index(slot, gfn));
 }
+EXPORT_SYMBOL_FOR_KVM_INTERNAL(kvm_gmem_get_memory_attributes);
 
 /*
  * Times a fault tries again when gmem_track_populate() could not have a
@@ -1094,7 +1138,7 @@ static long kvm_gmem_set_memory_attributes(struct file *file,
 	if (copy_from_user(&attrs, argp, sizeof(attrs)))
 		return -EFAULT;
 
-	if (!kvm_gmem_supports_mmap(inode))
+	if (!kvm_gmem_converts(inode))
 		return -EINVAL;
 	if (attrs.flags & ~valid_flags || attrs.flags == valid_flags)
 		return -EINVAL;
@@ -1130,8 +1174,13 @@ static long kvm_gmem_set_memory_attributes(struct file *file,
 static long kvm_gmem_ioctl(struct file *file, unsigned int ioctl,
 			   unsigned long arg)
 {
+	struct gmem_file *f = file->private_data;
+
 	switch (ioctl) {
 	case KVM_SET_MEMORY_ATTRIBUTES2:
+		/* Without in-place conversion the VM's attributes decide. */
+		if (!kvm_gmem_in_place(f->kvm))
+			return -ENOTTY;
 		return kvm_gmem_set_memory_attributes(file, (void __user *)arg);
 	default:
 		return -ENOTTY;
@@ -1271,7 +1320,7 @@ static const struct gmem_track_owner_ops kvm_gmem_track_ops = {
 /*
  * Set up what a file that converts in place or uses gmem_track needs:
  * its attributes (private unless GUEST_MEMFD_FLAG_INIT_SHARED) and its
- * gmem_track owner.
+ * gmem_track owner. @inode's in_place is set.
  */
 static int kvm_gmem_init_backend(struct inode *inode, loff_t size, u64 flags)
 {
@@ -1297,8 +1346,7 @@ static int kvm_gmem_init_backend(struct inode *inode, loff_t size, u64 flags)
 		gmem_track_owner_set_ops(gi->owner, &kvm_gmem_track_ops, inode);
 	}
 
-	if ((flags & GUEST_MEMFD_FLAG_MMAP) &&
-	    !(flags & GUEST_MEMFD_FLAG_INIT_SHARED)) {
+	if (gi->in_place && !(flags & GUEST_MEMFD_FLAG_INIT_SHARED)) {
 		MA_STATE(mas, &gi->attributes, 0, (size >> PAGE_SHIFT) - 1);
 
 		filemap_invalidate_lock(inode->i_mapping);
@@ -1349,6 +1397,7 @@ static int __kvm_gmem_create(struct kvm *kvm, loff_t size, u64 flags)
 	WARN_ON_ONCE(!mapping_unevictable(inode->i_mapping));
 
 	GMEM_I(inode)->flags = flags;
+	GMEM_I(inode)->in_place = kvm_gmem_in_place_file(kvm, flags);
 
 	err = kvm_gmem_init_backend(inode, size, flags);
 	if (err)
@@ -1402,6 +1451,13 @@ static u64 kvm_gmem_default_flags(struct kvm *kvm, loff_t size, u64 flags)
 		return 0;
 	if (!IS_ENABLED(CONFIG_GMEM_TRACK) || !kvm_gmem_track_allowed(kvm))
 		return 0;
+	/*
+	 * One that does not convert must be private throughout to be a
+	 * gmem_track file: not mmap()ed, not shared from the start.
+	 */
+	if ((flags & (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)) &&
+	    !kvm_gmem_in_place_file(kvm, flags))
+		return 0;
 	if (!gmem_track_default_backend(&design, &order))
 		return 0;
 	if (!IS_ALIGNED(size, PAGE_SIZE << order))
@@ -1432,13 +1488,12 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -EINVAL;
 
 	/*
-	 * In a VM with private memory, only a file that can be mmap()ed has
-	 * attributes of its own (gmem-only memslots take the PRIVATE
-	 * attribute from it); for any other the VM's attributes decide, so
-	 * such a file cannot start shared.
+	 * In a VM with private memory, only files that convert in place may
+	 * start shared; without in-place conversion the VM's attributes
+	 * decide what is private.
 	 */
 	if ((flags & GUEST_MEMFD_FLAG_INIT_SHARED) &&
-	    !(flags & GUEST_MEMFD_FLAG_MMAP) && kvm_arch_has_private_mem(kvm))
+	    kvm_arch_has_private_mem(kvm) && !kvm_gmem_in_place(kvm))
 		return -EINVAL;
 
 	if (flags & GUEST_MEMFD_FLAG_GMEM_TRACK) {
@@ -1450,8 +1505,8 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 			if (args->reserved[i])
 				return -EINVAL;
 		}
-		/* Private/shared conversion in place needs the mapping. */
-		if (!(flags & GUEST_MEMFD_FLAG_MMAP))
+		/* gmem_track keeps what is private: the file must convert. */
+		if (!kvm_gmem_in_place_file(kvm, flags))
 			return -EINVAL;
 		if ((flags & GUEST_MEMFD_FLAG_TRACKED) &&
 		    (flags & GUEST_MEMFD_FLAG_STRUCT_PAGE))
@@ -1509,7 +1564,7 @@ int kvm_gmem_prepare_memory_region(struct kvm *kvm, struct kvm_memory_slot *slot
 	 */
 	WRITE_ONCE(slot->gmem.file, file);
 	slot->gmem.pgoff = offset >> PAGE_SHIFT;
-	if (kvm_gmem_supports_mmap(inode))
+	if (kvm_gmem_supports_mmap(inode) || kvm_gmem_converts(inode))
 		slot->flags |= KVM_MEMSLOT_GMEM_ONLY;
 
 	/*
@@ -1747,7 +1802,7 @@ static int kvm_gmem_track_get_pfn(struct file *file,
 		*page = NULL;
 		/* No larger than the attributes' private block around it. */
 		order = kvm_gmem_mapping_order(order, gfn, index);
-		while (order && kvm_gmem_supports_mmap(inode) &&
+		while (order && kvm_gmem_converts(inode) &&
 		       !kvm_gmem_block_private(inode, index, order))
 			order = order == PUD_ORDER ? PMD_ORDER : 0;
 		*max_order = order;

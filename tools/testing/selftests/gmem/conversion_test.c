@@ -23,10 +23,9 @@
  *    private, seen through the same mapping, and keeps the chunk, its
  *    attributes and its holes (gmem_track, as hugetlbfs does);
  *  - the file closed while mapped, and its chunks freed after munmap;
- *  - a file created with GUEST_MEMFD_FLAG_INIT_SHARED (and MMAP; alone
- *    it is EINVAL in this VM with private memory) starts shared: every
- *    page reads zeroes, holes included, and it converts to private and
- *    back, content kept;
+ *  - a file created with GUEST_MEMFD_FLAG_INIT_SHARED (with MMAP or
+ *    without) starts shared: every page reads zeroes, holes included, and
+ *    it converts to private and back, content kept;
  *  - a long conversion of a 1 GiB file killed with SIGKILL midway: the
  *    process goes and the file is as it was;
  *  - private content unreadable from the host: the mapping,
@@ -685,17 +684,11 @@ TEST_F_TIMEOUT(gmem, caps, TMO)
 	EXPECT_EQ((int)GT_ALL_FLAGS, check_cap(kvm, KVM_CAP_GMEM_TRACK_FLAGS));
 	close(kvm);
 
-	/*
-	 * What a VMM trying each listed flag alone sees: each one works,
-	 * but INIT_SHARED, which needs MMAP in a VM with private memory,
-	 * such as this one (see init_shared).
-	 */
+	/* What a VMM trying each listed flag alone sees: each one works. */
 	for (bit = 1; bit && bit <= (1ULL << 31); bit <<= 1) {
 		if (!(caps & bit))
 			continue;
-		fd = create_gmem(f->vm_fd, PAGE_SZ,
-				 bit == GUEST_MEMFD_FLAG_INIT_SHARED ?
-				 bit | GUEST_MEMFD_FLAG_MMAP : bit);
+		fd = create_gmem(f->vm_fd, PAGE_SZ, bit);
 		EXPECT_LE(0, fd) {
 			TH_LOG("flag %#llx alone: %s", bit, strerror(-fd));
 		}
@@ -3807,9 +3800,9 @@ TEST_F_TIMEOUT(gmem, init_shared, TMO)
 	ASSERT_TRUE(caps > 0 && (caps & GUEST_MEMFD_FLAG_INIT_SHARED)) {
 		TH_LOG("KVM_CAP_GUEST_MEMFD_FLAGS %#x lacks INIT_SHARED", caps);
 	}
-	/* Without MMAP the file has no attributes of its own to start with. */
+	/* Without MMAP too: every file of the VM converts in place. */
 	ret = create_gmem(f->vm_fd, f->size, GUEST_MEMFD_FLAG_INIT_SHARED);
-	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_LE(0, ret);
 	if (ret >= 0)
 		close(ret);
 
@@ -4228,7 +4221,6 @@ TEST(create_bad_input)
 		__u64 flags;
 		__u64 size;
 	} c[] = {
-		{ "GMEM_TRACK without MMAP", GUEST_MEMFD_FLAG_GMEM_TRACK, SZ_4M },
 		{ "HUGE_1G without GMEM_TRACK",
 		  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_HUGE_1G, SZ_1G },
 		{ "TRACKED without GMEM_TRACK",
@@ -4293,22 +4285,187 @@ TEST(create_bad_input)
 	close(kvm_fd);
 }
 
-/* Conversion in place needs a host mapping: not without MMAP. */
+/*
+ * In a VM with private memory every file converts in place, mmap()able or
+ * not, upstream's and gmem_track's alike (gmem_track_test's
+ * vmm_flow_no_mmap runs a guest on such files); only mmap() needs MMAP.
+ * In a VM without private memory a file without MMAP has no attributes.
+ */
 TEST(no_mmap_file)
 {
-	int kvm_fd, vm_fd, fd;
+	const __u64 flags[] = { 0, GUEST_MEMFD_FLAG_GMEM_TRACK,
+				GUEST_MEMFD_FLAG_GMEM_TRACK |
+				GUEST_MEMFD_FLAG_STRUCT_PAGE };
+	int kvm_fd, vm_fd, fd, i;
 
 	vm_fd = open_vm(&kvm_fd);
 	if (vm_fd < 0)
 		SKIP(return, "no SW-protected VM: %s", strerror(-vm_fd));
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		fd = create_gmem(vm_fd, SZ_4M, flags[i]);
+		ASSERT_LE(0, fd) {
+			TH_LOG("flags %#llx: %s", flags[i], strerror(-fd));
+		}
+		EXPECT_EQ(0, set_attrs(fd, 0, PAGE_SZ, SHARED, PRESERVE, NULL));
+		EXPECT_EQ(0, set_attrs(fd, 0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
+		EXPECT_EQ(0, set_attrs(fd, 0, SZ_4M, SHARED, 0, NULL));
+		EXPECT_EQ(MAP_FAILED, mmap(NULL, SZ_4M, PROT_READ, MAP_SHARED,
+					   fd, 0));
+		EXPECT_EQ(ENODEV, errno);
+		close(fd);
+	}
+	close(vm_fd);
+
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+	ASSERT_LE(0, vm_fd);
 	fd = create_gmem(vm_fd, SZ_4M, 0);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, PAGE_SZ, SHARED, PRESERVE, NULL));
 	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, PAGE_SZ, PRIVATE, PRESERVE, NULL));
-	EXPECT_EQ(-EINVAL, set_attrs(fd, 0, SZ_4M, SHARED, 0, NULL));
 	close(fd);
+	EXPECT_EQ(-EINVAL, create_gmem(vm_fd, SZ_4M, GUEST_MEMFD_FLAG_GMEM_TRACK));
 	close(vm_fd);
 	close(kvm_fd);
+}
+
+#define IN_PLACE_PARAM	"/sys/module/kvm/parameters/gmem_in_place_conversion"
+
+/*
+ * kvm.gmem_in_place_conversion: VMs created while it is off take the
+ * PRIVATE attribute from the VM (KVM_SET_MEMORY_ATTRIBUTES), as before
+ * guest_memfd files had attributes; VMs created while it is on (the
+ * default) from their files, whatever it is later.
+ */
+FIXTURE(in_place) {
+	int kvm_fd;
+	int vm_fd;	/* created while on */
+	char was[8];	/* the parameter before the test */
+};
+
+FIXTURE_SETUP(in_place)
+{
+	FILE *f;
+
+	self->kvm_fd = -1;
+	self->vm_fd = -1;
+	self->was[0] = 0;
+	f = fopen(IN_PLACE_PARAM, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(self->was, sizeof(self->was), f));
+	fclose(f);
+	self->was[strcspn(self->was, "\n")] = 0;
+	if (self->was[0] != 'Y')
+		SKIP(return, "kvm.gmem_in_place_conversion is off");
+	ASSERT_EQ(0, install_sigbus_handler());
+	self->vm_fd = open_vm(&self->kvm_fd);
+	if (self->vm_fd < 0)
+		SKIP(return, "no SW-protected VM: %s", strerror(-self->vm_fd));
+}
+
+FIXTURE_TEARDOWN(in_place)
+{
+	if (self->was[0])
+		write_file(IN_PLACE_PARAM, self->was);
+	if (self->vm_fd >= 0)
+		close(self->vm_fd);
+	if (self->kvm_fd >= 0)
+		close(self->kvm_fd);
+}
+
+/* VM-level PRIVATE on the first page of @vm_fd: 0 or -errno. */
+static int vm_set_private(int vm_fd)
+{
+	struct kvm_memory_attributes a = {
+		.address = 0,
+		.size = PAGE_SZ,
+		.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	};
+
+	return ioctl(vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a) ? -errno : 0;
+}
+
+TEST_F(in_place, param)
+{
+	const int dev_caps[] = { KVM_CAP_MEMORY_ATTRIBUTES,
+				 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES,
+				 KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS };
+	int old_caps[ARRAY_SIZE(dev_caps)];
+	int kvm_fd = self->kvm_fd, vm_fd, fd, i;
+	char *mem;
+
+	/* On: the files hold PRIVATE, the VM none. */
+	EXPECT_EQ(0, check_cap(self->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES));
+	EXPECT_EQ((int)PRIVATE,
+		  check_cap(self->vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(-EINVAL, vm_set_private(self->vm_fd));
+	EXPECT_EQ(0, check_cap(kvm_fd, KVM_CAP_MEMORY_ATTRIBUTES));
+	for (i = 0; i < ARRAY_SIZE(dev_caps); i++)
+		old_caps[i] = check_cap(kvm_fd, dev_caps[i]);
+
+	ASSERT_EQ(0, write_file(IN_PLACE_PARAM, "N"));
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	ASSERT_LE(0, vm_fd);
+
+	/* Off: the VM holds PRIVATE, its files have no attributes. */
+	EXPECT_EQ((int)PRIVATE, check_cap(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(0, check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(0, check_cap(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+	EXPECT_EQ(0, check_cap(vm_fd, KVM_CAP_GMEM_TRACK_FLAGS));
+	EXPECT_EQ((int)GUEST_MEMFD_FLAG_MMAP,
+		  check_cap(vm_fd, KVM_CAP_GUEST_MEMFD_FLAGS));
+	EXPECT_EQ(0, vm_set_private(vm_fd));
+	EXPECT_EQ(-EINVAL, create_gmem(vm_fd, SZ_4M, GUEST_MEMFD_FLAG_MMAP |
+						    GUEST_MEMFD_FLAG_INIT_SHARED));
+	EXPECT_EQ(-EINVAL, create_gmem(vm_fd, SZ_4M, GMEM_FLAGS));
+	EXPECT_EQ(-EINVAL, create_gmem(vm_fd, SZ_4M, GUEST_MEMFD_FLAG_GMEM_TRACK));
+	fd = create_gmem(vm_fd, SZ_4M, GUEST_MEMFD_FLAG_MMAP);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOTTY, set_attrs(fd, 0, PAGE_SZ, PRIVATE, 0, NULL));
+	EXPECT_EQ(-ENOTTY, set_attrs(fd, 0, PAGE_SZ, SHARED, 0, NULL));
+	/* Private throughout for the host, as in 7.3: no INIT_SHARED. */
+	mem = mmap(NULL, SZ_4M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	EXPECT_EQ(PG_SIGBUS, probe(mem, 0, false));
+	EXPECT_EQ(PG_SIGBUS, probe(mem, SZ_4M - PAGE_SZ, true));
+	munmap(mem, SZ_4M);
+	close(fd);
+	fd = create_gmem(vm_fd, SZ_4M, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOTTY, set_attrs(fd, 0, PAGE_SZ, SHARED, 0, NULL));
+	close(fd);
+	close(vm_fd);
+
+	/* A default VM's INIT_SHARED file: shared throughout, as in 7.3. */
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+	ASSERT_LE(0, vm_fd);
+	EXPECT_EQ(0, check_cap(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+	fd = create_gmem(vm_fd, SZ_4M, GUEST_MEMFD_FLAG_MMAP |
+				       GUEST_MEMFD_FLAG_INIT_SHARED);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOTTY, set_attrs(fd, 0, PAGE_SZ, PRIVATE, 0, NULL));
+	mem = mmap(NULL, SZ_4M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	EXPECT_EQ(PG_OK, page_op(mem, 0, OP_FILL, 1, true));
+	EXPECT_EQ(PG_OK, page_op(mem, 0, OP_CHECK, 1, true));
+	munmap(mem, SZ_4M);
+	close(fd);
+	close(vm_fd);
+	/* /dev/kvm tells what a VM created now gets. */
+	EXPECT_EQ((int)PRIVATE, check_cap(kvm_fd, KVM_CAP_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(0, check_cap(kvm_fd, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(0, check_cap(kvm_fd, KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS));
+
+	/* The VM created while on keeps converting in place. */
+	EXPECT_EQ(0, check_cap(self->vm_fd, KVM_CAP_MEMORY_ATTRIBUTES));
+	EXPECT_EQ(-EINVAL, vm_set_private(self->vm_fd));
+	fd = create_gmem(self->vm_fd, SZ_4M, GMEM_FLAGS |
+					     GUEST_MEMFD_FLAG_INIT_SHARED);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, set_attrs(fd, 0, SZ_2M, PRIVATE, 0, NULL));
+	close(fd);
+
+	ASSERT_EQ(0, write_file(IN_PLACE_PARAM, "Y"));
+	for (i = 0; i < ARRAY_SIZE(dev_caps); i++)
+		EXPECT_EQ(old_caps[i], check_cap(kvm_fd, dev_caps[i]));
 }
 
 TEST_HARNESS_MAIN
