@@ -529,8 +529,12 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 	t->reserved = kvm_mmap(t->reserved_size, PROT_NONE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	aligned = align_ptr_up(t->reserved, align);
-	t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
-		      MAP_SHARED | MAP_FIXED, t->fd, 0);
+	if (flags & GUEST_MEMFD_FLAG_MMAP)
+		t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_FIXED, t->fd, 0);
+	else	/* The memslot's address, which a gmem-only slot never uses. */
+		t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	TEST_ASSERT(t->mem == aligned,
 		    __KVM_SYSCALL_ERROR("mmap()", (int)(long)t->mem));
 
@@ -1119,6 +1123,104 @@ TEST_F_TIMEOUT(gmem_track, vmm_flow, GMEM_TEST_TIMEOUT)
 }
 
 /*
+ * vmm_flow_no_mmap's guest. The host cannot look into a file without
+ * GUEST_MEMFD_FLAG_MMAP, so the guest checks what each conversion and
+ * punch of the host left: test pages 0 and 3 made shared keeping the
+ * content, then page 3 punched; page 1 made shared zeroed; page 2 punched
+ * while private; page 4 private throughout.
+ */
+static void guest_no_mmap_flow(u64 gpa, u64 size)
+{
+	guest_check_test_pages(gpa, size, 0);
+	fill_test_pages((u8 *)gpa, size, SALT_SHARED);
+	GUEST_SYNC(1);
+
+	/* All private, the content kept. */
+	guest_check_test_pages(gpa, size, SALT_SHARED);
+	fill_test_pages((u8 *)gpa, size, SALT_PRIVATE);
+	GUEST_SYNC(2);
+
+	guest_check_page(gpa, test_offset(0, size), SALT_PRIVATE);
+	guest_check_page(gpa, test_offset(1, size), 0);
+	guest_check_page(gpa, test_offset(2, size), 0);
+	guest_check_page(gpa, test_offset(3, size), 0);
+	guest_check_page(gpa, test_offset(4, size), SALT_PRIVATE);
+	GUEST_DONE();
+}
+
+/* The memslot's own address, never used: KVM maps the file alone. */
+static void host_check_unused(struct gmem_test *t, u64 size)
+{
+	int i;
+
+	for (i = 0; i < NR_TEST_PAGES; i++)
+		host_check_page(t->mem, test_offset(i, size), 0);
+}
+
+/*
+ * A VMM that creates its file without GUEST_MEMFD_FLAG_MMAP, as upstream's
+ * in-place conversion allows: the file still holds the PRIVATE attribute
+ * (the VM has none: KVM_SET_MEMORY_ATTRIBUTES of PRIVATE is EINVAL), KVM
+ * maps shared memory from it too, and it converts and punches as a mapped
+ * one does.
+ */
+static const char *vmm_flow_no_mmap_run(struct gmem_test *t,
+					void (*created)(struct gmem_test *t))
+{
+	struct kvm_memory_attributes vm_attrs = {
+		.address = GMEM_GPA,
+		.size = PAGE_SIZE,
+		.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	};
+	u64 size = gmem_file_size(t, 2);
+	const char *reason;
+	int r;
+
+	reason = gmem_vm_create(t, KVM_X86_SW_PROTECTED_VM, guest_no_mmap_flow);
+	if (reason)
+		return reason;
+	TEST_ASSERT(!(vm_check_cap(t->vm, KVM_CAP_MEMORY_ATTRIBUTES) &
+		      KVM_MEMORY_ATTRIBUTE_PRIVATE),
+		    "KVM_CAP_MEMORY_ATTRIBUTES lists PRIVATE with in-place conversion");
+	r = __vm_ioctl(t->vm, KVM_SET_MEMORY_ATTRIBUTES, &vm_attrs);
+	TEST_ASSERT(r < 0 && errno == EINVAL,
+		    "VM-level PRIVATE: rc %d errno %d, wanted EINVAL", r, errno);
+
+	t->gmem_flags &= ~GUEST_MEMFD_FLAG_MMAP;
+	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	if (reason)
+		return reason;
+	if (created)
+		created(t);
+	map_test_pages(t->vm, size);
+	vcpu_args_set(t->vcpu, 2, GMEM_GPA, size);
+
+	run_to_sync(t, 1);
+	host_check_unused(t, size);
+	gmem_set_attributes(t->fd, 0, size, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
+
+	run_to_sync(t, 2);
+	gmem_set_attributes(t->fd, test_offset(0, size), PAGE_SIZE, 0, 0);
+	gmem_set_attributes(t->fd, test_offset(3, size), PAGE_SIZE, 0, 0);
+	gmem_set_attributes(t->fd, test_offset(1, size), PAGE_SIZE, 0,
+			    KVM_SET_MEMORY_ATTRIBUTES2_ZERO);
+	vmm_flow_punch(t, test_offset(3, size));
+	vmm_flow_punch(t, test_offset(2, size));
+
+	run_to_done(t);
+	host_check_unused(t, size);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(gmem_track, vmm_flow_no_mmap, GMEM_TEST_TIMEOUT)
+{
+	const char *reason = vmm_flow_no_mmap_run(&self->t, NULL);
+
+	if (reason)
+		SKIP(return, "%s", reason);
+}
+
+/*
  * vmm_flow as a VMM that knows nothing of gmem_track runs it: no
  * gmem_track flag, on upstream's 4 KiB backend and on each design the
  * administrator can make the default for such files, whose count of
@@ -1201,6 +1303,14 @@ static void vmm_file_created(struct gmem_test *t)
 TEST_F_TIMEOUT(vmm, vmm_flow, GMEM_TEST_TIMEOUT)
 {
 	const char *reason = vmm_flow_run(&self->t, vmm_file_created);
+
+	if (reason)
+		SKIP(return, "%s", reason);
+}
+
+TEST_F_TIMEOUT(vmm, vmm_flow_no_mmap, GMEM_TEST_TIMEOUT)
+{
+	const char *reason = vmm_flow_no_mmap_run(&self->t, vmm_file_created);
 
 	if (reason)
 		SKIP(return, "%s", reason);
