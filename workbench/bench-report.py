@@ -213,6 +213,15 @@ def ms(ns):
     return "–" if not num(ns) else "%.0f" % (ns / 1e6)
 
 
+def falloc_cell(d):
+    """fallocate in ms per GiB, and the pages migrated meanwhile when the
+    JSON has them (gmem-bench before fallocate_migrated_pages had not)."""
+    mig = d.get("fallocate_migrated_pages")
+    if not num(mig):
+        return ms(d.get("fallocate_ns_per_gib"))
+    return "%s (%d)" % (ms(d.get("fallocate_ns_per_gib")), mig)
+
+
 def unmeasured_row(name, d, cells):
     """A table line for a design that was not measured: the reason, then
     a dash in each of the other @cells - 1 columns."""
@@ -262,8 +271,9 @@ def table(res):
         out.append("| %s | %s |" % (
             n, " | ".join(human(de.get(f)) for f in FRACTIONS)))
     out.append("")
-    out.append("Latency, median (p99) in µs; fallocate and pre-fault in ms "
-               "per GiB; stage-2 pages after pre-fault:")
+    out.append("Latency, median (p99) in µs; fallocate (pages the kernel "
+               "migrated meanwhile) and pre-fault in ms per GiB; stage-2 "
+               "pages after pre-fault:")
     out.append("")
     out.append("| design | 4K→shared | 4K→private | 2M→shared | 2M→private "
                "| first fault | fallocate | pre-fault | 4K/2M/1G maps |")
@@ -282,7 +292,7 @@ def table(res):
         s2 = d.get("stage2_pages") or {}
         out.append("| %s | %s | %s (%s) | %s | %s | %s |" % (
             n, " | ".join(cells), us(ff.get("median")), us(ff.get("p99")),
-            ms(d.get("fallocate_ns_per_gib")),
+            falloc_cell(d),
             ms(d.get("prefault_ns_per_gib")),
             "/".join(str(s2.get(k, "–")) for k in ("4k", "2m", "1g"))))
     out.append("")

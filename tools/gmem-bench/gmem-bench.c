@@ -73,6 +73,10 @@
  *
  * Time, in ns of CLOCK_MONOTONIC around the system call:
  *   fallocate_ns_per_gib: fallocate() of the whole file, per GiB.
+ *   fallocate_migrated_pages: pages the kernel migrated meanwhile
+ *     (pgmigrate_success of /proc/vmstat): what alloc_contig_pages() had
+ *     to move out of the way of a 1 GiB block, a cost of where the memory
+ *     comes from rather than of the design.
  *   convert_ns: --iters random distinct 4 KiB pages, each made shared and
  *     then private again, both timed (4k_to_shared, 4k_to_private); the
  *     same for min(--iters, S / 2 MiB) random 2 MiB-aligned ranges (2m_*);
@@ -290,6 +294,7 @@ struct result {
 	struct val roundtrip;
 	struct val memfree_err;
 	struct val fallocate_ns;
+	struct val falloc_migrated;
 	struct val prefault_ns;
 	struct lat lat[NR_LAT];
 	struct val counts[NR_LOOPS][NR_EV];	/* per round trip */
@@ -681,6 +686,7 @@ struct bench {
 	int have_base;
 	char *mem;		/* MAP_SHARED mapping, 1 GiB aligned */
 	__u64 falloc_ns;
+	long long falloc_migrated;
 	struct snap base;
 };
 
@@ -1418,6 +1424,17 @@ static void quiesce(const struct bench *b)
 		note(b, "free memory still moving after %d ms", SETTLE_MS);
 }
 
+/* Pages migrated since boot (pgmigrate_success), folded first. */
+static long long vmstat_migrated(void)
+{
+	long long v = 0;
+
+	write_str("/proc/sys/vm/stat_refresh", "1");
+	if (slurp("/proc/vmstat") > 0)
+		find_key("pgmigrate_success", &v);
+	return v;
+}
+
 /* Create the file and allocate it whole, timed; 0 or -errno. */
 static int create_file(struct bench *b)
 {
@@ -1433,10 +1450,12 @@ static int create_file(struct bench *b)
 		return -errno;
 	if (opt.perf_falloc)
 		perf_ctl("enable");
+	b->falloc_migrated = -vmstat_migrated();
 	t = now_ns();
 	if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0, b->size))
 		ret = -errno;
 	b->falloc_ns = now_ns() - t;
+	b->falloc_migrated += vmstat_migrated();
 	if (opt.perf_falloc)
 		perf_ctl("disable");
 	return ret;
@@ -1523,11 +1542,12 @@ static void run_design(struct result *r)
 		     b.base.top[TOP_PARKED_2M], b.base.top[TOP_PARKED_1G]);
 	r->measured = 1;
 	val_set(&r->fallocate_ns, b.falloc_ns / b.gib);
+	val_set(&r->falloc_migrated, b.falloc_migrated);
 	measure(&b, &o);
 	val_set(&r->reserved, o.reserved);
-	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB, %lld MiB of it reserved",
+	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB, %lld pages migrated, %lld MiB of it reserved",
 		 (unsigned long long)(r->size >> 20), r->fallocate_ns.v,
-		 o.reserved >> 20);
+		 b.falloc_migrated, o.reserved >> 20);
 
 	if (opt.perf_falloc ||
 	    (want(PH_OVERHEAD) && phase_overhead(&b)) ||
@@ -1635,6 +1655,8 @@ static void json_design(FILE *f, const struct result *r)
 	json_num(f, &r->memfree_err);
 	fputs(",\n      \"fallocate_ns_per_gib\": ", f);
 	json_num(f, &r->fallocate_ns);
+	fputs(",\n      \"fallocate_migrated_pages\": ", f);
+	json_num(f, &r->falloc_migrated);
 	fputs(",\n      \"prefault_ns_per_gib\": ", f);
 	json_num(f, &r->prefault_ns);
 	fputs(",\n      \"convert_ns\": {", f);
