@@ -532,7 +532,7 @@ static const char *gmem_file_create(struct gmem_test *t, u64 size,
 	if (flags & GUEST_MEMFD_FLAG_MMAP)
 		t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_FIXED, t->fd, 0);
-	else	/* The memslot's address, which a gmem-only slot never uses. */
+	else	/* The memslot's address: KVM's faults never use it. */
 		t->mem = mmap(aligned, size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	TEST_ASSERT(t->mem == aligned,
@@ -1148,7 +1148,7 @@ static void guest_no_mmap_flow(u64 gpa, u64 size)
 	GUEST_DONE();
 }
 
-/* The memslot's own address, never used: KVM maps the file alone. */
+/* The memslot's own address, untouched: KVM's faults map the file alone. */
 static void host_check_unused(struct gmem_test *t, u64 size)
 {
 	int i;
