@@ -1545,7 +1545,8 @@ static void run_design(struct result *r)
 	val_set(&r->falloc_migrated, b.falloc_migrated);
 	measure(&b, &o);
 	val_set(&r->reserved, o.reserved);
-	progress(&b, t, "fallocate %llu MiB: %.0f ns/GiB, %lld pages migrated, %lld MiB of it reserved",
+	progress(&b, t,
+		 "fallocate %llu MiB: %.0f ns/GiB, %lld pages migrated, %lld MiB of it reserved",
 		 (unsigned long long)(r->size >> 20), r->fallocate_ns.v,
 		 b.falloc_migrated, o.reserved >> 20);
 

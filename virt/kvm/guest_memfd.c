@@ -96,8 +96,8 @@ static bool kvm_gmem_supports_mmap(struct inode *inode)
  * mode. See Documentation/virt/kvm/api.rst, KVM_SET_MEMORY_ATTRIBUTES2.
  */
 bool gmem_in_place_conversion = true;
-module_param(gmem_in_place_conversion, bool, 0644);
 EXPORT_SYMBOL_FOR_KVM_INTERNAL(gmem_in_place_conversion);
+module_param(gmem_in_place_conversion, bool, 0644);
 
 /*
  * Whether a file of @flags that @kvm creates converts in place: with
