@@ -1037,6 +1037,25 @@ static void vmm_flow_punch(struct gmem_test *t, u64 offset)
 }
 
 /*
+ * A VMM's file of @size bytes, created shared and allocated, its test
+ * pages mapped in the guest; @created, if set, is called once it exists.
+ * Returns NULL, or why the test is skipped.
+ */
+static const char *vmm_file_create(struct gmem_test *t, u64 size,
+				   void (*created)(struct gmem_test *t))
+{
+	const char *reason;
+
+	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	if (reason)
+		return reason;
+	if (created)
+		created(t);
+	map_test_pages(t->vm, size);
+	return NULL;
+}
+
+/*
  * The flow of vmm_flow on the file @t describes. Returns NULL, or why the
  * test is skipped. @created, if set, is called once the file exists.
  */
@@ -1059,13 +1078,9 @@ static const char *vmm_flow_run(struct gmem_test *t,
 	TEST_ASSERT(supported & GUEST_MEMFD_FLAG_INIT_SHARED,
 		    "KVM_X86_SW_PROTECTED_VM lacks GUEST_MEMFD_FLAG_INIT_SHARED (0x%lx)",
 		    supported);
-	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	reason = vmm_file_create(t, size, created);
 	if (reason)
 		return reason;
-	if (created)
-		created(t);
-
-	map_test_pages(t->vm, size);
 	map_page(t->vm, punched - PAGE_SIZE);
 	map_page(t->vm, punched + PAGE_SIZE);
 	vcpu_args_set(t->vcpu, 2, GMEM_GPA, size);
@@ -1187,12 +1202,9 @@ static const char *vmm_flow_no_mmap_run(struct gmem_test *t,
 		    "VM-level PRIVATE: rc %d errno %d, wanted EINVAL", r, errno);
 
 	t->gmem_flags &= ~GUEST_MEMFD_FLAG_MMAP;
-	reason = gmem_file_create(t, size, GUEST_MEMFD_FLAG_INIT_SHARED);
+	reason = vmm_file_create(t, size, created);
 	if (reason)
 		return reason;
-	if (created)
-		created(t);
-	map_test_pages(t->vm, size);
 	vcpu_args_set(t->vcpu, 2, GMEM_GPA, size);
 
 	run_to_sync(t, 1);
