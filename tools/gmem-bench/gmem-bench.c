@@ -76,7 +76,8 @@
  *   fallocate_migrated_pages: pages the kernel migrated meanwhile
  *     (pgmigrate_success of /proc/vmstat): what alloc_contig_pages() had
  *     to move out of the way of a 1 GiB block, a cost of where the memory
- *     comes from rather than of the design.
+ *     comes from rather than of the design. null (-1 in the progress
+ *     line) without that count (no CONFIG_MIGRATION).
  *   convert_ns: --iters random distinct 4 KiB pages, each made shared and
  *     then private again, both timed (4k_to_shared, 4k_to_private); the
  *     same for min(--iters, S / 2 MiB) random 2 MiB-aligned ranges (2m_*);
@@ -1424,14 +1425,17 @@ static void quiesce(const struct bench *b)
 		note(b, "free memory still moving after %d ms", SETTLE_MS);
 }
 
-/* Pages migrated since boot (pgmigrate_success), folded first. */
+/*
+ * Pages migrated since boot (pgmigrate_success), folded first; -1 when
+ * /proc/vmstat has no such count (no CONFIG_MIGRATION) or cannot be read.
+ */
 static long long vmstat_migrated(void)
 {
-	long long v = 0;
+	long long v = -1;
 
 	write_str("/proc/sys/vm/stat_refresh", "1");
-	if (slurp("/proc/vmstat") > 0)
-		find_key("pgmigrate_success", &v);
+	if (slurp("/proc/vmstat") <= 0 || find_key("pgmigrate_success", &v))
+		return -1;
 	return v;
 }
 
@@ -1442,6 +1446,7 @@ static int create_file(struct bench *b)
 		.size = b->size,
 		.flags = b->d->flags,
 	};
+	long long before, after;
 	int ret = 0;
 	__u64 t;
 
@@ -1450,12 +1455,14 @@ static int create_file(struct bench *b)
 		return -errno;
 	if (opt.perf_falloc)
 		perf_ctl("enable");
-	b->falloc_migrated = -vmstat_migrated();
+	before = vmstat_migrated();
 	t = now_ns();
 	if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0, b->size))
 		ret = -errno;
 	b->falloc_ns = now_ns() - t;
-	b->falloc_migrated += vmstat_migrated();
+	after = vmstat_migrated();
+	/* Unknown (null in the JSON), not 0, without the count. */
+	b->falloc_migrated = before < 0 || after < 0 ? -1 : after - before;
 	if (opt.perf_falloc)
 		perf_ctl("disable");
 	return ret;
@@ -1542,7 +1549,8 @@ static void run_design(struct result *r)
 		     b.base.top[TOP_PARKED_2M], b.base.top[TOP_PARKED_1G]);
 	r->measured = 1;
 	val_set(&r->fallocate_ns, b.falloc_ns / b.gib);
-	val_set(&r->falloc_migrated, b.falloc_migrated);
+	if (b.falloc_migrated >= 0)
+		val_set(&r->falloc_migrated, b.falloc_migrated);
 	measure(&b, &o);
 	val_set(&r->reserved, o.reserved);
 	progress(&b, t,
