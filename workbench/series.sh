@@ -22,6 +22,10 @@
 # reports the first patch that breaks, and runs make check on the final
 # tree.
 #
+# COVERAGE_ONLY=1 only checks that every patch and overlay file is in
+# exactly one commit of workbench/series/ and writes nothing (make check
+# runs it before it builds anything).
+#
 # SUBMITTER="Name <mail>" authors and signs off the commits (default: the
 # placeholder identity of patches/, to be replaced); SUBJECT_PREFIX sets
 # the subject prefix (default "RFC PATCH").
@@ -58,13 +62,16 @@ die() {
 	exit 1
 }
 
-extra=()
-if [ "$docs" = 1 ]; then
-	extra=(python3-sphinx python3-yaml)
+coverage_only=${COVERAGE_ONLY:-0}
+if [ "$coverage_only" != 1 ]; then
+	extra=()
+	if [ "$docs" = 1 ]; then
+		extra=(python3-sphinx python3-yaml)
+	fi
+	bash workbench/deps.sh "${extra[@]}"
+	bash workbench/source.sh >/dev/null
+	bash workbench/tree.sh >/dev/null
 fi
-bash workbench/deps.sh "${extra[@]}"
-bash workbench/source.sh >/dev/null
-bash workbench/tree.sh >/dev/null
 
 name=${submitter%% <*}
 mail=${submitter##*<}
@@ -131,6 +138,10 @@ for f in "${all_patches[@]}" "${overlay[@]}"; do
 	fi
 done
 [ $bad -eq 0 ] || die "every patch and overlay file must be in exactly one commit"
+if [ "$coverage_only" = 1 ]; then
+	echo "series: ${#all_patches[@]} patches and ${#overlay[@]} overlay files, each in one commit"
+	exit 0
+fi
 
 # ---- the scratch repository -----------------------------------------------
 # Every file a patch touches or the overlay holds, as in pristine (if it
