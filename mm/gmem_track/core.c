@@ -533,6 +533,9 @@ struct gmem_track_owner *gmem_track_owner_create(unsigned int chunk_order,
 	owner->design = design;
 	owner->nid = nid;
 	gmem_deferred_init(owner);
+	/* Its conversions to shared rebuild vmemmap from the reserves. */
+	if (design == GMEM_TRACK_TRACKED)
+		gmem_vres_kick(nid);
 
 	mutex_lock(&gmem_owners_lock);
 	list_add(&owner->list, &gmem_owners);

@@ -117,6 +117,8 @@ enum gmem_vmemmap_event {
 	GMEM_EV_TABLES_COPIED,		/* PTE tables copied from a shared one */
 	GMEM_EV_TABLES_FREED,		/* PTE tables replaced by a shared one */
 	GMEM_EV_TLB_FLUSHES,		/* kernel TLB flushes */
+	GMEM_EV_RESERVE_PAGES,		/* pages and tables from the reserve */
+	GMEM_EV_RESERVE_MISSES,		/* pages and tables a rebuild allocated */
 	GMEM_NR_VMEMMAP_EVENTS,
 };
 
@@ -227,6 +229,16 @@ void gmem_sentinel_init(struct page *sentinel, int nid, enum zone_type zid);
 void gmem_vmemmap_adopt(int nid, enum zone_type zid, struct page *sentinel,
 			pte_t *table);
 bool gmem_vmemmap_populated(unsigned long pfn);
+
+/* vmemmap_reserve.c */
+#define GMEM_VRES_DEFAULT_PAGES	512	/* 2 MiB per node */
+extern unsigned long gmem_vres_target_pages;
+void gmem_vres_kick(int nid);
+int gmem_vres_take_pages(int nid, unsigned long nr, struct list_head *list);
+void gmem_vres_put_pages(int nid, struct list_head *list,
+			 unsigned long counted);
+pte_t *gmem_vres_take_table(int nid);
+long gmem_vres_bytes_read(void);
 
 /* core.c */
 extern struct list_head gmem_owners;

@@ -7,8 +7,11 @@
  *   pfn_tree_bytes
  *   default_backend (writable: see gmem_track_default_backend())
  *   deferred_limit_bytes, deferred_delay_ms (writable: see deferred.c)
+ *   vmemmap_reserve_pages (writable: see vmemmap_reserve.c),
+ *   vmemmap_reserve_bytes
  *   vmemmap_events/ pages_allocated pages_freed pte_tables_copied
- *                  pte_tables_freed tlb_flushes
+ *                  pte_tables_freed tlb_flushes reserve_pages
+ *                  reserve_misses
  *   tracked/       chunks_2M chunks_1G private_bytes shared_bytes
  *   struct_page/   vmemmap_bytes vmemmap_freed_bytes ranges
  *                  descriptor_bytes closed_bytes deferred_bytes
@@ -196,6 +199,46 @@ static ssize_t deferred_delay_ms_store(struct kobject *kobj,
 static struct kobj_attribute deferred_delay_ms_attr =
 	__ATTR_RW(deferred_delay_ms);
 
+/* More than 1 GiB of struct pages' worth per node is a mistake. */
+#define GMEM_VRES_MAX_PAGES	(SZ_1G >> PAGE_SHIFT)
+
+static ssize_t vmemmap_reserve_pages_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(gmem_vres_target_pages));
+}
+
+static ssize_t vmemmap_reserve_pages_store(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   const char *buf, size_t count)
+{
+	unsigned long pages;
+	int ret;
+
+	ret = kstrtoul(buf, 0, &pages);
+	if (ret)
+		return ret;
+	if (pages > GMEM_VRES_MAX_PAGES)
+		return -EINVAL;
+	WRITE_ONCE(gmem_vres_target_pages, pages);
+	gmem_vres_kick(NUMA_NO_NODE);
+	return count;
+}
+
+static struct kobj_attribute vmemmap_reserve_pages_attr =
+	__ATTR_RW(vmemmap_reserve_pages);
+
+static ssize_t vmemmap_reserve_bytes_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", gmem_vres_bytes_read());
+}
+
+static struct kobj_attribute vmemmap_reserve_bytes_attr =
+	__ATTR_RO(vmemmap_reserve_bytes);
+
 /* Bytes of chunks of one size held by the owners of every design. */
 static long gmem_used_bytes(unsigned int order)
 {
@@ -237,6 +280,8 @@ static struct attribute *gmem_top_attrs[] = {
 	&default_backend_files_attr.attr,
 	&deferred_limit_bytes_attr.attr,
 	&deferred_delay_ms_attr.attr,
+	&vmemmap_reserve_pages_attr.attr,
+	&vmemmap_reserve_bytes_attr.attr,
 	NULL,
 };
 
@@ -271,6 +316,8 @@ GMEM_EVENT_ATTR(pages_freed, GMEM_EV_PAGES_FREED);
 GMEM_EVENT_ATTR(pte_tables_copied, GMEM_EV_TABLES_COPIED);
 GMEM_EVENT_ATTR(pte_tables_freed, GMEM_EV_TABLES_FREED);
 GMEM_EVENT_ATTR(tlb_flushes, GMEM_EV_TLB_FLUSHES);
+GMEM_EVENT_ATTR(reserve_pages, GMEM_EV_RESERVE_PAGES);
+GMEM_EVENT_ATTR(reserve_misses, GMEM_EV_RESERVE_MISSES);
 
 static struct attribute *gmem_event_attrs[] = {
 	&gmem_ev_pages_allocated.attr.attr,
@@ -278,6 +325,8 @@ static struct attribute *gmem_event_attrs[] = {
 	&gmem_ev_pte_tables_copied.attr.attr,
 	&gmem_ev_pte_tables_freed.attr.attr,
 	&gmem_ev_tlb_flushes.attr.attr,
+	&gmem_ev_reserve_pages.attr.attr,
+	&gmem_ev_reserve_misses.attr.attr,
 	NULL,
 };
 

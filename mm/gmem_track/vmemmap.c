@@ -30,9 +30,10 @@
  * having changed nothing or succeeds. Split PMDs are flushed before their
  * PTEs change; the remap is flushed once per range, or once per batch of
  * ranges (gmem_vmemmap_batch_begin()), before any page or table is freed.
- * Rebuilding allocates every vmemmap page first on the node the sentinel
- * names, so a failure changes nothing; the new pages start as copies of the
- * sentinel and are initialised by the caller.
+ * Rebuilding takes every vmemmap page first, from the node's reserve
+ * (vmemmap_reserve.c) or the allocator, so a failure changes nothing; the
+ * new pages start as copies of the sentinel and are initialised by the
+ * caller, after one flush.
  *
  * Splitting a vmemmap PMD costs a PTE table: 4 KiB per 128 MiB of memory.
  * Where all 512 PTEs of a table map the same sentinel, the PMD is pointed at
@@ -404,17 +405,24 @@ static struct gmem_vmemmap_batch *gmem_batch_current(void)
 
 /*
  * Give every PMD of [start, end) that maps a shared table a table of its
- * own, a copy. Returns 0 or -ENOMEM; PMDs already given a table keep it
+ * own, a copy, taken from @nid's reserve (vmemmap_reserve.c). Does not
+ * flush: the copy maps what the shared table maps, so a CPU still walking
+ * the shared one translates alike until the caller's flush. Returns the
+ * number of tables copied or -ENOMEM; PMDs already given a table keep it
  * (a private table of sentinel PTEs is a valid state).
+ *
+ * Called with gmem_vmemmap_lock held. The mmap lock is taken for reading,
+ * as HVO's walker takes it: it keeps ptdump (the writer) out, and nothing
+ * else walks a PMD all of whose memory is private gmem_track memory.
  */
-static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end)
+static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end,
+				     int nid)
 {
 	unsigned long addr, first = ALIGN_DOWN(start, PMD_SIZE);
 	unsigned long last = ALIGN(end, PMD_SIZE);
-	bool changed = false;
-	int ret = 0;
+	int copied = 0;
 
-	mmap_write_lock(&init_mm);
+	mmap_read_lock(&init_mm);
 	for (addr = first; addr < last; addr += PMD_SIZE) {
 		pmd_t *pmd = gmem_vmemmap_pmd(addr);
 		pte_t *shared, *table;
@@ -424,9 +432,9 @@ static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end)
 		shared = (pte_t *)pmd_page_vaddr(pmdp_get(pmd));
 		if (!gmem_pte_table_shared(shared))
 			continue;
-		table = pte_alloc_one_kernel(&init_mm);
+		table = gmem_vres_take_table(nid);
 		if (!table) {
-			ret = -ENOMEM;
+			copied = -ENOMEM;
 			break;
 		}
 		memcpy(table, shared, PAGE_SIZE);
@@ -435,15 +443,11 @@ static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end)
 		spin_lock(&init_mm.page_table_lock);
 		pmd_populate_kernel(&init_mm, pmd, table);
 		spin_unlock(&init_mm.page_table_lock);
-		changed = true;
+		copied++;
 		gmem_vmemmap_event(GMEM_EV_TABLES_COPIED, 1);
 	}
-	if (changed) {
-		flush_tlb_kernel_range(first, last);
-		gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
-	}
-	mmap_write_unlock(&init_mm);
-	return ret;
+	mmap_read_unlock(&init_mm);
+	return copied;
 }
 
 /**
@@ -588,37 +592,60 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
  * @pfn: first PFN, aligned to GMEM_GRANULE_PAGES.
  * @nr: number of pages, a non-zero multiple of GMEM_GRANULE_PAGES.
  *
- * The range must read as the sentinel. New vmemmap pages are allocated on
- * the sentinel's node first, then mapped read-write; they start as copies
- * of the sentinel (reserved, refcount zero) until the caller initialises
- * them. nr_memmap_pages grows by the pages allocated.
+ * The range must read as the sentinel. Its vmemmap pages, and a PTE table
+ * for each PMD that maps the shared table, come from the node's reserve
+ * (vmemmap_reserve.c) and from the allocator only when the reserve is out;
+ * they are mapped read-write with one TLB flush, and start as copies of the
+ * sentinel (reserved, refcount zero) until the caller initialises them.
+ * nr_memmap_pages grows by the pages mapped.
  *
- * Return: the number of vmemmap pages allocated, or -ENOMEM with the
- * struct pages unchanged (a PMD may have got a page table of its own).
+ * Return: the number of vmemmap pages mapped, or -ENOMEM with the struct
+ * pages unchanged (a PMD may have got a page table of its own).
  */
 int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 {
 	unsigned long start = (unsigned long)pfn_to_page(pfn);
 	unsigned long end = (unsigned long)pfn_to_page(pfn + nr);
-	int ret;
+	unsigned long pages = (end - start) >> PAGE_SHIFT;
+	int nid = page_to_nid(pfn_to_page(pfn));
+	LIST_HEAD(vmemmap_pages);
+	int copied, ret;
 
 	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_repopulate, pfn, nr);
 
 	if (WARN_ON_ONCE(!nr || !IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
 		return -EINVAL;
 
+	if (gmem_vres_take_pages(nid, pages, &vmemmap_pages))
+		return -ENOMEM;
+
 	mutex_lock(&gmem_vmemmap_lock);
-	ret = gmem_vmemmap_unshare_pmds(start, end);
-	if (!ret)
-		ret = vmemmap_remap_alloc(start, end, 0);
+	copied = gmem_vmemmap_unshare_pmds(start, end, nid);
+	ret = copied < 0 ? copied :
+	      vmemmap_remap_restore(start, end, &vmemmap_pages,
+				    VMEMMAP_REMAP_NO_TLB_FLUSH);
+	/*
+	 * One flush for the copies and the remap: the whole PMDs when a
+	 * table was swapped, so that no CPU keeps walking the shared one.
+	 */
+	if (copied > 0)
+		gmem_vmemmap_flush(ALIGN_DOWN(start, PMD_SIZE),
+				   ALIGN(end, PMD_SIZE));
+	else if (!ret)
+		gmem_vmemmap_flush(start, end);
 	mutex_unlock(&gmem_vmemmap_lock);
-	if (ret)
+	/*
+	 * A range that reads as the sentinel is PTE-mapped: the remap splits
+	 * nothing and cannot fail once it has the pages.
+	 */
+	if (ret) {
+		WARN_ON_ONCE(ret != -ENOMEM);
+		gmem_vres_put_pages(nid, &vmemmap_pages, pages);
 		return ret;
-	/* vmemmap_remap_alloc() flushed the range once. */
-	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
-	gmem_vmemmap_event(GMEM_EV_PAGES_ALLOCATED, (end - start) >> PAGE_SHIFT);
-	trace_gmem_track_repopulate(pfn, nr, (end - start) >> PAGE_SHIFT);
-	return (end - start) >> PAGE_SHIFT;
+	}
+	gmem_vmemmap_event(GMEM_EV_PAGES_ALLOCATED, pages);
+	trace_gmem_track_repopulate(pfn, nr, pages);
+	return pages;
 }
 ALLOW_ERROR_INJECTION(gmem_vmemmap_repopulate, ERRNO);
 
