@@ -568,6 +568,7 @@ FIXTURE_SETUP(gmem)
 }
 
 static void nth_restore(void);
+static void vres_restore(void);
 static void deferred_restore(void);
 
 FIXTURE_TEARDOWN(gmem)
@@ -577,6 +578,7 @@ FIXTURE_TEARDOWN(gmem)
 
 	/* The fault injection a test set up, should an ASSERT end it. */
 	nth_restore();
+	vres_restore();
 	if (!access(GMEM_FAIL_FN "/inject", W_OK))
 		gmem_fail_clear();
 	deferred_restore();
@@ -2916,6 +2918,255 @@ TEST_F_TIMEOUT(gmem, injected_alloc_failures, 3 * TMO)
 	nth_restore();
 	ksft_print_msg("reliability: injected_failures %d\n", fired);
 	EXPECT_LT(0, fired);
+}
+
+/* ---- the vmemmap reserve, with every page allocation failing ---- */
+
+/*
+ * fail_page_alloc as the reserve test needs it: every page allocation of
+ * this task fails, order 0 and sleeping ones included, silently; other
+ * tasks (the reserve's refill work) are left alone.
+ */
+static struct {
+	const char *path;
+	const char *val;
+	char old[32];
+} fpa_attrs[] = {
+	{ FAIL_PAGE "/probability", "100" },
+	{ FAIL_PAGE "/interval", "1" },
+	{ FAIL_PAGE "/times", "-1" },
+	{ FAIL_PAGE "/space", "0" },
+	{ FAIL_PAGE "/verbose", "0" },
+	{ FAIL_PAGE "/task-filter", "Y" },
+	{ FAIL_PAGE "/ignore-gfp-wait", "N" },
+	{ FAIL_PAGE "/ignore-gfp-highmem", "N" },
+	{ FAIL_PAGE "/min-order", "0" },
+};
+
+#define MAKE_IT_FAIL	"/proc/thread-self/make-it-fail"
+
+/* The reserve's target as it was; see vres_restore(). */
+static long vres_saved = -1;
+
+/*
+ * This task's make-it-fail, opened before arming: armed, an open() may
+ * fail for want of a page, and so may any page fault of the task, which
+ * then retries for ever ("VM_FAULT_OOM leaked out"). So the test touches
+ * every page it will use before it arms, and disarms through this fd.
+ */
+static int fpa_fd = -1;
+static char fpa_page[PAGE_SZ];
+
+static void fpa_disarm(void)
+{
+	unsigned int i;
+
+	if (fpa_fd >= 0) {
+		/* A proc write allocates nothing: it does not fail armed. */
+		for (i = 0; i < 100 && write(fpa_fd, "0", 1) != 1; i++)
+			;
+		close(fpa_fd);
+		fpa_fd = -1;
+	}
+	for (i = ARRAY_SIZE(fpa_attrs); i--; ) {
+		if (fpa_attrs[i].old[0])
+			write_file(fpa_attrs[i].path, fpa_attrs[i].old);
+		fpa_attrs[i].old[0] = '\0';
+	}
+}
+
+/* Touch 64 KiB of stack, more than the armed part of the test uses. */
+static __attribute__((__noinline__)) void fpa_touch_stack(void)
+{
+	volatile char stack[64 << 10];
+
+	memset((char *)stack, 0, sizeof(stack));
+}
+
+static int fpa_arm(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(fpa_attrs); i++) {
+		read_line(fpa_attrs[i].path, fpa_attrs[i].old,
+			  sizeof(fpa_attrs[i].old));
+		ret = write_file(fpa_attrs[i].path, fpa_attrs[i].val);
+		if (ret)
+			return ret;
+	}
+	fpa_fd = open(MAKE_IT_FAIL, O_WRONLY | O_CLOEXEC);
+	if (fpa_fd < 0)
+		return -errno;
+	memset(fpa_page, 1, sizeof(fpa_page));
+	fpa_touch_stack();
+	return write(fpa_fd, "1", 1) == 1 ? 0 : -EIO;
+}
+
+static void vres_restore(void)
+{
+	fpa_disarm();
+	if (vres_saved >= 0)
+		top_knob_write("vmemmap_reserve_pages", vres_saved);
+	vres_saved = -1;
+}
+
+/* Wait up to 5 s for vmemmap_reserve_bytes to satisfy @full; true if so. */
+static bool vres_wait(bool full, long bytes)
+{
+	int ms;
+
+	for (ms = 0; ms < 5000; ms++) {
+		long b = sysfs_long(NULL, "vmemmap_reserve_bytes");
+
+		if (full ? b >= bytes : b == bytes)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Does a page allocation of this task fail? A pipe's first write needs one. */
+static bool alloc_fails(struct __test_metadata *_metadata, int pfd[2])
+{
+	ssize_t n = write(pfd[1], fpa_page, sizeof(fpa_page));
+
+	if (n > 0)
+		ASSERT_EQ(n, read(pfd[0], fpa_page, n));
+	return n < 0 && errno == ENOMEM;
+}
+
+/* A shared page reads zero throughout. */
+static bool page_zero(struct gfile *f, __u64 off)
+{
+	const __u64 *w = (const __u64 *)(f->mem + off);
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SZ / sizeof(*w); i++) {
+		if (w[i])
+			return false;
+	}
+	return true;
+}
+
+#define VRES_PAGES	8
+
+/*
+ * A conversion to shared must not depend on the page allocator's mood: the
+ * tracked design rebuilds struct pages from the node's reserve of vmemmap
+ * pages and PTE tables (vmemmap_reserve_pages, refilled in the
+ * background), so conversions of VRES_PAGES granules that have no vmemmap
+ * succeed while every page allocation of the converting task fails
+ * (fail_page_alloc), and take their vmemmap pages and PTE tables from the
+ * reserve (vmemmap_events/reserve_pages) without allocating one
+ * (reserve_misses), with one kernel TLB flush each.
+ * With the reserve at 0 and the allocator failing, such a conversion fails
+ * with ENOMEM and changes nothing. The other designs allocate nothing to
+ * convert. The knob takes a page count up to 1 GiB's worth.
+ */
+TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
+{
+	struct gfile *f = &self->f;
+	long taken0, miss0, flush0, copied0, shared0, vm0, need;
+	int pfd[2], i, ret;
+	__u64 off;
+
+	if (access(FAIL_PAGE "/min-order", W_OK))
+		SKIP(return, "no fail_page_alloc in debugfs");
+	vres_saved = sysfs_long(NULL, "vmemmap_reserve_pages");
+	ASSERT_LE(0, vres_saved);
+
+	/* Bad input: an errno, and the knob unchanged. */
+	EXPECT_EQ(-EINVAL, top_knob_write("vmemmap_reserve_pages", -1));
+	EXPECT_EQ(-EINVAL, top_knob_write("vmemmap_reserve_pages",
+					  (SZ_1G / PAGE_SZ) + 1));
+	EXPECT_EQ(-EINVAL, write_file(GMEM_TRACK_SYSFS
+				      "/vmemmap_reserve_pages", "lots"));
+	EXPECT_EQ(vres_saved, sysfs_long(NULL, "vmemmap_reserve_pages"));
+
+	/*
+	 * Room for the pages, and a PTE table for each vmemmap PMD that maps
+	 * the shared table (1 GiB chunks), made of a page of the reserve.
+	 */
+	need = 4 * VRES_PAGES;
+	ASSERT_EQ(0, top_knob_write("vmemmap_reserve_pages", need));
+	if (is_tracked(f))
+		ASSERT_TRUE(vres_wait(true, need * PAGE_SZ));
+	ASSERT_EQ(0, pipe(pfd));
+
+	taken0 = vm_event("reserve_pages");
+	miss0 = vm_event("reserve_misses");
+	flush0 = vm_event("tlb_flushes");
+	copied0 = vm_event("pte_tables_copied");
+	vm0 = f->design ? sysfs_long(f->design, "vmemmap_bytes") : 0;
+	ret = fpa_arm();
+	if (ret) {
+		vres_restore();
+		SKIP(return, "fault attributes: %s", strerror(-ret));
+	}
+	/* The injection works: this task cannot have a page. */
+	EXPECT_TRUE(alloc_fails(_metadata, pfd));
+	for (i = 0; i < VRES_PAGES; i++) {
+		/* A page in each of VRES_PAGES granules with no vmemmap. */
+		off = i * GRANULE + (i + 1) * PAGE_SZ;
+		EXPECT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE,
+				       NULL)) {
+			TH_LOG("conversion %d (%#llx) with the allocator out",
+			       i, off);
+		}
+	}
+	EXPECT_TRUE(alloc_fails(_metadata, pfd));
+	fpa_disarm();
+
+	if (is_tracked(f)) {
+		ksft_print_msg("reserve: %ld pages taken, %ld allocated; %ld tables copied, %ld TLB flushes\n",
+			       vm_event("reserve_pages") - taken0,
+			       vm_event("reserve_misses") - miss0,
+			       vm_event("pte_tables_copied") - copied0,
+			       vm_event("tlb_flushes") - flush0);
+		/* One flush per conversion, a table copy included. */
+		EXPECT_EQ(flush0 + VRES_PAGES, vm_event("tlb_flushes"));
+		/* The pages, and the tables copied, from the reserve. */
+		EXPECT_EQ(taken0 + VRES_PAGES + vm_event("pte_tables_copied") -
+			  copied0, vm_event("reserve_pages"));
+		EXPECT_EQ(miss0, vm_event("reserve_misses"));
+		EXPECT_EQ(vm0 + VRES_PAGES * (long)PAGE_SZ,
+			  sysfs_long(f->design, "vmemmap_bytes"));
+	} else {
+		EXPECT_EQ(taken0, vm_event("reserve_pages"));
+		EXPECT_EQ(miss0, vm_event("reserve_misses"));
+	}
+	/* Shared, zero as the file started, and writable. */
+	for (i = 0; i < VRES_PAGES; i++) {
+		off = i * GRANULE + (i + 1) * PAGE_SZ;
+		EXPECT_TRUE(page_zero(f, off));
+		EXPECT_EQ(-1, fill_range(f, off, PAGE_SZ, 40 + i));
+		EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, 40 + i));
+	}
+
+	if (is_tracked(f)) {
+		/* No reserve and no allocator: ENOMEM, nothing changed. */
+		ASSERT_EQ(0, top_knob_write("vmemmap_reserve_pages", 0));
+		ASSERT_TRUE(vres_wait(false, 0));
+		shared0 = sysfs_long(f->design, "shared_bytes");
+		vm0 = sysfs_long(f->design, "vmemmap_bytes");
+		off = VRES_PAGES * GRANULE + PAGE_SZ;
+		ASSERT_EQ(0, fpa_arm());
+		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
+					     PRESERVE, NULL));
+		fpa_disarm();
+		EXPECT_EQ(shared0, sysfs_long(f->design, "shared_bytes"));
+		EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
+		EXPECT_EQ(-1, check_private(f, off, PAGE_SZ, false));
+		/* And with the allocator back, it converts. */
+		EXPECT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE,
+				       NULL));
+		EXPECT_LT(miss0, vm_event("reserve_misses"));
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	vres_restore();
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, PRESERVE, NULL));
 }
 
 /*
