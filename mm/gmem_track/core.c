@@ -443,21 +443,25 @@ static long gmem_depopulate_unshared(struct gmem_track_owner *owner,
 
 /*
  * Rebuild the vmemmap of every granule of [first, last] that has memory
- * but no vmemmap (no shared page, no deferred depopulation). Physically consecutive
- * granules are rebuilt together, one TLB flush per run of up to
- * GMEM_RUN_MAX_PAGES. All or nothing: on failure the granules rebuilt so
- * far are removed again. When @killable, a fatal signal seen between two
- * runs is such a failure. Returns the pages allocated, -ENOMEM or -EINTR.
+ * but no vmemmap (no shared page, no deferred depopulation). Physically
+ * consecutive granules of one chunk are rebuilt together, in runs of up to
+ * GMEM_RUN_MAX_PAGES, and all runs share one TLB flush, made before this
+ * returns (and one more for each run that copied a shared PTE table). All
+ * or nothing: on failure the granules rebuilt so far are removed again.
+ * When @killable, a fatal signal seen between two runs is such a failure.
+ * Returns the pages allocated, -ENOMEM or -EINTR.
  */
 static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 				     pgoff_t first, pgoff_t last,
 				     bool killable)
 {
 	unsigned long run = 0, run_nr = 0, pfn;
+	struct gmem_vmemmap_rebuild rb;
 	pgoff_t g, run_g = first;
 	long added = 0;
 	int ret;
 
+	gmem_vmemmap_rebuild_begin(&rb);
 	for (g = first; ; g += GMEM_GRANULE_PAGES) {
 		bool more = gmem_next_granule(owner, &g, last);
 
@@ -476,7 +480,7 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 				ret = -EINTR;
 				goto undo;
 			}
-			ret = gmem_vmemmap_repopulate(run, run_nr);
+			ret = gmem_vmemmap_repopulate(run, run_nr, &rb);
 			if (ret < 0)
 				goto undo;
 			added += ret;
@@ -487,9 +491,12 @@ static long gmem_repopulate_unshared(struct gmem_track_owner *owner,
 		run_g = g;
 		run_nr = GMEM_GRANULE_PAGES;
 	}
+	/* Before anyone may take the new struct pages for shared ones. */
+	gmem_vmemmap_rebuild_end(&rb);
 	return added;
 
 undo:
+	gmem_vmemmap_rebuild_end(&rb);
 	/* The granules before the failed run are PTE-mapped: cannot fail. */
 	if (run_g > first)
 		gmem_depopulate_unshared(owner, first, run_g - GMEM_GRANULE_PAGES);

@@ -220,8 +220,24 @@ struct gmem_vmemmap_batch {
 
 void gmem_vmemmap_batch_begin(struct gmem_vmemmap_batch *b);
 void gmem_vmemmap_batch_end(struct gmem_vmemmap_batch *b);
+
+/**
+ * struct gmem_vmemmap_rebuild - vmemmap rebuilds that share one TLB flush
+ * @lo: start of the vmemmap span remapped and not flushed yet...
+ * @hi: ...and its end; 0 when there is nothing to flush.
+ *
+ * Rebuilds of one conversion (gmem_vmemmap_repopulate() with it) leave
+ * their remap unflushed until gmem_vmemmap_rebuild_end(); see there.
+ */
+struct gmem_vmemmap_rebuild {
+	unsigned long lo, hi;
+};
+
+void gmem_vmemmap_rebuild_begin(struct gmem_vmemmap_rebuild *rb);
+void gmem_vmemmap_rebuild_end(struct gmem_vmemmap_rebuild *rb);
 int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr);
-int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr);
+int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr,
+			    struct gmem_vmemmap_rebuild *rb);
 void gmem_page_init_private(struct page *page);
 void gmem_page_init_shared(struct page *page, unsigned long pfn);
 long gmem_sentinel_pages(void);
@@ -235,8 +251,7 @@ bool gmem_vmemmap_populated(unsigned long pfn);
 extern unsigned long gmem_vres_target_pages;
 void gmem_vres_kick(int nid);
 int gmem_vres_take_pages(int nid, unsigned long nr, struct list_head *list);
-void gmem_vres_put_pages(int nid, struct list_head *list,
-			 unsigned long counted);
+void gmem_vres_put_pages(int nid, struct list_head *list, bool counted);
 pte_t *gmem_vres_take_table(int nid);
 long gmem_vres_bytes_read(void);
 

@@ -848,7 +848,7 @@ static int gmem_reserve_build(unsigned long pfn, unsigned long nr)
 	unsigned long i;
 	int ret;
 
-	ret = gmem_vmemmap_repopulate(pfn, nr);
+	ret = gmem_vmemmap_repopulate(pfn, nr, NULL);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < nr; i++) {

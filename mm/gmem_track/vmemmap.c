@@ -274,6 +274,20 @@ static void gmem_vmemmap_flush(unsigned long start, unsigned long end)
 	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
 }
 
+/*
+ * The same after a PMD of [start, end) was pointed at another PTE table:
+ * every CPU's TLB and paging-structure caches, whatever the PCID. A range
+ * flush becomes a full one only above tlb_single_page_flush_ceiling (a
+ * debugfs knob); below it, INVLPG leaves the paging-structure caches of
+ * other PCIDs, which may still hold the old table, alone.
+ */
+static void gmem_vmemmap_flush_all(unsigned long start, unsigned long end)
+{
+	flush_tlb_all();
+	iommu_sva_invalidate_kva_range(start, end);
+	gmem_vmemmap_event(GMEM_EV_TLB_FLUSHES, 1);
+}
+
 static void gmem_free_pte_table(pte_t *table)
 {
 	struct page *page = virt_to_page(table);
@@ -298,11 +312,17 @@ static void gmem_free_pte_table(pte_t *table)
 static struct gmem_vmemmap_batch *gmem_batch;
 static struct task_struct *gmem_batch_task;
 
+static void gmem_vmemmap_cover(unsigned long *lo, unsigned long *hi,
+			       unsigned long start, unsigned long end)
+{
+	*lo = min(*lo, start);
+	*hi = max(*hi, end);
+}
+
 static void gmem_batch_cover(struct gmem_vmemmap_batch *b,
 			     unsigned long start, unsigned long end)
 {
-	b->lo = min(b->lo, start);
-	b->hi = max(b->hi, end);
+	gmem_vmemmap_cover(&b->lo, &b->hi, start, end);
 }
 
 /* One flush for everything the batch removed so far, then free it. */
@@ -310,7 +330,10 @@ static void gmem_batch_flush(struct gmem_vmemmap_batch *b)
 {
 	if (!b->hi)
 		return;
-	gmem_vmemmap_flush(b->lo, b->hi);
+	if (b->nr_tables)
+		gmem_vmemmap_flush_all(b->lo, b->hi);
+	else
+		gmem_vmemmap_flush(b->lo, b->hi);
 	free_vmemmap_page_list(&b->pages);
 	INIT_LIST_HEAD(&b->pages);
 	while (b->nr_tables)
@@ -407,21 +430,24 @@ static struct gmem_vmemmap_batch *gmem_batch_current(void)
  * Give every PMD of [start, end) that maps a shared table a table of its
  * own, a copy, taken from @nid's reserve (vmemmap_reserve.c). Does not
  * flush: the copy maps what the shared table maps, so a CPU still walking
- * the shared one translates alike until the caller's flush. Returns the
- * number of tables copied or -ENOMEM; PMDs already given a table keep it
- * (a private table of sentinel PTEs is a valid state).
+ * the shared one translates alike until the caller's flush, which must
+ * come before gmem_vmemmap_lock goes whenever *@copied is not 0, also on
+ * failure. Returns 0 or -ENOMEM, and in *@copied the number of tables
+ * copied; PMDs already given a table keep it (a private table of
+ * sentinel PTEs is a valid state).
  *
  * Called with gmem_vmemmap_lock held. The mmap lock is taken for reading,
  * as HVO's walker takes it: it keeps ptdump (the writer) out, and nothing
  * else walks a PMD all of whose memory is private gmem_track memory.
  */
 static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end,
-				     int nid)
+				     int nid, int *copied)
 {
 	unsigned long addr, first = ALIGN_DOWN(start, PMD_SIZE);
 	unsigned long last = ALIGN(end, PMD_SIZE);
-	int copied = 0;
+	int ret = 0;
 
+	*copied = 0;
 	mmap_read_lock(&init_mm);
 	for (addr = first; addr < last; addr += PMD_SIZE) {
 		pmd_t *pmd = gmem_vmemmap_pmd(addr);
@@ -434,7 +460,7 @@ static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end,
 			continue;
 		table = gmem_vres_take_table(nid);
 		if (!table) {
-			copied = -ENOMEM;
+			ret = -ENOMEM;
 			break;
 		}
 		memcpy(table, shared, PAGE_SIZE);
@@ -443,11 +469,11 @@ static int gmem_vmemmap_unshare_pmds(unsigned long start, unsigned long end,
 		spin_lock(&init_mm.page_table_lock);
 		pmd_populate_kernel(&init_mm, pmd, table);
 		spin_unlock(&init_mm.page_table_lock);
-		copied++;
+		(*copied)++;
 		gmem_vmemmap_event(GMEM_EV_TABLES_COPIED, 1);
 	}
 	mmap_read_unlock(&init_mm);
-	return copied;
+	return ret;
 }
 
 /**
@@ -588,30 +614,63 @@ int gmem_vmemmap_depopulate(unsigned long pfn, unsigned long nr)
 }
 
 /**
+ * gmem_vmemmap_rebuild_begin - start rebuilds that share one TLB flush
+ * @rb: the rebuild, on the caller's stack.
+ */
+void gmem_vmemmap_rebuild_begin(struct gmem_vmemmap_rebuild *rb)
+{
+	rb->lo = ULONG_MAX;
+	rb->hi = 0;
+}
+
+/**
+ * gmem_vmemmap_rebuild_end - flush once what rebuilds with @rb remapped
+ * @rb: the rebuild gmem_vmemmap_rebuild_begin() started.
+ *
+ * Until this returns, another CPU may still translate the rebuilt range
+ * to the sentinel: the caller must not initialise, nor let anyone look
+ * up, the struct pages rebuilt before it. A remap that copied a shared
+ * PTE table was flushed at once, under the vmemmap lock: see
+ * gmem_vmemmap_repopulate().
+ */
+void gmem_vmemmap_rebuild_end(struct gmem_vmemmap_rebuild *rb)
+{
+	if (!rb->hi)
+		return;
+	gmem_vmemmap_flush(rb->lo, rb->hi);
+	rb->lo = ULONG_MAX;
+	rb->hi = 0;
+}
+
+/**
  * gmem_vmemmap_repopulate - rebuild the struct pages of a PFN range
  * @pfn: first PFN, aligned to GMEM_GRANULE_PAGES.
  * @nr: number of pages, a non-zero multiple of GMEM_GRANULE_PAGES.
+ * @rb: a rebuild to leave the flush to (gmem_vmemmap_rebuild_end()), or
+ *	NULL to flush before returning.
  *
  * The range must read as the sentinel. Its vmemmap pages, and a PTE table
  * for each PMD that maps the shared table, come from the node's reserve
  * (vmemmap_reserve.c) and from the allocator only when the reserve is out;
- * they are mapped read-write with one TLB flush, and start as copies of the
- * sentinel (reserved, refcount zero) until the caller initialises them.
+ * they are mapped read-write with one TLB flush (or none, left to @rb), and
+ * start as copies of the sentinel (reserved, refcount zero) until the
+ * caller initialises them.
  * nr_memmap_pages grows by the pages mapped.
  *
  * Return: the number of vmemmap pages mapped, or -ENOMEM with the struct
  * pages unchanged (a PMD may have got a page table of its own).
  */
-int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
+int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr,
+			    struct gmem_vmemmap_rebuild *rb)
 {
 	unsigned long start = (unsigned long)pfn_to_page(pfn);
 	unsigned long end = (unsigned long)pfn_to_page(pfn + nr);
 	unsigned long pages = (end - start) >> PAGE_SHIFT;
 	int nid = page_to_nid(pfn_to_page(pfn));
 	LIST_HEAD(vmemmap_pages);
-	int copied, ret;
+	int copied = 0, ret;
 
-	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_repopulate, pfn, nr);
+	KUNIT_STATIC_STUB_REDIRECT(gmem_vmemmap_repopulate, pfn, nr, rb);
 
 	if (WARN_ON_ONCE(!nr || !IS_ALIGNED(pfn | nr, GMEM_GRANULE_PAGES)))
 		return -EINVAL;
@@ -620,27 +679,35 @@ int gmem_vmemmap_repopulate(unsigned long pfn, unsigned long nr)
 		return -ENOMEM;
 
 	mutex_lock(&gmem_vmemmap_lock);
-	copied = gmem_vmemmap_unshare_pmds(start, end, nid);
-	ret = copied < 0 ? copied :
-	      vmemmap_remap_restore(start, end, &vmemmap_pages,
-				    VMEMMAP_REMAP_NO_TLB_FLUSH);
+	ret = gmem_vmemmap_unshare_pmds(start, end, nid, &copied);
+	if (!ret) {
+		ret = vmemmap_remap_restore(start, end, &vmemmap_pages,
+					    VMEMMAP_REMAP_NO_TLB_FLUSH);
+		/*
+		 * A range that reads as the sentinel is PTE-mapped: the remap
+		 * splits nothing and cannot fail once it has the pages.
+		 */
+		WARN_ON_ONCE(ret);
+	}
 	/*
-	 * One flush for the copies and the remap: the whole PMDs when a
-	 * table was swapped, so that no CPU keeps walking the shared one.
+	 * One flush for the copies and the remap: every CPU's, whatever the
+	 * PCID, when a table was swapped (also if a later copy failed), so
+	 * that no CPU keeps walking the shared one, and before the lock
+	 * goes: a later rebuild in the same PMD flushes only its own range.
+	 * A remap alone may wait for @rb: only the caller looks at the
+	 * struct pages it rebuilt.
 	 */
-	if (copied > 0)
-		gmem_vmemmap_flush(ALIGN_DOWN(start, PMD_SIZE),
-				   ALIGN(end, PMD_SIZE));
+	if (copied)
+		gmem_vmemmap_flush_all(ALIGN_DOWN(start, PMD_SIZE),
+				       ALIGN(end, PMD_SIZE));
+	else if (!ret && rb)
+		gmem_vmemmap_cover(&rb->lo, &rb->hi, start, end);
 	else if (!ret)
 		gmem_vmemmap_flush(start, end);
 	mutex_unlock(&gmem_vmemmap_lock);
-	/*
-	 * A range that reads as the sentinel is PTE-mapped: the remap splits
-	 * nothing and cannot fail once it has the pages.
-	 */
 	if (ret) {
-		WARN_ON_ONCE(ret != -ENOMEM);
-		gmem_vres_put_pages(nid, &vmemmap_pages, pages);
+		/* What the remap did not take; all counted by the take. */
+		gmem_vres_put_pages(nid, &vmemmap_pages, true);
 		return ret;
 	}
 	gmem_vmemmap_event(GMEM_EV_PAGES_ALLOCATED, pages);

@@ -17,8 +17,9 @@
  * A rebuild takes what it needs from the reserve first and asks the
  * allocator only for the rest, so it fails only when both are out; it
  * then gives back what it took. The reserve is filled and trimmed by one
- * work item per node, queued whenever a rebuild took from it or the
- * target changed; nothing here runs in the conversion except a spinlock.
+ * work item per node, queued when a take leaves it below half its target,
+ * when a give-back leaves it above it, and when the target changes;
+ * nothing here runs in the conversion but a spinlock.
  *
  * What the reserve holds is host memory like the sentinels, not any
  * file's: it is charged to no cgroup, and counted neither in
@@ -65,6 +66,17 @@ static struct gmem_vres *gmem_vres_nodes[MAX_NUMNODES];
 static atomic_long_t gmem_vres_pages;
 
 #define GMEM_VRES_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
+/*
+ * Is the reserve below half its target? Only then does a take queue the
+ * refill: one wakeup of a worker per half a reserve of takes, not one per
+ * conversion (a wakeup costs a conversion more than the page it brings).
+ * Called with r->lock held.
+ */
+static bool gmem_vres_low(struct gmem_vres *r)
+{
+	return r->nr_pages * 2 < READ_ONCE(gmem_vres_target_pages);
+}
 
 static void gmem_vres_refill(struct work_struct *work)
 {
@@ -148,15 +160,71 @@ void gmem_vres_kick(int nid)
 		gmem_vres_kick(nid);
 }
 
+/*
+ * Take up to @nr pages off @r onto @list; returns how many. A page that
+ * memory_failure() hit while it waited is not handed out: it goes to the
+ * buddy allocator, which keeps hwpoisoned pages out of use.
+ */
+static unsigned long gmem_vres_pop(struct gmem_vres *r, unsigned long nr,
+				   struct list_head *list)
+{
+	unsigned long got = 0, popped = 0;
+	struct page *page, *next;
+	LIST_HEAD(poisoned);
+	bool low;
+
+	spin_lock(&r->lock);
+	while (got < nr && r->nr_pages) {
+		page = list_first_entry(&r->pages, struct page, lru);
+		r->nr_pages--;
+		popped++;
+		if (PageHWPoison(page)) {
+			list_move(&page->lru, &poisoned);
+			continue;
+		}
+		list_move(&page->lru, list);
+		got++;
+	}
+	low = gmem_vres_low(r);
+	spin_unlock(&r->lock);
+	atomic_long_sub(popped, &gmem_vres_pages);
+	list_for_each_entry_safe(page, next, &poisoned, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	if (low)
+		queue_work(system_unbound_wq, &r->refill);
+	return got;
+}
+
+/* Allocate up to @nr pages on @nid onto @list; returns how many. */
+static unsigned long gmem_vres_alloc(int nid, unsigned long nr,
+				     struct list_head *list)
+{
+	unsigned long got;
+	struct page *page;
+
+	for (got = 0; got < nr; got++) {
+		page = alloc_pages_node(nid, GMEM_VRES_GFP, 0);
+		if (!page)
+			break;
+		list_add(&page->lru, list);
+	}
+	return got;
+}
+
 /**
  * gmem_vres_take_pages - pages for rebuilding a vmemmap range
  * @nid: the node of the memory the struct pages describe.
  * @nr: the number of pages.
  * @list: where to put them, linked through page->lru.
  *
- * Takes from @nid's reserve first and allocates the rest; the pages are
- * counted in nr_memmap_pages from here on. gmem_vres_put_pages() gives
- * back pages not used.
+ * Takes from @nid's reserve first and allocates the rest; a rebuild of
+ * more than half the reserve (a whole 1 GiB chunk, say) asks the
+ * allocator first and the reserve only for what it could not give, so
+ * that one large rebuild does not leave the next guest's DMA buffer with
+ * an empty reserve. The pages are counted in nr_memmap_pages from here on.
+ * gmem_vres_put_pages() gives back pages not used.
  *
  * Return: 0, or -ENOMEM with nothing taken when the reserve and the
  * allocator together could not give @nr pages.
@@ -164,32 +232,20 @@ void gmem_vres_kick(int nid)
 int gmem_vres_take_pages(int nid, unsigned long nr, struct list_head *list)
 {
 	struct gmem_vres *r = gmem_vres_get(nid);
-	unsigned long got = 0, from_reserve;
-	struct page *page;
+	unsigned long got = 0, from_reserve = 0;
 	LIST_HEAD(taken);
 
-	if (r) {
-		spin_lock(&r->lock);
-		while (got < nr && r->nr_pages) {
-			page = list_first_entry(&r->pages, struct page, lru);
-			list_move(&page->lru, &taken);
-			r->nr_pages--;
-			got++;
-		}
-		spin_unlock(&r->lock);
-		if (got) {
-			atomic_long_sub(got, &gmem_vres_pages);
-			queue_work(system_unbound_wq, &r->refill);
-		}
+	if (nr * 2 > READ_ONCE(gmem_vres_target_pages))
+		got = gmem_vres_alloc(nid, nr, &taken);
+	if (got < nr && r) {
+		from_reserve = gmem_vres_pop(r, nr - got, &taken);
+		got += from_reserve;
 	}
-	from_reserve = got;
-	for (; got < nr; got++) {
-		page = alloc_pages_node(nid, GMEM_VRES_GFP, 0);
-		if (!page) {
-			gmem_vres_put_pages(nid, &taken, 0);
-			return -ENOMEM;
-		}
-		list_add(&page->lru, &taken);
+	if (got < nr)
+		got += gmem_vres_alloc(nid, nr - got, &taken);
+	if (got < nr) {
+		gmem_vres_put_pages(nid, &taken, false);
+		return -ENOMEM;
 	}
 	gmem_vmemmap_event(GMEM_EV_RESERVE_PAGES, from_reserve);
 	gmem_vmemmap_event(GMEM_EV_RESERVE_MISSES, nr - from_reserve);
@@ -202,24 +258,24 @@ int gmem_vres_take_pages(int nid, unsigned long nr, struct list_head *list)
  * gmem_vres_put_pages - give back pages gmem_vres_take_pages() gave
  * @nid: the node they were taken for.
  * @list: the pages; emptied.
- * @counted: how many of them are counted in nr_memmap_pages (0 for pages
+ * @counted: whether they are counted in nr_memmap_pages (false for pages
  *	     the take itself gives back).
  *
  * They go back to the reserve, which the refill work trims to its target.
  */
-void gmem_vres_put_pages(int nid, struct list_head *list,
-			 unsigned long counted)
+void gmem_vres_put_pages(int nid, struct list_head *list, bool counted)
 {
 	struct gmem_vres *r = gmem_vres_get(nid);
 	struct page *page, *next;
 	unsigned long n = 0;
+	bool over;
 
-	if (counted)
-		memmap_pages_add(-counted);
 	list_for_each_entry(page, list, lru)
 		n++;
 	if (!n)
 		return;
+	if (counted)
+		memmap_pages_add(-(long)n);
 	if (!r) {
 		list_for_each_entry_safe(page, next, list, lru) {
 			list_del(&page->lru);
@@ -230,9 +286,11 @@ void gmem_vres_put_pages(int nid, struct list_head *list,
 	spin_lock(&r->lock);
 	list_splice_init(list, &r->pages);
 	r->nr_pages += n;
+	over = r->nr_pages > READ_ONCE(gmem_vres_target_pages);
 	spin_unlock(&r->lock);
 	atomic_long_add(n, &gmem_vres_pages);
-	queue_work(system_unbound_wq, &r->refill);
+	if (over)
+		queue_work(system_unbound_wq, &r->refill);
 }
 
 /**
@@ -251,25 +309,17 @@ pte_t *gmem_vres_take_table(int nid)
 {
 	struct gmem_vres *r = gmem_vres_get(nid);
 	struct ptdesc *ptdesc;
-	struct page *page = NULL;
+	LIST_HEAD(one);
 	pte_t *table;
 
-	if (r) {
-		spin_lock(&r->lock);
-		if (r->nr_pages) {
-			page = list_first_entry(&r->pages, struct page, lru);
-			list_del(&page->lru);
-			r->nr_pages--;
-		}
-		spin_unlock(&r->lock);
-	}
-	if (page) {
-		atomic_long_dec(&gmem_vres_pages);
+	if (r && gmem_vres_pop(r, 1, &one)) {
+		struct page *page = list_first_entry(&one, struct page, lru);
+
+		list_del(&page->lru);
 		gmem_vmemmap_event(GMEM_EV_RESERVE_PAGES, 1);
-		queue_work(system_unbound_wq, &r->refill);
 		ptdesc = page_ptdesc(page);
 		/* Cannot fail for init_mm: no split page table lock. */
-		pagetable_pte_ctor(&init_mm, ptdesc);
+		WARN_ON_ONCE(!pagetable_pte_ctor(&init_mm, ptdesc));
 		ptdesc_set_kernel(ptdesc);
 		return ptdesc_address(ptdesc);
 	}

@@ -237,7 +237,8 @@ static void gmem_test_struct_page_design(struct kunit *test)
 /* Rebuild the first run for real, fail the second. */
 static int gmem_test_repopulate_calls;
 
-static int gmem_test_repopulate_second_fails(unsigned long pfn, unsigned long nr)
+static int gmem_test_repopulate_second_fails(unsigned long pfn, unsigned long nr,
+					     struct gmem_vmemmap_rebuild *rb)
 {
 	struct kunit *test = kunit_get_current_test();
 	int ret;
@@ -245,13 +246,14 @@ static int gmem_test_repopulate_second_fails(unsigned long pfn, unsigned long nr
 	if (gmem_test_repopulate_calls++)
 		return -ENOMEM;
 	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
-	ret = gmem_vmemmap_repopulate(pfn, nr);
+	ret = gmem_vmemmap_repopulate(pfn, nr, rb);
 	kunit_activate_static_stub(test, gmem_vmemmap_repopulate,
 				   gmem_test_repopulate_second_fails);
 	return ret;
 }
 
-static int gmem_test_repopulate_fails(unsigned long pfn, unsigned long nr)
+static int gmem_test_repopulate_fails(unsigned long pfn, unsigned long nr,
+				      struct gmem_vmemmap_rebuild *rb)
 {
 	return -ENOMEM;
 }

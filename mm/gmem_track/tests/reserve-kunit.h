@@ -195,7 +195,8 @@ static struct page *gmem_test_no_buddy(int nid, unsigned int order)
 	return NULL;
 }
 
-static int gmem_test_no_vmemmap(unsigned long pfn, unsigned long nr)
+static int gmem_test_no_vmemmap(unsigned long pfn, unsigned long nr,
+				struct gmem_vmemmap_rebuild *rb)
 {
 	return -ENOMEM;
 }
@@ -372,13 +373,14 @@ static unsigned long gmem_test_rsv_hit;
  * memory_failure() does then (gmem_track_memory_failure() finds the
  * reservation's entry). Only the first chunk.
  */
-static int gmem_test_repopulate_hit(unsigned long pfn, unsigned long nr)
+static int gmem_test_repopulate_hit(unsigned long pfn, unsigned long nr,
+				    struct gmem_vmemmap_rebuild *rb)
 {
 	struct kunit *test = kunit_get_current_test();
 	int ret;
 
 	kunit_deactivate_static_stub(test, gmem_vmemmap_repopulate);
-	ret = gmem_vmemmap_repopulate(pfn, nr);
+	ret = gmem_vmemmap_repopulate(pfn, nr, rb);
 	if (ret >= 0) {
 		gmem_test_rsv_hit = pfn;
 		KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_pool_owner_of(pfn + 7)),
