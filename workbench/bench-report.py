@@ -4,6 +4,7 @@
 
 Usage: bench-report.py RAW.json OUTDIR [BOOTDIR]
        bench-report.py --any-measured RAW.json
+       bench-report.py --merge-one-vcpu RAW.json RAW-1VCPU.json
 
 RAW.json is what tools/gmem-bench printed in the guest (one boot, every
 design). This adds, from those numbers only:
@@ -26,6 +27,12 @@ one design was measured, 1 with one sentence on stderr when none was
 (results.json and results.md are still written); --any-measured only
 tells which, writing nothing, so that make bench can stop before its
 boot comparison.
+
+--merge-one-vcpu adds to RAW.json, under "one_vcpu", the conversion
+figures (convert_ns, convert_counts_per_roundtrip) of each design from a
+second run of the conversion loops in a guest with one vCPU, where a
+kernel TLB flush sends no IPI; results.md then has them beside the
+two-vCPU figures.
 
 A size sweep (gmem-bench --sizes, make bench SIZES=...) holds one
 {"size_bytes", "designs"} per size under "sizes". The tables and plots
@@ -61,9 +68,12 @@ DESIGNS = ["upstream-4k", "structpage-2m", "structpage-1g", "tracked-2m",
 FRACTIONS = ["0", "0.001953", "0.015625", "0.125", "0.5", "1"]
 CONVERSIONS = ["4k_to_shared", "4k_to_private", "2m_to_shared",
                "2m_to_private"]
-LOOPS = ["4k", "2m", "4k_reuse"]
+LOOPS = ["4k", "2m", "4k_reuse", "64m"]
 EVENTS = ["pages_allocated", "pages_freed", "pte_tables_copied",
           "pte_tables_freed", "tlb_flushes"]
+RESERVE_EVENTS = ["reserve_pages", "reserve_misses"]
+BULK = ["64m_to_shared", "64m_to_private"]
+BULK_BYTES = 64 << 20
 GIB = 1 << 30
 TIB = 1 << 40
 # Reference lines: a 4 KiB struct page per 4 KiB page (64 B / 4 KiB), and
@@ -136,7 +146,8 @@ def metrics(d):
     for k in ("fallocate_ns_per_gib", "prefault_ns_per_gib"):
         m[k] = d.get(k)
     conv = d.get("convert_ns") or {}
-    for c in CONVERSIONS + ["4k_reuse_to_shared", "4k_reuse_to_private"]:
+    for c in CONVERSIONS + ["4k_reuse_to_shared", "4k_reuse_to_private"] \
+            + BULK:
         m[c + "_median"] = (conv.get(c) or {}).get("median")
     return m
 
@@ -151,6 +162,33 @@ def overhead_at(d, frac):
         if f0 <= frac <= f1:
             return v0 + (v1 - v0) * (frac - f0) / (f1 - f0)
     return pts[0][1] if frac <= pts[0][0] else pts[-1][1]
+
+
+# The realistic guest of the dense-host projection: its swiotlb shared as
+# one contiguous range, one shared page per vCPU at 64 vCPUs per TiB, and
+# scattered 4 KiB DMA buffers.
+SWIOTLB_FRAC = 0.06
+VCPUS_PER_TIB = 64
+CHURN_FRAC = 0.001
+
+
+def realistic(d, size):
+    """Metadata of a @size guest shaped as above, from the measured
+    overheads: fully private memory at f=0, the swiotlb at f=1's cost per
+    GiB, the vCPU pages at what one scattered page cost at f=1/512 (512
+    pages per GiB, almost all in granules of their own), the buffers at
+    f=0.001 (between f=0 and f=1/512). None when a figure is missing."""
+    ov = d.get("overhead_bytes_per_gib") or {}
+    f0, f1, f512 = ov.get("0"), ov.get("1"), ov.get("0.001953")
+    churn = overhead_at(d, CHURN_FRAC)
+    if not all(num(v) for v in (f0, f1, f512, churn)):
+        return None
+    gib = size / GIB
+    per_page = max(0.0, (f512 - f0) / 512)
+    total = (gib * f0 + gib * SWIOTLB_FRAC * max(0.0, f1 - f0)
+             + gib * max(0.0, churn - f0)
+             + VCPUS_PER_TIB * size / TIB * per_page)
+    return int(round(total))
 
 
 def same_size_structpage(name):
@@ -190,6 +228,7 @@ def build(raw):
                 per_gib = overhead_at(d, float(frac))
                 p[label][frac] = (None if per_gib is None else
                                   int(round(per_gib * size / GIB)))
+            p[label]["realistic"] = realistic(d, size)
         proj[name] = p
     res["projection"] = proj
     return res
@@ -321,18 +360,118 @@ def table(res):
         for k in LOOPS:
             e = cnt.get(k) or {}
             vals = [e.get(f) for f in EVENTS]
-            cells.append("–" if not all(num(v) for v in vals) else
-                         "+%.2f/−%.2f, %.2f/%.2f, %.2f" % tuple(vals))
+            rsv = [e.get(f) for f in RESERVE_EVENTS]
+            cell = ("–" if not all(num(v) for v in vals) else
+                    "+%.2f/−%.2f, %.2f/%.2f, %.2f" % tuple(vals))
+            if all(num(v) for v in vals + rsv) and vals[0]:
+                cell += " [%.2f/%.2f]" % tuple(rsv)
+            cells.append(cell)
         out.append("| %s | %s |" % (n, " | ".join(cells)))
+    out.append("")
+    out.append("In brackets, per round trip: pages taken from the vmemmap "
+               "reserve as vmemmap pages or PTE tables / pages and PTE "
+               "tables the conversions had to allocate themselves "
+               "(vmemmap_events/reserve_pages, reserve_misses).")
+    out.append("")
+    out.append("Settling: after each loop's last conversion back to "
+               "private, the most vmemmap that waited for deferred "
+               "depopulation while the loop ran, the time until none "
+               "waited, and the vmemmap left then above the fully private "
+               "figure (tracked/deferred_bytes, <design>/vmemmap_bytes):")
+    out.append("")
+    out.append("| design | " + " | ".join("%s loop" % k for k in LOOPS)
+               + " |")
+    out.append("|---" * (1 + len(LOOPS)) + "|")
+    for n in present:
+        d = designs[n]
+        if not d["measured"]:
+            out.append(unmeasured_row(n, d, len(LOOPS)))
+            continue
+        st = d.get("convert_settle") or {}
+        cells = []
+        for k in LOOPS:
+            e = st.get(k) or {}
+            peak, ms_, res_ = (e.get("peak_deferred_bytes"),
+                               e.get("settle_ms"),
+                               e.get("vmemmap_residue_bytes"))
+            if not e:
+                cells.append("–")
+                continue
+            cells.append("%s, %s, %s" % (
+                human(peak) if num(peak) else "–",
+                "%d ms" % ms_ if num(ms_) else "not settled",
+                human(res_) if num(res_) else "–"))
+        out.append("| %s | %s |" % (n, " | ".join(cells)))
+    out.append("")
+    one = (res.get("one_vcpu") or {}).get("designs") or {}
+    if one:
+        out.append("Two vCPUs against one (a second boot, conversion loops "
+                   "only): medians in µs, 2 vCPUs / 1 vCPU, and kernel TLB "
+                   "flushes per round trip; with one vCPU a flush is local, "
+                   "with two it waits for the other vCPU's turn on QEMU's "
+                   "one TCG thread:")
+        out.append("")
+        keys = CONVERSIONS + ["64m_to_shared", "64m_to_private"]
+        out.append("| design | " + " | ".join(
+            k.replace("_to_", "→").replace("4k", "4K").replace(
+                "2m", "2M").replace("64m", "64M") for k in keys)
+            + " | flushes 4k/2m/64m loop |")
+        out.append("|---" * (2 + len(keys)) + "|")
+        for n in present:
+            d, o = designs[n], one.get(n) or {}
+            if not d["measured"] or not o.get("measured"):
+                out.append(unmeasured_row(n, d if not d["measured"] else o,
+                                          1 + len(keys)))
+                continue
+            c2, c1 = d.get("convert_ns") or {}, o.get("convert_ns") or {}
+            cells = ["%s / %s" % (us((c2.get(k) or {}).get("median")),
+                                  us((c1.get(k) or {}).get("median")))
+                     for k in keys]
+            f2 = d.get("convert_counts_per_roundtrip") or {}
+            f1 = o.get("convert_counts_per_roundtrip") or {}
+
+            def fl(cnt, k):
+                v = (cnt.get(k) or {}).get("tlb_flushes")
+                return "–" if not num(v) else "%.2f" % v
+            cells.append(", ".join("%s/%s" % (fl(f2, k), fl(f1, k))
+                                   for k in ("4k", "2m", "64m")))
+            out.append("| %s | %s |" % (n, " | ".join(cells)))
+        out.append("")
+    out.append("Bulk conversions of random 64 MiB ranges (a confidential "
+               "guest's swiotlb, converted at boot): GiB/s at the median "
+               "time, and the median (p99) in µs:")
+    out.append("")
+    out.append("| design | 64M→shared GiB/s | 64M→private GiB/s "
+               "| 64M→shared µs | 64M→private µs |")
+    out.append("|---" * 5 + "|")
+    for n in present:
+        d = designs[n]
+        if not d["measured"]:
+            out.append(unmeasured_row(n, d, 4))
+            continue
+        conv = d.get("convert_ns") or {}
+        rates, times = [], []
+        for c in BULK:
+            s_ = conv.get(c) or {}
+            med = s_.get("median")
+            rates.append("–" if not num(med) or not med else
+                         "%.3g" % (BULK_BYTES / GIB / (med / 1e9)))
+            times.append("%s (%s)" % (
+                "–" if not num(med) else "%.0f" % (med / 1e3),
+                "–" if not num(s_.get("p99")) else
+                "%.0f" % (s_.get("p99") / 1e3)))
+        out.append("| %s | %s | %s |" % (n, " | ".join(rates),
+                                          " | ".join(times)))
     out.append("")
     out.append("Ratios (fully private overhead; conversion medians):")
     out.append("")
     out.append("| comparison | overhead f=0 | overhead f=1/64 | 4K→shared "
                "| 4K→private | 2M→shared | 2M→private | 4K reuse→shared "
-               "| 4K reuse→private | fallocate |")
-    out.append("|---" * 10 + "|")
+               "| 4K reuse→private | 64M→shared | 64M→private "
+               "| fallocate |")
+    out.append("|---" * 12 + "|")
     if not res.get("ratios"):
-        out.append("| no two measured designs to compare |" + " – |" * 9)
+        out.append("| no two measured designs to compare |" + " – |" * 11)
     for k, r in res.get("ratios", {}).items():
         def fmt(x):
             return "–" if x is None else "%.3g×" % x
@@ -340,20 +479,28 @@ def table(res):
             "overhead_0", "overhead_0.015625", "4k_to_shared_median",
             "4k_to_private_median", "2m_to_shared_median",
             "2m_to_private_median", "4k_reuse_to_shared_median",
-            "4k_reuse_to_private_median", "fallocate_ns_per_gib"))))
+            "4k_reuse_to_private_median", "64m_to_shared_median",
+            "64m_to_private_median", "fallocate_ns_per_gib"))))
     out.append("")
-    out.append("Dense host: metadata for all guest memory:")
+    out.append("Dense host: metadata for all guest memory, with 0, 1 or "
+               "10 %% of it shared in scattered 4 KiB pages, or as a "
+               "realistic guest (%g %% shared as one swiotlb range, one "
+               "shared page per vCPU at %d vCPUs per TiB, %g %% in "
+               "scattered 4 KiB DMA buffers):"
+               % (100 * SWIOTLB_FRAC, VCPUS_PER_TIB, 100 * CHURN_FRAC))
     out.append("")
     out.append("| design | 1 TiB, 0 % | 1 TiB, 1 % | 1 TiB, 10 % "
-               "| 3 TiB, 0 % | 3 TiB, 1 % | 3 TiB, 10 % |")
-    out.append("|---" * 7 + "|")
+               "| 1 TiB, realistic | 3 TiB, 0 % | 3 TiB, 1 % | 3 TiB, 10 % "
+               "| 3 TiB, realistic |")
+    out.append("|---" * 9 + "|")
     for n in present:
         if not designs[n]["measured"]:
-            out.append(unmeasured_row(n, designs[n], 6))
+            out.append(unmeasured_row(n, designs[n], 8))
             continue
         p = res["projection"].get(n, {})
         cells = [human((p.get(t) or {}).get(f))
-                 for t in ("1TiB", "3TiB") for f in ("0", "0.01", "0.1")]
+                 for t in ("1TiB", "3TiB")
+                 for f in ("0", "0.01", "0.1", "realistic")]
         out.append("| %s | %s |" % (n, " | ".join(cells)))
     return "\n".join(out) + "\n"
 
@@ -743,7 +890,26 @@ def why_none_sweep(runs):
         "%s: %s" % (", ".join(ns), r) for r, ns in why.items())
 
 
+def merge_one_vcpu(path, path1):
+    """Put the one-vCPU run's conversion figures into RAW.json."""
+    raw = load(path)
+    one = load(path1)
+    raw["one_vcpu"] = {"designs": {
+        n: {"measured": d.get("measured", False),
+            "reason": d.get("reason"),
+            "convert_ns": d.get("convert_ns"),
+            "convert_counts_per_roundtrip":
+                d.get("convert_counts_per_roundtrip")}
+        for n, d in (one.get("designs") or {}).items()}}
+    with open(path, "w") as f:
+        json.dump(raw, f, indent=2)
+        f.write("\n")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--merge-one-vcpu":
+        merge_one_vcpu(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--any-measured":
         raw = load(sys.argv[2])
         runs = runs_of(raw)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: build the patched kernel, boot it once and run tools/gmem-bench
-# over every guest_memfd design, boot it five more ways to compare what a
+# over every guest_memfd design, once more on one vCPU for the conversion
+# loops alone, boot it five more ways to compare what a
 # boot reservation costs (workbench/bench-boot.sh), then write
 # build/bench/{results.json,results.md,overhead.svg,latency.svg} and print
 # the tables.
@@ -163,6 +164,25 @@ fi
 # A design whose file could not be allocated is reported as such; with
 # none measured there is nothing to report, and no reason to boot again.
 python3 workbench/bench-report.py --any-measured "$out/raw.json"
+
+# The conversion loops again on one vCPU: a kernel TLB flush then sends no
+# IPI, which under TCG waits for the other vCPU's turn on the one thread.
+# The report puts the two beside each other (raw.json's "one_vcpu").
+# Not for a sweep: the loops do not depend on the size.
+rm -f "$out/raw-1vcpu.json"
+if [ -z "${SIZES:-}" ]; then
+	step "conversions on 1 vCPU" env WB_SMP=1 bash workbench/qemu.sh \
+		bench "$obj/arch/x86/boot/bzImage" "$b/initramfs.cpio.gz" \
+		"$out/console-1vcpu.log" "$out/raw-1vcpu.json" \
+		"wb.bench=$args;--phases;convert4k,convert2m,bulk"
+	if grep -aqE 'Oops|BUG:|WARNING:|KASAN|possible circular|kmemleak' \
+			"$out/console-1vcpu.log"; then
+		echo "bench: the kernel reported a problem; see build/bench/console-1vcpu.log"
+		exit 1
+	fi
+	python3 workbench/bench-report.py --merge-one-vcpu "$out/raw.json" \
+		"$out/raw-1vcpu.json"
+fi
 
 # The boot comparison reserves SIZE (a sweep's largest size) rounded down
 # to whole GiB, at least 1, in the same guest memory as the bench boot.

@@ -68,8 +68,11 @@
  *   /sys/kernel/mm/gmem_track/<design>/vmemmap_bytes (null for upstream-4k):
  *   two counters of the same struct pages, which must agree exactly.
  *   memfree_crosscheck_error (at f = 0): the drop of MemFree minus the drop
- *   expected, S + delta(memmap) * 4096 + pagetables + slab, per GiB, in
- *   bytes (signed): what the accounting above misses or counts twice.
+ *   expected, S + delta(memmap) * 4096 + pagetables + slab + the growth of
+ *   vmemmap_reserve_bytes (pages the kernel keeps per node for conversions,
+ *   host memory filled when the first tracked file appears: not the
+ *   file's overhead), per GiB, in bytes (signed): what the accounting
+ *   above misses or counts twice.
  *
  * Time, in ns of CLOCK_MONOTONIC around the system call:
  *   fallocate_ns_per_gib: fallocate() of the whole file, per GiB.
@@ -81,8 +84,22 @@
  *   convert_ns: --iters random distinct 4 KiB pages, each made shared and
  *     then private again, both timed (4k_to_shared, 4k_to_private); the
  *     same for min(--iters, S / 2 MiB) random 2 MiB-aligned ranges (2m_*);
- *     both again with ZERO instead of PRESERVE (*_zero). Each sample starts
- *     from a fully private file. Median and p99 (nearest rank).
+ *     both again with ZERO instead of PRESERVE (*_zero); REUSE_PAGES
+ *     random pages in turn, --iters times (4k_reuse_*); min(--iters,
+ *     S / 64 MiB) random 64 MiB-aligned ranges (64m_*, the bulk phase).
+ *     Each sample starts from a fully private file. Median and p99
+ *     (nearest rank). The bulk loop takes at most BULK_MAX ranges
+ *     (BULK_QUICK with --quick).
+ *   convert_counts_per_roundtrip: for each of these loops, the growth of
+ *     every /sys/kernel/mm/gmem_track/vmemmap_events/ count over the loop
+ *     and the deferred depopulation after it, per round trip.
+ *   convert_settle: for each loop, peak_deferred_bytes, the most
+ *     tracked/deferred_bytes read (every 16 round trips, outside the timed
+ *     calls) while it ran; settle_ms, the time from its last conversion
+ *     until deferred_bytes read 0 (null: not within SETTLE_MS); and
+ *     vmemmap_residue_bytes, the design's vmemmap_bytes then less before
+ *     the loop (0: back to the fully private figure; null for
+ *     upstream-4k).
  *   first_fault_ns: the file mapped MAP_SHARED; for --iters random pages the
  *     page is made shared, the first store to it is timed (an atomic store,
  *     emitted as written, like a volatile one) and it is made private again.
@@ -100,7 +117,7 @@
  * again) is all null, with "measured": false and the reason, as on stderr,
  * in "reason" (null for a measured design), and the run goes on. --phases names what runs
  * after fallocate: overhead (the fractions and the round trip), ranges2m,
- * convert4k and convert2m (PRESERVE and ZERO), fault, prefault; figures of
+ * convert4k and convert2m (PRESERVE and ZERO), fault, prefault, bulk; figures of
  * the phases left out are null. --sizes A,B,.. runs every design at each
  * size, the largest first (while memory is least fragmented), and the JSON
  * then holds one {"size_bytes", "designs"} per size, in increasing order,
@@ -143,6 +160,7 @@
 #define PAGE_BYTES	4096LL		/* the same, for signed arithmetic */
 #define GRANULE		(256ULL << 10)	/* memory of one vmemmap page */
 #define SZ_2M		(2ULL * 1024 * 1024)
+#define SZ_64M		(64ULL * 1024 * 1024)
 #define SZ_1G		(1024ULL * 1024 * 1024)
 #define SLOT		1
 #define SLOT_GPA	(4ULL << 30)	/* 1 GiB aligned, above the PCI hole */
@@ -213,7 +231,7 @@ static const struct frac fracs[] = {
 enum {
 	LAT_4K_SH, LAT_4K_PR, LAT_2M_SH, LAT_2M_PR,
 	LAT_4K_SH_Z, LAT_4K_PR_Z, LAT_2M_SH_Z, LAT_2M_PR_Z,
-	LAT_4K_SH_R, LAT_4K_PR_R,
+	LAT_4K_SH_R, LAT_4K_PR_R, LAT_64M_SH, LAT_64M_PR,
 	NR_CONVERT,
 	LAT_FAULT = NR_CONVERT,
 	NR_LAT,
@@ -224,40 +242,47 @@ static const char * const lat_keys[NR_CONVERT] = {
 	"4k_to_shared_zero", "4k_to_private_zero",
 	"2m_to_shared_zero", "2m_to_private_zero",
 	"4k_reuse_to_shared", "4k_reuse_to_private",
+	"64m_to_shared", "64m_to_private",
 };
 
 /*
  * The conversion loops, one per pair of lat_keys: random units of the file
  * each converted once ("cold": their granule mostly has no struct pages),
  * or a few pages over and over, as a guest reuses its DMA buffers
- * ("reuse": a page converted back to private a moment before).
+ * ("reuse": a page converted back to private a moment before), or random
+ * 64 MiB ranges ("bulk": a confidential guest's swiotlb, about 6 % of its
+ * memory, converted at boot).
  */
 #define NR_LOOPS	(NR_CONVERT / 2)
 #define REUSE_PAGES	16
+#define BULK_MAX	16	/* 64 MiB ranges per bulk loop */
+#define BULK_QUICK	4	/* the same with --quick */
 
 static const char * const loop_keys[NR_LOOPS] = {
-	"4k", "2m", "4k_zero", "2m_zero", "4k_reuse",
+	"4k", "2m", "4k_zero", "2m_zero", "4k_reuse", "64m",
 };
 
 /* sysfs vmemmap_events/: what the vmemmap changes of a loop cost. */
 enum {
-	EV_ALLOC, EV_FREE, EV_PT_COPY, EV_PT_FREE, EV_FLUSH, NR_EV,
+	EV_ALLOC, EV_FREE, EV_PT_COPY, EV_PT_FREE, EV_FLUSH, EV_RSV,
+	EV_RSV_MISS, NR_EV,
 };
 
 static const char * const ev_files[NR_EV] = {
 	"pages_allocated", "pages_freed", "pte_tables_copied",
-	"pte_tables_freed", "tlb_flushes",
+	"pte_tables_freed", "tlb_flushes", "reserve_pages", "reserve_misses",
 };
 
 /* --phases: what run_design() measures after fallocate. */
 enum {
 	PH_OVERHEAD, PH_RANGES_2M, PH_CONVERT_4K, PH_CONVERT_2M, PH_FAULT,
-	PH_PREFAULT,
+	PH_PREFAULT, PH_BULK,
 	NR_PHASES,
 };
 
 static const char * const phase_names[NR_PHASES] = {
 	"overhead", "ranges2m", "convert4k", "convert2m", "fault", "prefault",
+	"bulk",
 };
 
 /* A JSON number or null. */
@@ -299,6 +324,10 @@ struct result {
 	struct val prefault_ns;
 	struct lat lat[NR_LAT];
 	struct val counts[NR_LOOPS][NR_EV];	/* per round trip */
+	/* After each loop: see settle_loop(). */
+	struct val settle_ms[NR_LOOPS];
+	struct val peak_deferred[NR_LOOPS];
+	struct val residue[NR_LOOPS];
 	struct val stage2[3];
 	struct val ovh_2m;
 	struct val memmap_fig;
@@ -458,13 +487,14 @@ static const char * const gt_dirs[NR_DIRS] = { "tracked", "struct_page" };
 enum {
 	TOP_SENTINEL, TOP_PARKED_2M, TOP_PARKED_1G, TOP_USED_2M, TOP_USED_1G,
 	TOP_FREE_2M, TOP_FREE_1G, TOP_PFN_TREE, TOP_RSV_USED_2M,
-	TOP_RSV_USED_1G, NR_TOP,
+	TOP_RSV_USED_1G, TOP_VRES, NR_TOP,
 };
 
 static const char * const top_files[NR_TOP] = {
 	"sentinel_pages", "parked_2M", "parked_1G", "used_2M_bytes",
 	"used_1G_bytes", "free_2M_bytes", "free_1G_bytes", "pfn_tree_bytes",
 	"reserve/used_2M_bytes", "reserve/used_1G_bytes",
+	"vmemmap_reserve_bytes",
 };
 
 struct snap {
@@ -781,6 +811,7 @@ struct ovh {
 	long long nodes;	/* of the file's descriptor; -1: none */
 	long long ranges;	/* -1: no descriptor */
 	long long reserved;	/* bytes of the file from the reservation */
+	long long vres;		/* growth of the vmemmap reserve, bytes */
 	long long total;
 	int settle_ms;		/* waited for deferred depopulation; -1: still waiting */
 };
@@ -818,6 +849,7 @@ static void measure(const struct bench *b, struct ovh *o)
 	o->pagetables = (now.pagetables_kb - base->pagetables_kb) * 1024;
 	o->slab = (now.slab_kb - base->slab_kb) * 1024;
 	o->memfree_drop = (base->memfree_kb - now.memfree_kb) * 1024;
+	o->vres = now.top[TOP_VRES] - base->top[TOP_VRES];
 	o->sysfs_vm = 0;
 	o->desc = -1;
 	o->nodes = -1;
@@ -950,13 +982,20 @@ static int phase_overhead(struct bench *b)
 		if (!ret)
 			report_ovh(b, t, what, &o, ioctls);
 		if (!ret && i == FRAC_0) {
+			/*
+			 * The vmemmap reserve is the host's, not the
+			 * file's (filled when the first tracked file
+			 * appears): in MemFree, not in the overhead.
+			 */
 			expect = (long long)b->size - o.reserved +
 				 o.memmap_pages * PAGE_BYTES + o.pagetables +
-				 o.slab;
+				 o.slab + o.vres;
 			val_set(&r->memfree_err,
 				(o.memfree_drop - expect) / b->gib);
-			note(b, "MemFree dropped %lld B, expected %lld B: %+.0f B/GiB unaccounted",
-			     o.memfree_drop, expect, r->memfree_err.v);
+			note(b,
+			     "MemFree dropped %lld B, expected %lld B (the vmemmap reserve's %+lld B included): %+.0f B/GiB unaccounted",
+			     o.memfree_drop, expect, o.vres,
+			     r->memfree_err.v);
 		}
 		if (!ret && i == FRAC_64) {
 			val_set(&r->memmap_fig, o.vmemmap);
@@ -1033,6 +1072,38 @@ static void read_events(long long *ev)
 	}
 }
 
+/* vmemmap_bytes of the design's sysfs directory, or -1 if it has none. */
+static long long design_vmemmap(const struct bench *b)
+{
+	char path[128];
+
+	if (b->d->dir < 0)
+		return -1;
+	snprintf(path, sizeof(path), SYSFS "/%s/vmemmap_bytes",
+		 gt_dirs[b->d->dir]);
+	return read_ll(path);
+}
+
+/*
+ * After a loop's last conversion back to private: how long until nothing
+ * waits for deferred depopulation (ms from the end of the loop, or -1
+ * after SETTLE_MS), and the design's vmemmap left then, above what it was
+ * before the loop (the residue, 0 when the file is fully private again
+ * with the struct pages it had). @vm0 is that figure before the loop.
+ */
+static void settle_loop(struct bench *b, int loop, long long vm0,
+			long long peak)
+{
+	struct result *r = b->r;
+	int ms = settle_deferred();
+
+	val_set(&r->peak_deferred[loop], peak);
+	if (ms >= 0)
+		val_set(&r->settle_ms[loop], ms);
+	if (vm0 >= 0)
+		val_set(&r->residue[loop], design_vmemmap(b) - vm0);
+}
+
 /*
  * Units of @unit bytes, each made shared and private again with @flags,
  * both timed into samples[@i_sh] and samples[@i_pr]: random ones, or with
@@ -1046,16 +1117,24 @@ static int lat_set(struct bench *b, __u64 unit, __u64 flags, __u64 seed,
 	__u64 n = b->size / unit, k = min_u64(opt.iters, n), j, off, t0, t1;
 	__u64 t = now_ns();
 	struct result *r = b->r;
-	long long ev0[NR_EV], ev1[NR_EV];
+	long long ev0[NR_EV], ev1[NR_EV], vm0, peak = 0, w;
 	int ret, i;
 
+	if (!n) {
+		note(b, "%s: the file is smaller than one unit", lat_keys[i_sh]);
+		return 0;
+	}
 	if (reuse) {
 		reuse = min_u64(reuse, n);
 		k = opt.iters;
 	}
+	/* A 64 MiB conversion of upstream-4k takes seconds under TCG. */
+	if (unit >= SZ_64M)
+		k = min_u64(k, opt.quick ? BULK_QUICK : BULK_MAX);
 	pick(picks, reuse ? reuse : k, n, seed);
 	settle_deferred();
 	read_events(ev0);
+	vm0 = design_vmemmap(b);
 	for (j = 0; j < k; j++) {
 		off = picks[reuse ? j % reuse : j] * unit;
 		t0 = now_ns();
@@ -1076,21 +1155,32 @@ static int lat_set(struct bench *b, __u64 unit, __u64 flags, __u64 seed,
 			return all_private(b);
 		}
 		samples[i_pr][j] = t1 - t0;
+		/* What waits for depopulation, outside the timed calls. */
+		if (j % 16 == 15 || j == k - 1) {
+			w = read_ll(SYSFS "/tracked/deferred_bytes");
+			peak = w > peak ? w : peak;
+		}
 	}
 	summarize(&r->lat[i_sh], samples[i_sh], k);
 	summarize(&r->lat[i_pr], samples[i_pr], k);
-	settle_deferred();
+	settle_loop(b, loop, vm0, peak);
 	read_events(ev1);
 	for (i = 0; i < NR_EV; i++)
 		val_set(&r->counts[loop][i], (double)(ev1[i] - ev0[i]) / k);
 	progress(b, t,
-		 "%s/%s x %llu: median %.0f/%.0f ns, p99 %.0f/%.0f ns; per round trip: vmemmap pages +%.2f -%.2f, PTE tables copied %.2f freed %.2f, TLB flushes %.2f",
+		 "%s/%s x %llu: median %.0f/%.0f ns, p99 %.0f/%.0f ns; per round trip: vmemmap pages +%.2f -%.2f (%.2f from the reserve, %.2f allocated), PTE tables copied %.2f freed %.2f, TLB flushes %.2f",
 		 lat_keys[i_sh], lat_keys[i_pr], (unsigned long long)k,
 		 r->lat[i_sh].median.v, r->lat[i_pr].median.v,
 		 r->lat[i_sh].p99.v, r->lat[i_pr].p99.v,
 		 r->counts[loop][EV_ALLOC].v, r->counts[loop][EV_FREE].v,
+		 r->counts[loop][EV_RSV].v, r->counts[loop][EV_RSV_MISS].v,
 		 r->counts[loop][EV_PT_COPY].v, r->counts[loop][EV_PT_FREE].v,
 		 r->counts[loop][EV_FLUSH].v);
+	progress(b, t,
+		 "%s loop: at most %.0f B of vmemmap waited; settled %.0f ms after the last conversion, %.0f B of vmemmap left",
+		 loop_keys[loop], r->peak_deferred[loop].v,
+		 r->settle_ms[loop].set ? r->settle_ms[loop].v : -1.0,
+		 r->residue[loop].set ? r->residue[loop].v : 0.0);
 	return 0;
 }
 
@@ -1110,6 +1200,7 @@ static int phase_convert(struct bench *b)
 		{ SZ_2M, ZERO, LAT_2M_SH_Z, LAT_2M_PR_Z, PH_CONVERT_2M, 0 },
 		{ PAGE_SZ, PRESERVE, LAT_4K_SH_R, LAT_4K_PR_R, PH_CONVERT_4K,
 		  REUSE_PAGES },
+		{ SZ_64M, PRESERVE, LAT_64M_SH, LAT_64M_PR, PH_BULK, 0 },
 	};
 	unsigned int i;
 
@@ -1682,6 +1773,17 @@ static void json_design(FILE *f, const struct result *r)
 			fprintf(f, "%s\"%s\": ", e ? ", " : "", ev_files[e]);
 			json_num(f, &r->counts[i][e]);
 		}
+		fputs("}", f);
+	}
+	fputs("\n      },\n      \"convert_settle\": {", f);
+	for (i = 0; i < NR_LOOPS; i++) {
+		fprintf(f, "%s\n        \"%s\": {\"settle_ms\": ",
+			i ? "," : "", loop_keys[i]);
+		json_num(f, &r->settle_ms[i]);
+		fputs(", \"peak_deferred_bytes\": ", f);
+		json_num(f, &r->peak_deferred[i]);
+		fputs(", \"vmemmap_residue_bytes\": ", f);
+		json_num(f, &r->residue[i]);
 		fputs("}", f);
 	}
 	fputs("\n      },\n      \"first_fault_ns\": ", f);

@@ -136,7 +136,7 @@ fi
 if run "1 GiB designs unmeasured" 0 "$t/partial.json" "$t/o-part" "$top/doc/bench/boot"; then
 	cases=$((cases + 1))
 	n=$(grep -cF "| tracked-1g | not measured: $reason |" "$t/o-part/results.md")
-	[ "$n" = 4 ] || fail "1 GiB designs unmeasured: $n 'not measured' lines for tracked-1g in results.md, want 4 (metadata, latency, reuse and counts, dense host)"
+	[ "$n" = 6 ] || fail "1 GiB designs unmeasured: $n 'not measured' lines for tracked-1g in results.md, want 6 (metadata, latency, reuse and counts, settling, bulk, dense host)"
 	cases=$((cases + 1))
 	cmp -s "$t/out" "$t/o-part/results.md" || fail "1 GiB designs unmeasured: printed tables differ from results.md"
 	json "1 GiB designs unmeasured" "$t/o-part/results.json" \
@@ -188,6 +188,19 @@ run "--any-measured, sweep of none" 1 --any-measured "$t/sweep-none.json"
 run "--any-measured, sweep" 0 --any-measured "$t/sweep-8g-none.json"
 run "--any-measured, some" 0 --any-measured "$t/partial.json"
 run "unreadable results" 1 "$t/absent.json" "$t/o-absent"
+
+# The one-vCPU run merged in: its figures beside the two-vCPU ones, and a
+# design it could not measure reported as such.
+cp "$t/old.json" "$t/merged.json"
+if run "--merge-one-vcpu" 0 --merge-one-vcpu "$t/merged.json" "$t/partial.json" &&
+   run "one vCPU merged" 0 "$t/merged.json" "$t/o-merged"; then
+	json "one vCPU merged" "$t/o-merged/results.json" \
+		'r["one_vcpu"]["designs"]["tracked-2m"]["measured"] and not r["one_vcpu"]["designs"]["tracked-1g"]["measured"]'
+	cases=$((cases + 1))
+	grep -q '^Two vCPUs against one' "$t/o-merged/results.md" &&
+		grep -q '^| tracked-1g | not measured: ' "$t/o-merged/results.md" ||
+		fail "one vCPU merged: no two-against-one table, or no unmeasured line in it"
+fi
 
 if [ $fails -ne 0 ]; then
 	echo "bench-report: $fails of $cases cases failed" >&2
