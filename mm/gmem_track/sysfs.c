@@ -180,18 +180,30 @@ static ssize_t deferred_delay_ms_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%u\n", READ_ONCE(gmem_deferred_delay_ms));
 }
 
+/*
+ * A knob's number: 0 and -EINVAL (or kstrtoul()'s -ERANGE) unless @buf is
+ * a non-negative integer of at most @max.
+ */
+static int gmem_knob_parse(const char *buf, unsigned long max,
+			   unsigned long *val)
+{
+	int ret = kstrtoul(buf, 0, val);
+
+	if (ret)
+		return ret;
+	return *val > max ? -EINVAL : 0;
+}
+
 static ssize_t deferred_delay_ms_store(struct kobject *kobj,
 				       struct kobj_attribute *attr,
 				       const char *buf, size_t count)
 {
-	unsigned int ms;
+	unsigned long ms;
 	int ret;
 
-	ret = kstrtouint(buf, 0, &ms);
+	ret = gmem_knob_parse(buf, GMEM_DEFERRED_DELAY_MAX_MS, &ms);
 	if (ret)
 		return ret;
-	if (ms > GMEM_DEFERRED_DELAY_MAX_MS)
-		return -EINVAL;
 	WRITE_ONCE(gmem_deferred_delay_ms, ms);
 	return count;
 }
@@ -216,11 +228,9 @@ static ssize_t vmemmap_reserve_pages_store(struct kobject *kobj,
 	unsigned long pages;
 	int ret;
 
-	ret = kstrtoul(buf, 0, &pages);
+	ret = gmem_knob_parse(buf, GMEM_VRES_MAX_PAGES, &pages);
 	if (ret)
 		return ret;
-	if (pages > GMEM_VRES_MAX_PAGES)
-		return -EINVAL;
 	WRITE_ONCE(gmem_vres_target_pages, pages);
 	gmem_vres_kick(NUMA_NO_NODE);
 	return count;
