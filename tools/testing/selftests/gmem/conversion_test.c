@@ -3199,6 +3199,37 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 }
 
 /*
+ * A conversion to shared over many runs of granules (the tracked design
+ * rebuilds each chunk's granules as a run) flushes the kernel TLB once,
+ * plus once for each run that had to copy a vmemmap PMD's shared PTE
+ * table: the whole file, two 2 MiB chunks or eight 128 MiB runs of a
+ * 1 GiB one. The other designs flush nothing.
+ */
+TEST_F_TIMEOUT(gmem, rebuild_flush, TMO)
+{
+	struct gfile *f = &self->f;
+	long flush0, copied0, flushes, copied;
+
+	ASSERT_LE(0, gmem_deferred_settle());
+	flush0 = vm_event("tlb_flushes");
+	copied0 = vm_event("pte_tables_copied");
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, SHARED, PRESERVE, NULL));
+	flushes = vm_event("tlb_flushes") - flush0;
+	copied = vm_event("pte_tables_copied") - copied0;
+	ksft_print_msg("whole file to shared: %ld TLB flushes, %ld tables copied\n",
+		       flushes, copied);
+	if (is_tracked(f)) {
+		EXPECT_LE(1, flushes);
+		EXPECT_GE(copied + 1, flushes);
+	} else {
+		EXPECT_EQ(0, flushes);
+	}
+	EXPECT_EQ(-1, fill_range(f, 0, f->size, 61));
+	EXPECT_EQ(-1, check_range(f, 0, f->size, 61));
+	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, PRESERVE, NULL));
+}
+
+/*
  * 200 file lives give back everything: pool, vmemmap exactly, free memory
  * and slab within the tolerances above, measured after cycles that warm
  * the caches up. A kernel with lockdep (the check kernel) or KASAN and
