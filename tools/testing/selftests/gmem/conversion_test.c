@@ -2920,28 +2920,39 @@ TEST_F_TIMEOUT(gmem, injected_alloc_failures, 3 * TMO)
 	EXPECT_LT(0, fired);
 }
 
-/* ---- the vmemmap reserve, with every page allocation failing ---- */
+/* ---- the vmemmap reserve, with the allocator failing ---- */
+
+/* fail_page_alloc's require-start and require-end, as text. */
+static char fpa_start[24], fpa_end[24];
 
 /*
  * fail_page_alloc as the reserve test needs it: every page allocation of
- * this task fails, order 0 and sleeping ones included, silently; other
- * tasks (the reserve's refill work) are left alone. In this order, so
- * that no other task's allocation fails while the attributes change:
- * the task filter first, the probability last (and back first).
+ * this task that gmem_vmemmap_repopulate() makes, directly or through the
+ * reserve's functions, fails, order 0 and sleeping ones included,
+ * silently; the task's other allocations (the descriptor's maple nodes,
+ * page tables of its own mappings) and other tasks' (the reserve's refill
+ * work) are left alone: a KASAN kernel's quarantine makes a fresh slab
+ * page likely in any conversion. times counts down the failures made. In
+ * this order, so that no other allocation fails while the attributes
+ * change: the filters first, the probability last (and back first).
  */
+#define FPA_TIMES	1000000
 static struct {
 	const char *path;
 	const char *val;
 	char old[32];
 } fpa_attrs[] = {
 	{ FAIL_PAGE "/task-filter", "Y" },
+	{ FAIL_PAGE "/stacktrace-depth", "32" },
+	{ FAIL_PAGE "/require-start", fpa_start },
+	{ FAIL_PAGE "/require-end", fpa_end },
 	{ FAIL_PAGE "/verbose", "0" },
 	{ FAIL_PAGE "/ignore-gfp-wait", "N" },
 	{ FAIL_PAGE "/ignore-gfp-highmem", "N" },
 	{ FAIL_PAGE "/min-order", "0" },
 	{ FAIL_PAGE "/interval", "1" },
 	{ FAIL_PAGE "/space", "0" },
-	{ FAIL_PAGE "/times", "-1" },
+	{ FAIL_PAGE "/times", "1000000" },	/* FPA_TIMES */
 	{ FAIL_PAGE "/probability", "100" },
 };
 
@@ -2950,23 +2961,50 @@ static struct {
 /* The reserve's target as it was; see vres_restore(). */
 static long vres_saved = -1;
 
-/*
- * This task's make-it-fail, opened before arming: armed, an open() may
- * fail for want of a page, and so may any page fault of the task, which
- * then retries for ever ("VM_FAULT_OOM leaked out"). So the test touches
- * every page it will use before it arms, and disarms through this fd.
- */
+/* This task's make-it-fail, opened before arming, written to disarm. */
 static int fpa_fd = -1;
-static char fpa_page[PAGE_SZ];
+
+/*
+ * The text of kernel function @name, [start, end) from /proc/kallsyms (as
+ * root, with its real addresses): its address and the next one above it.
+ * Returns 0 or -ENOENT.
+ */
+static int ksym_range(const char *name, unsigned long *start,
+		      unsigned long *end)
+{
+	char line[256], sym[128], type;
+	unsigned long addr;
+	FILE *fp;
+	int pass;
+
+	*start = 0;
+	*end = ~0UL;
+	for (pass = 0; pass < 2; pass++) {
+		fp = fopen("/proc/kallsyms", "r");
+		if (!fp)
+			return -ENOENT;
+		while (fgets(line, sizeof(line), fp)) {
+			if (sscanf(line, "%lx %c %127s", &addr, &type, sym) != 3)
+				continue;
+			if (!pass && !strcmp(sym, name))
+				*start = addr;
+			else if (pass && addr > *start && addr < *end)
+				*end = addr;
+		}
+		fclose(fp);
+		if (!*start)
+			return -ENOENT;
+	}
+	return *end == ~0UL ? -ENOENT : 0;
+}
 
 static void fpa_disarm(void)
 {
 	unsigned int i;
 
 	if (fpa_fd >= 0) {
-		/* A proc write allocates nothing: it does not fail armed. */
-		for (i = 0; i < 100 && write(fpa_fd, "0", 1) != 1; i++)
-			;
+		if (write(fpa_fd, "0", 1) != 1)
+			ksft_print_msg("make-it-fail: %s\n", strerror(errno));
 		close(fpa_fd);
 		fpa_fd = -1;
 	}
@@ -2977,24 +3015,17 @@ static void fpa_disarm(void)
 	}
 }
 
-/*
- * Touch 64 KiB of stack, more than the armed part of the test uses: the
- * pages stay mapped after the return, inlined or not.
- */
-static void fpa_touch_stack(void)
-{
-	char stack[64 << 10];
-
-	memset(stack, 0, sizeof(stack));
-	/* The stores must happen: the compiler sees the array escape. */
-	asm volatile("" : : "r" (stack) : "memory");
-}
-
 static int fpa_arm(void)
 {
+	unsigned long start, end;
 	unsigned int i;
 	int ret;
 
+	ret = ksym_range("gmem_vmemmap_repopulate", &start, &end);
+	if (ret)
+		return ret;
+	snprintf(fpa_start, sizeof(fpa_start), "%#lx", start);
+	snprintf(fpa_end, sizeof(fpa_end), "%#lx", end);
 	for (i = 0; i < ARRAY_SIZE(fpa_attrs); i++) {
 		read_line(fpa_attrs[i].path, fpa_attrs[i].old,
 			  sizeof(fpa_attrs[i].old));
@@ -3005,9 +3036,16 @@ static int fpa_arm(void)
 	fpa_fd = open(MAKE_IT_FAIL, O_WRONLY | O_CLOEXEC);
 	if (fpa_fd < 0)
 		return -errno;
-	memset(fpa_page, 1, sizeof(fpa_page));
-	fpa_touch_stack();
 	return write(fpa_fd, "1", 1) == 1 ? 0 : -EIO;
+}
+
+/* Failures fail_page_alloc injected since it was armed. */
+static long fpa_failures(void)
+{
+	char buf[32];
+
+	read_line(FAIL_PAGE "/times", buf, sizeof(buf));
+	return FPA_TIMES - atol(buf);
 }
 
 static void vres_restore(void)
@@ -3033,16 +3071,6 @@ static bool vres_wait(bool full, long bytes)
 	return false;
 }
 
-/* Does a page allocation of this task fail? A pipe's first write needs one. */
-static bool alloc_fails(struct __test_metadata *_metadata, int pfd[2])
-{
-	ssize_t n = write(pfd[1], fpa_page, sizeof(fpa_page));
-
-	if (n > 0)
-		ASSERT_EQ(n, read(pfd[0], fpa_page, n));
-	return n < 0 && errno == ENOMEM;
-}
-
 /* A shared page reads zero throughout. */
 static bool page_zero(struct gfile *f, __u64 off)
 {
@@ -3063,21 +3091,24 @@ static bool page_zero(struct gfile *f, __u64 off)
  * tracked design rebuilds struct pages from the node's reserve of vmemmap
  * pages and PTE tables (vmemmap_reserve_pages, refilled in the
  * background), so conversions of VRES_PAGES granules that have no vmemmap
- * succeed while every page allocation of the converting task fails
- * (fail_page_alloc), and take their vmemmap pages and PTE tables from the
- * reserve (vmemmap_events/reserve_pages) without allocating one
- * (reserve_misses), with one kernel TLB flush each.
- * With the reserve at 0 and the allocator failing, such a conversion fails
- * with ENOMEM and changes nothing; with one page in the reserve and two
- * granules to rebuild, it fails the same, and the page it took is back in
- * the reserve, in no other count (nr_memmap_pages). The other designs allocate nothing to
- * convert. The knob takes a page count up to 1 GiB's worth.
+ * succeed while every page allocation of the rebuild fails
+ * (fail_page_alloc, filtered to gmem_vmemmap_repopulate()'s stack), and
+ * take their vmemmap pages and PTE tables from the reserve
+ * (vmemmap_events/reserve_pages) without asking the allocator once
+ * (reserve_misses, and no failure injected), with one kernel TLB flush
+ * each. With the reserve at 0, such a conversion fails with ENOMEM, the
+ * injection having failed its allocation, and changes nothing; with one
+ * page in the reserve and two granules to rebuild, it fails the same,
+ * and the page it took is back in the reserve, in no other count
+ * (nr_memmap_pages). The other designs allocate nothing to convert. The
+ * knob takes a page count up to 1 GiB's worth.
  */
 TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 {
 	struct gfile *f = &self->f;
 	long taken0, miss0, flush0, copied0, shared0, vm0, need, memmap0;
-	int pfd[2], i, ret;
+	bool done[VRES_PAGES];
+	int i, ret;
 	__u64 off;
 
 	if (access(FAIL_PAGE "/min-order", W_OK))
@@ -3101,7 +3132,6 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 	ASSERT_EQ(0, top_knob_write("vmemmap_reserve_pages", need));
 	if (is_tracked(f))
 		ASSERT_TRUE(vres_wait(true, need * PAGE_SZ));
-	ASSERT_EQ(0, pipe(pfd));
 
 	taken0 = vm_event("reserve_pages");
 	miss0 = vm_event("reserve_misses");
@@ -3113,18 +3143,18 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 		vres_restore();
 		SKIP(return, "fault attributes: %s", strerror(-ret));
 	}
-	/* The injection works: this task cannot have a page. */
-	EXPECT_TRUE(alloc_fails(_metadata, pfd));
 	for (i = 0; i < VRES_PAGES; i++) {
 		/* A page in each of VRES_PAGES granules with no vmemmap. */
 		off = i * GRANULE + (i + 1) * PAGE_SZ;
-		EXPECT_EQ(0, set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE,
-				       NULL)) {
+		ret = set_attrs(f->fd, off, PAGE_SZ, SHARED, PRESERVE, NULL);
+		done[i] = !ret;
+		EXPECT_EQ(0, ret) {
 			TH_LOG("conversion %d (%#llx) with the allocator out",
 			       i, off);
 		}
 	}
-	EXPECT_TRUE(alloc_fails(_metadata, pfd));
+	/* Nothing asked the allocator, so nothing was failed. */
+	EXPECT_EQ(0, fpa_failures());
 	fpa_disarm();
 
 	if (is_tracked(f)) {
@@ -3149,6 +3179,8 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 	/* Shared, zero as the file started, and writable. */
 	for (i = 0; i < VRES_PAGES; i++) {
 		off = i * GRANULE + (i + 1) * PAGE_SZ;
+		if (!done[i])
+			continue;
 		EXPECT_TRUE(page_zero(f, off));
 		EXPECT_EQ(-1, fill_range(f, off, PAGE_SZ, 40 + i));
 		EXPECT_EQ(-1, check_range(f, off, PAGE_SZ, 40 + i));
@@ -3164,6 +3196,8 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 		ASSERT_EQ(0, fpa_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, PAGE_SZ, SHARED,
 					     PRESERVE, NULL));
+		/* The rebuild asked, and was failed. */
+		EXPECT_LT(0, fpa_failures());
 		fpa_disarm();
 		EXPECT_EQ(shared0, sysfs_long(f->design, "shared_bytes"));
 		EXPECT_EQ(vm0, sysfs_long(f->design, "vmemmap_bytes"));
@@ -3186,14 +3220,13 @@ TEST_F_TIMEOUT(gmem, reserve_no_alloc, TMO)
 		ASSERT_EQ(0, fpa_arm());
 		EXPECT_EQ(-ENOMEM, set_attrs(f->fd, off, 2 * PAGE_SZ, SHARED,
 					     PRESERVE, NULL));
+		EXPECT_LT(0, fpa_failures());
 		fpa_disarm();
 		EXPECT_TRUE(vres_wait(false, PAGE_SZ));
 		EXPECT_EQ(memmap0, memmap_pages());
 		EXPECT_EQ(shared0, sysfs_long(f->design, "shared_bytes"));
 		EXPECT_EQ(-1, check_private(f, off, 2 * PAGE_SZ, false));
 	}
-	close(pfd[0]);
-	close(pfd[1]);
 	vres_restore();
 	ASSERT_EQ(0, set_attrs(f->fd, 0, f->size, PRIVATE, PRESERVE, NULL));
 }
